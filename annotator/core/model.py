@@ -1,0 +1,169 @@
+"""Frozen domain objects. Storage turns them into rows and back; nothing else sees rows.
+
+``id`` is ``None`` until an object has been stored. Collections are tuples so that objects stay
+immutable; change one with :func:`dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from annotator.core.mask import Mask
+from annotator.core.status import Status
+
+SEG_TOKEN = "[SEG]"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Image:
+    path: str  # relative to ``root``, forward slashes (confined to it by annotator.io)
+    width: int
+    height: int
+    sha256: str  # of the file's bytes; "" when the file was missing at import
+    root: str = ""  # the image directory given at import (absolute)
+    id: int | None = None
+
+
+class MaskLayer(StrEnum):
+    DRAFT = "draft"  # imported with the record (e.g. from LabelMe), not verified
+    FINAL = "final"  # the verified mask a reviewer approves
+
+
+class MaskSource(StrEnum):
+    IMPORTED = "imported"
+    PROPOSER = "proposer"  # taken over from a model proposal
+    HUMAN = "human"  # brush / eraser / polygon
+    SAM = "sam"  # SAM-assisted clicks or box
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """How a mask was made: by whom, with what, starting from which proposal."""
+
+    source: MaskSource
+    author: str  # user name, or "proposer-name@version"
+    created_at: datetime = field(default_factory=utcnow)
+    proposal_id: int | None = None  # the proposal the edit started from
+    detail: dict[str, Any] = field(default_factory=dict)  # e.g. SAM prompts, stroke counts
+
+
+@dataclass(frozen=True)
+class MaskAnnotation:
+    mask: Mask
+    layer: MaskLayer
+    provenance: Provenance
+    label: str = ""  # e.g. the LabelMe label it came from
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    index: int  # 0-based position in the conversation
+    question: str
+    draft_answer: str = ""
+    final_answer: str | None = None  # None until someone has verified the text
+    masks: tuple[MaskAnnotation, ...] = ()
+    id: int | None = None
+
+    @property
+    def is_segmentation_turn(self) -> bool:
+        return SEG_TOKEN in self.draft_answer or SEG_TOKEN in (self.final_answer or "")
+
+    def layer(self, layer: MaskLayer) -> tuple[MaskAnnotation, ...]:
+        return tuple(m for m in self.masks if m.layer == layer)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One proposer's answer for one turn."""
+
+    turn_index: int
+    proposer: str
+    proposer_version: str
+    answer: str
+    masks: tuple[Mask, ...] = ()
+    scores: tuple[float, ...] = ()
+    elapsed_s: float = 0.0
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    REOPEN = "reopen"
+    COMMENT = "comment"
+
+
+class ReasonCode(StrEnum):
+    MASK_WRONG = "mask_wrong"
+    TEXT_WRONG = "text_wrong"
+    UNGROUNDABLE = "ungroundable"
+    AMBIGUOUS = "ambiguous_reference"
+
+
+@dataclass(frozen=True)
+class Review:
+    reviewer: str
+    decision: Decision
+    comment: str = ""
+    turn_index: int | None = None  # None: the whole conversation
+    reason: ReasonCode | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+class FlagCode(StrEnum):
+    MISSING_IMAGE = "missing_image"
+    SIZE_MISMATCH = "size_mismatch"
+    NO_MATCH = "no_match"
+    AMBIGUOUS_MATCH = "ambiguous_match"
+    DEGENERATE_POLYGON = "degenerate_polygon"
+    EMPTY_MASK = "empty_mask"
+    MISSING_MASKS = "missing_masks"
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: FlagCode
+    message: str
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One recorded change of a conversation (status, text, mask, review)."""
+
+    actor: str
+    action: str  # e.g. "status", "answer", "mask", "review", "import"
+    detail: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Conversation:
+    image: Image
+    focus: str
+    turns: tuple[Turn, ...]
+    status: Status = Status.DRAFT
+    source: str = ""  # where it came from, e.g. "prist:test.json#12"
+    key: str = ""  # content hash used to make re-imports idempotent
+    flags: tuple[Flag, ...] = ()
+    updated_at: datetime = field(default_factory=utcnow)
+    revision: int = 0  # bumped on every save; a stale revision means someone else saved first
+    id: int | None = None
+
+    @property
+    def target_turn(self) -> Turn:
+        """The turn whose mask is the conversation's target: the last one (the [SEG] request)."""
+        return self.turns[-1]
+
+    def turn(self, index: int) -> Turn:
+        return self.turns[index]
