@@ -23,7 +23,7 @@ BoolArray = NDArray[np.bool_]
 Polygon = NDArray[np.float64]  # (N, 2) x, y points
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Mask:
     height: int
     width: int
