@@ -32,3 +32,14 @@ def models_dir() -> Path:
 
 def default_db_path() -> Path:
     return data_dir() / "annotator.sqlite3"
+
+
+def resources_dir() -> Path:
+    """Bundled resources (icons, styles, the sample project).
+
+    A source checkout keeps them in ``resources/`` beside the package; an installed build
+    (see ``packaging/``) places them in ``annotator/_resources``.
+    """
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "_resources"
+    return installed if installed.is_dir() else package.parent / "resources"
