@@ -11,6 +11,8 @@ import pytest  # noqa: E402
 
 from annotator.core.appdirs import models_dir  # noqa: E402
 
+pytest_plugins = ["fixtures_storage"]
+
 # Resolved before any test redirects the user directories: the installed weights are shared.
 INSTALLED_MODELS_DIR = str(models_dir())
 

@@ -1,0 +1,354 @@
+"""Conversations with their image, turns, masks and flags: bulk add, batched load, save."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from annotator.core.errors import MaskError, NotFoundError, StorageError
+from annotator.core.model import Conversation, HistoryEvent, MaskAnnotation, Turn, utcnow
+from annotator.core.progress import Task
+from annotator.core.review_rules import check_approvable
+from annotator.core.status import Status, check_transition
+from annotator.storage import correction, history
+from annotator.storage import tables as t
+from annotator.storage.api_types import AddResult, ConflictError
+from annotator.storage.convert import (
+    flag_from_row,
+    image_from_row,
+    image_values,
+    mask_from_row,
+    mask_values,
+    turn_from_row,
+    turn_values,
+)
+
+# Rows per statement when looking keys up with IN (...): well below SQLite's variable limit.
+LOOKUP_CHUNK = 500
+# Conversations per insert round during an import (progress is reported per chunk).
+ADD_CHUNK = 500
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def check_shape(conv: Conversation) -> None:
+    """Turn indices are 0..n-1 in order and every mask fits the image."""
+    for pos, turn in enumerate(conv.turns):
+        if turn.index != pos:
+            raise StorageError(
+                f"conversation {conv.key or conv.id}: turn at position {pos} has index {turn.index}"
+            )
+        for ann in turn.masks:
+            if ann.mask.size != (conv.image.height, conv.image.width):
+                raise MaskError(
+                    f"mask {ann.mask.height}x{ann.mask.width} does not fit image "
+                    f"{conv.image.height}x{conv.image.width}",
+                    record=conv.source or conv.key or conv.id,
+                )
+
+
+# -- add ---------------------------------------------------------------------------------------
+def add(
+    conn: Connection, convs: Sequence[Conversation], actor: str, task: Task | None
+) -> AddResult:
+    task = task or Task()
+    task.start(len(convs), "storing conversations")
+    for conv in convs:
+        check_shape(conv)
+    existing = _existing_keys(conn, [cv.key for cv in convs if cv.key])
+    fresh: list[Conversation] = []
+    skipped = 0
+    for conv in convs:
+        if conv.key and conv.key in existing:
+            skipped += 1
+            continue
+        if conv.key:
+            existing.add(conv.key)  # a duplicate inside the same batch is skipped too
+        fresh.append(conv)
+    added: list[int] = []
+    for chunk in _chunks(fresh, ADD_CHUNK):
+        added.extend(_add_chunk(conn, chunk, actor))
+        task.step(len(chunk))
+    task.step(skipped)
+    return AddResult(added_ids=added, skipped=skipped)
+
+
+def _existing_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(keys)), LOOKUP_CHUNK):
+        found.update(
+            conn.execute(
+                sa.select(t.conversations.c.key).where(t.conversations.c.key.in_(chunk))
+            ).scalars()
+        )
+    return found
+
+
+def _image_ids(conn: Connection, convs: Sequence[Conversation]) -> list[int]:
+    """Image row ids for each conversation, inserting the images not stored yet."""
+    wanted = {(cv.image.root, cv.image.path, cv.image.sha256): cv.image for cv in convs}
+    ids: dict[tuple[str, str, str], int] = {}
+    paths = sorted({k[1] for k in wanted})
+    for chunk in _chunks(paths, LOOKUP_CHUNK):
+        rows = conn.execute(
+            sa.select(t.images.c.id, t.images.c.root, t.images.c.path, t.images.c.sha256).where(
+                t.images.c.path.in_(chunk)
+            )
+        )
+        for r in rows:
+            key = (r.root, r.path, r.sha256)
+            if key in wanted:
+                ids[key] = r.id
+    missing = [k for k in wanted if k not in ids]
+    if missing:
+        new_ids = conn.execute(
+            sa.insert(t.images).returning(t.images.c.id, sort_by_parameter_order=True),
+            [image_values(wanted[k]) for k in missing],
+        ).scalars()
+        ids.update(zip(missing, new_ids, strict=True))
+    return [ids[(cv.image.root, cv.image.path, cv.image.sha256)] for cv in convs]
+
+
+def _add_chunk(conn: Connection, convs: Sequence[Conversation], actor: str) -> list[int]:
+    now = utcnow()
+    image_ids = _image_ids(conn, convs)
+    conv_ids = list(
+        conn.execute(
+            sa.insert(t.conversations).returning(
+                t.conversations.c.id, sort_by_parameter_order=True
+            ),
+            [
+                {
+                    "image_id": image_id,
+                    "focus": cv.focus,
+                    "status": Status(cv.status).value,
+                    "source": cv.source,
+                    "key": cv.key or None,
+                    "revision": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                    "turn_count": len(cv.turns),
+                    "flag_count": len(cv.flags),
+                    "last_reviewer": None,
+                    "correction_pixels": None,
+                }
+                for cv, image_id in zip(convs, image_ids, strict=True)
+            ],
+        ).scalars()
+    )
+    turn_rows = [
+        turn_values(cid, turn) for cv, cid in zip(convs, conv_ids, strict=True) for turn in cv.turns
+    ]
+    turn_ids: list[int] = []
+    if turn_rows:
+        turn_ids = list(
+            conn.execute(
+                sa.insert(t.turns).returning(t.turns.c.id, sort_by_parameter_order=True), turn_rows
+            ).scalars()
+        )
+    mask_rows: list[dict[str, Any]] = []
+    tid = iter(turn_ids)
+    for cv, cid in zip(convs, conv_ids, strict=True):
+        for turn in cv.turns:
+            turn_id = next(tid)
+            mask_rows.extend(
+                mask_values(cid, turn_id, pos, ann) for pos, ann in enumerate(turn.masks)
+            )
+    if mask_rows:
+        conn.execute(sa.insert(t.masks), mask_rows)
+    flag_rows = [
+        {"conversation_id": cid, "code": f.code.value, "message": f.message}
+        for cv, cid in zip(convs, conv_ids, strict=True)
+        for f in cv.flags
+    ]
+    if flag_rows:
+        conn.execute(sa.insert(t.flags), flag_rows)
+    history.record_many(
+        conn,
+        [
+            (cid, HistoryEvent(actor=actor, action="import", detail={"source": cv.source}))
+            for cv, cid in zip(convs, conv_ids, strict=True)
+        ],
+    )
+    return conv_ids
+
+
+# -- load --------------------------------------------------------------------------------------
+def load(conn: Connection, ids: Sequence[int]) -> list[Conversation]:
+    """Full conversations for ``ids``, in the order given (missing ids are left out)."""
+    if not ids:
+        return []
+    id_list = list(ids)
+    conv_rows = {
+        r["id"]: r
+        for r in conn.execute(
+            sa.select(t.conversations).where(t.conversations.c.id.in_(id_list))
+        ).mappings()
+    }
+    image_ids = {r["image_id"] for r in conv_rows.values()}
+    images = {
+        r["id"]: image_from_row(r)
+        for r in conn.execute(sa.select(t.images).where(t.images.c.id.in_(image_ids))).mappings()
+    }
+    masks_by_turn: dict[int, list[MaskAnnotation]] = defaultdict(list)
+    for r in conn.execute(
+        sa.select(t.masks)
+        .where(t.masks.c.conversation_id.in_(id_list))
+        .order_by(t.masks.c.turn_id, t.masks.c.position, t.masks.c.id)
+    ).mappings():
+        masks_by_turn[r["turn_id"]].append(mask_from_row(r))
+    turns_by_conv: dict[int, list[Turn]] = defaultdict(list)
+    for r in conn.execute(
+        sa.select(t.turns)
+        .where(t.turns.c.conversation_id.in_(id_list))
+        .order_by(t.turns.c.conversation_id, t.turns.c.idx)
+    ).mappings():
+        turns_by_conv[r["conversation_id"]].append(turn_from_row(r, masks_by_turn[r["id"]]))
+    flags_by_conv: dict[int, list[Any]] = defaultdict(list)
+    for r in conn.execute(
+        sa.select(t.flags).where(t.flags.c.conversation_id.in_(id_list)).order_by(t.flags.c.id)
+    ).mappings():
+        flags_by_conv[r["conversation_id"]].append(flag_from_row(r))
+    out: list[Conversation] = []
+    for cid in id_list:
+        row = conv_rows.get(cid)
+        if row is None:
+            continue
+        out.append(
+            Conversation(
+                image=images[row["image_id"]],
+                focus=row["focus"],
+                turns=tuple(turns_by_conv[cid]),
+                status=Status(row["status"]),
+                source=row["source"],
+                key=row["key"] or "",
+                flags=tuple(flags_by_conv[cid]),
+                updated_at=row["updated_at"],
+                revision=row["revision"],
+                id=cid,
+            )
+        )
+    return out
+
+
+def load_one(conn: Connection, conv_id: int) -> Conversation:
+    found = load(conn, [conv_id])
+    if not found:
+        raise NotFoundError(f"conversation {conv_id} does not exist")
+    return found[0]
+
+
+# -- save --------------------------------------------------------------------------------------
+def save(
+    conn: Connection, conv: Conversation, actor: str, events: Sequence[HistoryEvent]
+) -> Conversation:
+    if conv.id is None:
+        raise NotFoundError("cannot save a conversation that was never stored (id is None)")
+    check_shape(conv)
+    cid = conv.id
+    current = conn.execute(
+        sa.select(t.conversations.c.status, t.conversations.c.revision).where(
+            t.conversations.c.id == cid
+        )
+    ).first()
+    if current is None:
+        raise NotFoundError(f"conversation {cid} does not exist")
+    if current.revision != conv.revision:
+        raise ConflictError(cid, conv.revision, current.revision)
+    old_status, new_status = Status(current.status), Status(conv.status)
+    check_transition(old_status, new_status)
+    if new_status == Status.APPROVED and old_status != Status.APPROVED:
+        check_approvable(conv)
+    now = utcnow()
+    updated = conn.execute(
+        sa.update(t.conversations)
+        .where(t.conversations.c.id == cid, t.conversations.c.revision == conv.revision)
+        .values(
+            focus=conv.focus,
+            status=new_status.value,
+            source=conv.source,
+            revision=t.conversations.c.revision + 1,
+            updated_at=now,
+            turn_count=len(conv.turns),
+            flag_count=len(conv.flags),
+        )
+    )
+    if updated.rowcount != 1:  # another writer got in between the read and the update
+        stored = conn.execute(
+            sa.select(t.conversations.c.revision).where(t.conversations.c.id == cid)
+        ).scalar_one()
+        raise ConflictError(cid, conv.revision, stored)
+    _replace_turns(conn, cid, conv.turns)
+    conn.execute(sa.delete(t.flags).where(t.flags.c.conversation_id == cid))
+    if conv.flags:
+        conn.execute(
+            sa.insert(t.flags),
+            [
+                {"conversation_id": cid, "code": f.code.value, "message": f.message}
+                for f in conv.flags
+            ],
+        )
+    recorded = list(events)
+    if new_status != old_status:
+        recorded.append(
+            HistoryEvent(
+                actor=actor,
+                action="status",
+                detail={"from": old_status.value, "to": new_status.value},
+                created_at=now,
+            )
+        )
+    history.record(conn, cid, recorded)
+    correction.refresh(conn, cid)
+    return load_one(conn, cid)
+
+
+def _replace_turns(conn: Connection, cid: int, turns: Sequence[Turn]) -> None:
+    """Update turns in place by index (ids stay), add new ones, drop the ones past the end; masks
+    keep their id when the incoming annotation carries it, others are inserted or deleted."""
+    stored_turns = {
+        r.idx: r.id
+        for r in conn.execute(
+            sa.select(t.turns.c.id, t.turns.c.idx).where(t.turns.c.conversation_id == cid)
+        )
+    }
+    stored_masks = {
+        r.id: r.turn_id
+        for r in conn.execute(
+            sa.select(t.masks.c.id, t.masks.c.turn_id).where(t.masks.c.conversation_id == cid)
+        )
+    }
+    extra = [tid for idx, tid in stored_turns.items() if idx >= len(turns)]
+    if extra:
+        conn.execute(sa.delete(t.masks).where(t.masks.c.turn_id.in_(extra)))
+        conn.execute(sa.delete(t.turns).where(t.turns.c.id.in_(extra)))
+    kept: set[int] = set()
+    inserts: list[dict[str, Any]] = []
+    for turn in turns:
+        values = turn_values(cid, turn)
+        turn_id = stored_turns.get(turn.index)
+        if turn_id is None:
+            turn_id = conn.execute(
+                sa.insert(t.turns).values(values).returning(t.turns.c.id)
+            ).scalar_one()
+        else:
+            conn.execute(sa.update(t.turns).where(t.turns.c.id == turn_id).values(values))
+        for pos, ann in enumerate(turn.masks):
+            row = mask_values(cid, turn_id, pos, ann)
+            if ann.id is not None and stored_masks.get(ann.id) == turn_id and ann.id not in kept:
+                kept.add(ann.id)
+                conn.execute(sa.update(t.masks).where(t.masks.c.id == ann.id).values(row))
+            else:
+                inserts.append(row)
+    gone = [mid for mid in stored_masks if mid not in kept]
+    if gone:
+        conn.execute(sa.delete(t.masks).where(t.masks.c.id.in_(gone)))
+    if inserts:
+        conn.execute(sa.insert(t.masks), inserts)

@@ -1,0 +1,76 @@
+"""The size of a reviewer's correction: pixels that differ between the latest proposal for the
+target turn and the final mask. Kept on the conversation row so the list can sort by it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from annotator.core.mask import Mask
+from annotator.storage import tables as t
+from annotator.storage.convert import unpack_mask
+
+
+def changed_pixels(before: Sequence[Mask], after: Sequence[Mask], height: int, width: int) -> int:
+    a = np.zeros((height, width), dtype=bool)
+    b = np.zeros((height, width), dtype=bool)
+    for m in before:
+        a |= m.to_array()
+    for m in after:
+        b |= m.to_array()
+    return int(np.count_nonzero(a ^ b))
+
+
+def refresh(conn: Connection, conv_id: int) -> int | None:
+    """Recompute and store ``correction_pixels`` (None without a final mask or a proposal)."""
+    value = _compute(conn, conv_id)
+    conn.execute(
+        sa.update(t.conversations)
+        .where(t.conversations.c.id == conv_id)
+        .values(correction_pixels=value)
+    )
+    return value
+
+
+def _compute(conn: Connection, conv_id: int) -> int | None:
+    target = conn.execute(
+        sa.select(t.turns.c.id, t.turns.c.idx)
+        .where(t.turns.c.conversation_id == conv_id)
+        .order_by(t.turns.c.idx.desc())
+        .limit(1)
+    ).first()
+    if target is None:
+        return None
+    finals = [
+        unpack_mask(r)
+        for r in conn.execute(
+            sa.select(t.masks.c.height, t.masks.c.width, t.masks.c.rle).where(
+                t.masks.c.turn_id == target.id, t.masks.c.layer == "final"
+            )
+        ).mappings()
+    ]
+    if not finals:
+        return None
+    proposal_id = conn.execute(
+        sa.select(t.proposals.c.id)
+        .where(t.proposals.c.conversation_id == conv_id, t.proposals.c.turn_index == target.idx)
+        .order_by(t.proposals.c.created_at.desc(), t.proposals.c.id.desc())
+        .limit(1)
+    ).scalar()
+    if proposal_id is None:
+        return None
+    proposed = [
+        unpack_mask(r)
+        for r in conn.execute(
+            sa.select(
+                t.proposal_masks.c.height, t.proposal_masks.c.width, t.proposal_masks.c.rle
+            ).where(t.proposal_masks.c.proposal_id == proposal_id)
+        ).mappings()
+    ]
+    height, width = finals[0].size
+    if any(m.size != (height, width) for m in [*finals, *proposed]):
+        return None  # masks of different sizes cannot be compared pixel by pixel
+    return changed_pixels(proposed, finals, height, width)

@@ -1,0 +1,101 @@
+"""Engine construction: which database, and how each backend is set up.
+
+SQLite: WAL (readers never block the writer), foreign keys on, ``synchronous=FULL`` and a busy
+timeout. FULL rather than NORMAL because a save is acknowledged to the user only after commit,
+and in WAL mode NORMAL may drop the last commits on power loss; one fsync per user action costs
+nothing a person would notice, and bulk imports are a single transaction anyway.
+
+pysqlite's own transaction handling is switched off (``isolation_level = None``) and the engine
+emits BEGIN itself, the documented SQLAlchemy recipe: without it pysqlite commits before DDL, so a
+failing migration could not be rolled back. Writes use ``BEGIN IMMEDIATE`` so the single write
+lock is taken up front; a deferred transaction that reads and then writes would fail with
+SQLITE_BUSY when another writer committed in between, instead of waiting its turn.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from annotator.core.appdirs import default_db_path
+
+WRITE_OPTION = "annotator_write"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def resolve_url(db: str | Path | None) -> str:
+    """``None`` -> $ANNOTATOR_DB or the default file; a path -> SQLite; ``scheme://`` -> as is."""
+    if db is None or str(db) == "":
+        db = os.environ.get("ANNOTATOR_DB") or default_db_path()
+    text = str(db)
+    if "://" in text:
+        if text.startswith(("postgresql://", "postgres://")):
+            # psycopg 3 is the driver the project ships; plain URLs would ask for psycopg2.
+            text = "postgresql+psycopg://" + text.split("://", 1)[1]
+        return text
+    path = Path(text).expanduser().resolve()
+    return f"sqlite:///{path}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, or ``None`` (another backend, or in-memory)."""
+    parsed = sa.engine.make_url(url)
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+    ):
+        return None
+    return Path(parsed.database)
+
+
+def make_engine(url: str) -> Engine:
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        _setup_sqlite(engine)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _setup_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One user action: commits on success, rolls everything back on any exception."""
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A consistent snapshot for reads that span several queries."""
+    with engine.connect() as conn, conn.begin():
+        yield conn

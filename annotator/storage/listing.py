@@ -1,0 +1,152 @@
+"""The conversation list: filters, sort orders, pages and counts.
+
+A page reads only the conversations row (denormalised counters) joined to its image, so its cost
+is one indexed range scan whatever the page size of the turns and masks behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from annotator.core.status import Status
+from annotator.storage import tables as t
+from annotator.storage.api_types import ConversationSummary, ListQuery
+
+c = t.conversations.c
+
+# Workflow order, so that "status" sorts drafts first and finished work last.
+_STATUS_RANK = sa.case(
+    {s.value: i for i, s in enumerate(Status)},
+    value=c.status,
+    else_=len(Status),
+)
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def filters(query: ListQuery | None) -> list[ColumnElement[bool]]:
+    if query is None:
+        return []
+    out: list[ColumnElement[bool]] = []
+    if query.status is not None:
+        out.append(c.status == Status(query.status).value)
+    if query.flagged is True:
+        out.append(c.flag_count > 0)
+    elif query.flagged is False:
+        out.append(c.flag_count == 0)
+    if query.ids is not None:
+        out.append(c.id.in_(list(query.ids)))
+    if query.reviewer is not None:
+        out.append(
+            sa.exists().where(
+                t.reviews.c.conversation_id == c.id, t.reviews.c.reviewer == query.reviewer
+            )
+        )
+    if query.text:
+        pattern = _like_pattern(query.text)
+        image_match = sa.exists().where(
+            t.images.c.id == c.image_id, t.images.c.path.ilike(pattern, escape="\\")
+        )
+        out.append(sa.or_(c.focus.ilike(pattern, escape="\\"), image_match))
+    return out
+
+
+def order_by(sort: str) -> list[Any]:
+    if sort == "id":
+        return [c.id]
+    if sort == "-id":
+        return [c.id.desc()]
+    if sort == "updated":
+        return [c.updated_at, c.id]
+    if sort == "-updated":
+        return [c.updated_at.desc(), c.id.desc()]
+    if sort == "status":
+        return [_STATUS_RANK, c.id]
+    if sort == "focus":
+        return [c.focus, c.id]
+    if sort == "correction":
+        # Largest correction first; conversations without one go last on every backend.
+        return [c.correction_pixels.is_(None), c.correction_pixels.desc(), c.id]
+    raise ValueError(f"unknown sort {sort!r}")
+
+
+def _summary_select() -> sa.Select[Any]:
+    return sa.select(
+        c.id,
+        t.images.c.path.label("image_path"),
+        t.images.c.width.label("image_width"),
+        t.images.c.height.label("image_height"),
+        c.focus,
+        c.status,
+        c.flag_count,
+        c.turn_count,
+        c.last_reviewer,
+        c.updated_at,
+        c.correction_pixels,
+    ).join_from(t.conversations, t.images, t.images.c.id == c.image_id)
+
+
+def _summaries(rows: Sequence[Any]) -> list[ConversationSummary]:
+    return [
+        ConversationSummary(
+            id=r.id,
+            image_path=r.image_path,
+            image_width=r.image_width,
+            image_height=r.image_height,
+            focus=r.focus,
+            status=Status(r.status),
+            flag_count=r.flag_count,
+            turn_count=r.turn_count,
+            last_reviewer=r.last_reviewer,
+            updated_at=r.updated_at,
+            correction_pixels=r.correction_pixels,
+        )
+        for r in rows
+    ]
+
+
+def page(conn: Connection, query: ListQuery, offset: int, limit: int) -> list[ConversationSummary]:
+    if offset < 0 or limit < 0:
+        raise ValueError("offset and limit must not be negative")
+    stmt = (
+        _summary_select()
+        .where(*filters(query))
+        .order_by(*order_by(query.sort))
+        .offset(offset)
+        .limit(limit)
+    )
+    return _summaries(conn.execute(stmt).all())
+
+
+def page_after(
+    conn: Connection, query: ListQuery, after_id: int | None, limit: int
+) -> list[ConversationSummary]:
+    """Keyset page in id order (``sort`` "id" or "-id"): rows after ``after_id``.
+
+    Unlike OFFSET, its cost does not grow with the position in the list.
+    """
+    if query.sort not in ("id", "-id"):
+        raise ValueError("keyset pages are available for the id orders only")
+    stmt = _summary_select().where(*filters(query))
+    if after_id is not None:
+        stmt = stmt.where(c.id > after_id if query.sort == "id" else c.id < after_id)
+    stmt = stmt.order_by(*order_by(query.sort)).limit(limit)
+    return _summaries(conn.execute(stmt).all())
+
+
+def count(conn: Connection, query: ListQuery) -> int:
+    stmt = sa.select(sa.func.count()).select_from(t.conversations).where(*filters(query))
+    return int(conn.execute(stmt).scalar_one())
+
+
+def ids_after(conn: Connection, query: ListQuery | None, after_id: int, limit: int) -> list[int]:
+    stmt = sa.select(c.id).where(*filters(query), c.id > after_id).order_by(c.id).limit(limit)
+    return list(conn.execute(stmt).scalars())
