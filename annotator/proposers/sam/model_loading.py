@@ -1,0 +1,64 @@
+"""Build a SAM model without a checkpoint and load verified weights into it.
+
+The builders of ``mobile_sam`` and ``segment_anything`` call a bare ``torch.load`` when given a
+checkpoint, so they are always called with ``checkpoint=None`` and the weights go through
+:func:`annotator.proposers.weights.safe_torch_load` instead.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from annotator.core.errors import WeightsError
+from annotator.core.progress import Task
+from annotator.proposers.weights import load_state_dict_strict, safe_torch_load
+from annotator.proposers.weights_registry import InstalledWeights
+
+if TYPE_CHECKING:
+    import torch
+
+SAM_ARCHS = ("vit_t", "vit_b", "vit_l", "vit_h")
+
+
+def build_sam_model(arch: str) -> torch.nn.Module:
+    """An untrained model of ``arch``: vit_t from ``mobile_sam``, the others from
+    ``segment_anything``."""
+    if arch == "vit_t":
+        with warnings.catch_warnings():
+            # mobile_sam imports deprecated timm paths and re-registers timm's TinyViT names.
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.filterwarnings("ignore", message="Overwriting tiny_vit", category=UserWarning)
+            from mobile_sam.build_sam import build_sam_vit_t
+
+        return build_sam_vit_t(checkpoint=None)
+    if arch in SAM_ARCHS:
+        from segment_anything.build_sam import sam_model_registry
+
+        model: Any = sam_model_registry[arch](checkpoint=None)
+        return model
+    raise WeightsError(f"unknown SAM architecture {arch!r}; expected one of {', '.join(SAM_ARCHS)}")
+
+
+def load_sam_model(
+    entry: InstalledWeights, *, device: str = "cpu", task: Task | None = None
+) -> torch.nn.Module:
+    """The model of ``entry`` with its verified weights, in eval mode on ``device``."""
+    task = task or Task()
+    task.start(3, f"verifying {entry.path.name}")
+    state = safe_torch_load(entry.path, entry.sha256, task)
+    task.step(message=f"building {entry.arch}")
+    model = build_sam_model(entry.arch)
+    task.step(message="loading weights")
+    load_state_dict_strict(model, state, entry.path)
+    del state
+    model.eval()
+    for param in model.parameters():
+        param.requires_grad_(False)
+    task.step(message="model ready")
+    return model.to(device)
+
+
+def check_loadable(entry: InstalledWeights) -> None:
+    """Raise :class:`WeightsError` unless ``entry`` loads into its architecture."""
+    load_sam_model(entry)
