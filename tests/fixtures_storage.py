@@ -96,3 +96,13 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+@pytest.fixture(params=["sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The same repository tests on every backend."""
+    s = open_store(tmp_path / "annotator.sqlite3")
+    try:
+        yield s
+    finally:
+        s.close()

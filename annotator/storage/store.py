@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from annotator.core.model import Conversation, HistoryEvent
+from annotator.core.model import Conversation, HistoryEvent, Proposal, Review
 from annotator.core.progress import Task
-from annotator.storage import conversations, history, listing, migrate
+from annotator.storage import claims, conversations, history, listing, migrate
+from annotator.storage import proposals as proposal_repo
+from annotator.storage import reviews as review_repo
+from annotator.storage import stats as stats_repo
 from annotator.storage.api_types import AddResult, ConversationSummary, ListQuery
 from annotator.storage.engine import make_engine, read_transaction, resolve_url, write_transaction
 
@@ -100,6 +105,92 @@ class Store:
         with read_transaction(self._engine) as conn:
             conversations.load_one(conn, conv_id)  # NotFoundError for an unknown id
             return history.load(conn, conv_id)
+
+    # -- reviews -------------------------------------------------------------------------------
+    def add_review(self, conv_id: int, review: Review) -> Conversation:
+        """Store a review; the status follows it (core.review_rules), with history events."""
+        with write_transaction(self._engine) as conn:
+            return review_repo.add(conn, conv_id, review)
+
+    def reviews(self, conv_id: int) -> list[Review]:
+        with read_transaction(self._engine) as conn:
+            conversations.load_one(conn, conv_id)
+            return review_repo.load(conn, conv_id)
+
+    # -- proposals -----------------------------------------------------------------------------
+    def add_proposals(self, conv_id: int, items: Sequence[Proposal]) -> list[int]:
+        """Store a conversation's proposals; a draft conversation becomes proposed."""
+        with write_transaction(self._engine) as conn:
+            return proposal_repo.add(conn, conv_id, items)
+
+    def proposals(
+        self, conv_id: int, *, turn_index: int | None = None, proposer: str | None = None
+    ) -> list[Proposal]:
+        with read_transaction(self._engine) as conn:
+            return proposal_repo.load(conn, conv_id, turn_index, proposer)
+
+    def conversations_needing_proposals(
+        self,
+        proposer: str,
+        version: str,
+        query: ListQuery | None = None,
+        *,
+        shard: tuple[int, int] | None = None,
+        limit: int | None = None,
+    ) -> list[int]:
+        """Ids (ascending) of matching conversations that have a turn this proposer version has
+        not answered; ``shard=(k, n)`` keeps those with ``id % n == k``."""
+        with read_transaction(self._engine) as conn:
+            return proposal_repo.needing(
+                conn, proposer, version, query or ListQuery(), shard, limit
+            )
+
+    def claim_batch(
+        self,
+        proposer: str,
+        version: str,
+        query: ListQuery | None,
+        worker: str,
+        limit: int,
+        *,
+        ttl: timedelta = timedelta(minutes=30),
+        shard: tuple[int, int] | None = None,
+    ) -> list[int]:
+        """Claim up to ``limit`` conversations needing proposals that no other worker holds.
+
+        Claims expire after ``ttl``; a worker renews its own by claiming again and gives them
+        back with :meth:`release_claims` (adding the proposals also takes the rows out of the
+        "needing" set, so a finished conversation is never handed out again).
+        """
+        with write_transaction(self._engine) as conn:
+            return claims.claim_batch(
+                conn, proposer, version, query or ListQuery(), worker, limit, ttl, shard
+            )
+
+    def claim(
+        self,
+        conv_id: int,
+        worker: str,
+        *,
+        proposer: str,
+        version: str,
+        ttl: timedelta = timedelta(minutes=30),
+    ) -> bool:
+        """Claim one conversation; False when another worker holds a live claim on it."""
+        with write_transaction(self._engine) as conn:
+            conversations.load_one(conn, conv_id)
+            return claims.claim_one(conn, conv_id, proposer, version, worker, ttl)
+
+    def release_claims(
+        self, conv_ids: Sequence[int], *, proposer: str, version: str, worker: str
+    ) -> int:
+        with write_transaction(self._engine) as conn:
+            return claims.release(conn, conv_ids, proposer, version, worker)
+
+    # -- statistics ----------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        with read_transaction(self._engine) as conn:
+            return stats_repo.collect(conn)
 
 
 def open_store(db: str | Path | None = None) -> Store:

@@ -1,0 +1,58 @@
+"""Counts over the whole database for ``annotator stats`` and the dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from annotator.core.status import Status
+from annotator.storage import tables as t
+
+
+def _count(conn: Connection, table: sa.Table) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
+def collect(conn: Connection) -> dict[str, Any]:
+    """conversations, turns, images, masks; by_status (every status, zeros included);
+    by_reviewer (conversations each person has reviewed, comments excluded); flagged
+    (conversations with at least one flag) and flags_by_code."""
+    by_status = {s.value: 0 for s in Status}
+    for status, n in conn.execute(
+        sa.select(t.conversations.c.status, sa.func.count()).group_by(t.conversations.c.status)
+    ):
+        by_status[status] = int(n)
+    by_reviewer = {
+        name: int(n)
+        for name, n in conn.execute(
+            sa.select(t.reviews.c.reviewer, sa.func.count(sa.distinct(t.reviews.c.conversation_id)))
+            .where(t.reviews.c.decision != "comment")
+            .group_by(t.reviews.c.reviewer)
+            .order_by(t.reviews.c.reviewer)
+        )
+    }
+    flags_by_code = {
+        code: int(n)
+        for code, n in conn.execute(
+            sa.select(t.flags.c.code, sa.func.count())
+            .group_by(t.flags.c.code)
+            .order_by(t.flags.c.code)
+        )
+    }
+    flagged = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(t.conversations)
+        .where(t.conversations.c.flag_count > 0)
+    ).scalar_one()
+    return {
+        "conversations": _count(conn, t.conversations),
+        "turns": _count(conn, t.turns),
+        "images": _count(conn, t.images),
+        "masks": _count(conn, t.masks),
+        "by_status": by_status,
+        "by_reviewer": by_reviewer,
+        "flagged": int(flagged),
+        "flags_by_code": flags_by_code,
+    }
