@@ -1,0 +1,171 @@
+"""Image files from untrusted places: format allowlist, pixel cap, EXIF orientation.
+
+Only the header is read to learn the size (Pillow opens lazily), so a decompression bomb — a
+small file that declares a huge canvas — is refused before any pixel is decoded. Sizes are
+reported after EXIF orientation, which is also applied to the pixels, so masks drawn on the
+displayed image line up with what the loader returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+from typing import IO, NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image as PILImage
+from PIL import ImageFile, ImageOps, UnidentifiedImageError
+
+from annotator.core.errors import InputError
+
+DEFAULT_MAX_PIXELS = 100_000_000
+
+# Pillow format name -> file extensions it may carry. MPO is how Pillow names JPEGs from
+# cameras that carry extra frames.
+_FORMAT_EXTENSIONS: dict[str, frozenset[str]] = {
+    "JPEG": frozenset({".jpg", ".jpeg", ".jpe", ".jfif"}),
+    "MPO": frozenset({".jpg", ".jpeg", ".jpe", ".jfif"}),
+    "PNG": frozenset({".png"}),
+    "BMP": frozenset({".bmp"}),
+    "TIFF": frozenset({".tif", ".tiff"}),
+    "WEBP": frozenset({".webp"}),
+}
+ALLOWED_EXTENSIONS: frozenset[str] = frozenset().union(*_FORMAT_EXTENSIONS.values())
+_PILLOW_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
+
+# EXIF orientations 5-8 turn the image by 90 degrees: width and height swap.
+_SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+_EXIF_ORIENTATION_TAG = 0x0112
+
+
+class ImageInfo(NamedTuple):
+    width: int  # after EXIF orientation
+    height: int
+    sha256: str  # of the file's bytes
+
+
+def _check_extension(path: Path) -> str:
+    ext = path.suffix.lower()
+    if ext not in ALLOWED_EXTENSIONS:
+        allowed = ", ".join(sorted(ALLOWED_EXTENSIONS))
+        raise InputError(
+            f"not an allowed image type {ext or '(none)'!r} (allowed: {allowed})", file=str(path)
+        )
+    return ext
+
+
+def _open(path: Path, fh: IO[bytes], max_pixels: int) -> PILImage.Image:
+    """Open the header only and check format, extension and pixel count."""
+    ext = _check_extension(path)
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns about large images below twice its own limit; refuse instead.
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            img = PILImage.open(fh, formats=_PILLOW_FORMATS)
+    except (
+        UnidentifiedImageError,
+        PILImage.DecompressionBombError,
+        PILImage.DecompressionBombWarning,
+    ) as exc:
+        raise InputError(
+            f"not a readable JPEG/PNG/BMP/TIFF/WebP image: {exc}", file=str(path)
+        ) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"image header is damaged: {exc}", file=str(path)) from exc
+    fmt = img.format or ""
+    if ext not in _FORMAT_EXTENSIONS.get(fmt, frozenset()):
+        img.close()
+        raise InputError(f"file is {fmt or 'of unknown format'} but named {ext}", file=str(path))
+    w, h = img.size
+    if w <= 0 or h <= 0:
+        img.close()
+        raise InputError(f"image has no pixels ({w}x{h})", file=str(path))
+    if w * h > max_pixels:
+        img.close()
+        raise InputError(
+            f"image is {w}x{h} = {w * h} pixels, more than the limit {max_pixels}",
+            file=str(path),
+        )
+    return img
+
+
+def _orientation(img: PILImage.Image) -> int:
+    try:
+        value = img.getexif().get(_EXIF_ORIENTATION_TAG, 1)
+    except Exception:  # a broken EXIF block must not make an image unusable; treat as upright
+        return 1
+    return value if isinstance(value, int) else 1
+
+
+def _sha256(fh: IO[bytes]) -> str:
+    fh.seek(0)
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: fh.read(1 << 20), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def probe_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
+    """Size (after EXIF orientation) and sha256 of an image, decoding no pixels."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            img = _open(p, fh, max_pixels)
+            with img:
+                w, h = img.size
+                if _orientation(img) in _SWAPPING_ORIENTATIONS:
+                    w, h = h, w
+            return ImageInfo(int(w), int(h), _sha256(fh))
+    except FileNotFoundError as exc:
+        raise InputError("image not found", file=str(p)) from exc
+    except IsADirectoryError as exc:
+        raise InputError("is a directory, not an image", file=str(p)) from exc
+    except PermissionError as exc:
+        raise InputError("image cannot be read (permission denied)", file=str(p)) from exc
+
+
+def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> NDArray[np.uint8]:
+    """Decode an image to an ``(H, W, 3)`` uint8 RGB array with EXIF orientation applied.
+
+    Truncated or corrupt files raise :class:`InputError` (Pillow's global
+    ``LOAD_TRUNCATED_IMAGES`` switch is not honoured here: a half image would shift masks).
+    """
+    p = Path(path)
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise InputError(
+            "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is switched on; refusing to load images "
+            "that might be incomplete",
+            file=str(p),
+        )
+    try:
+        with open(p, "rb") as fh:
+            img = _open(p, fh, max_pixels)
+            with img:
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+                        img.load()
+                        upright = ImageOps.exif_transpose(img)
+                        rgb = upright.convert("RGB")
+                except (
+                    OSError,
+                    SyntaxError,
+                    ValueError,
+                    EOFError,
+                    PILImage.DecompressionBombWarning,
+                ) as exc:
+                    raise InputError(
+                        f"image data is truncated or corrupt: {exc}", file=str(p)
+                    ) from exc
+                arr = np.asarray(rgb, dtype=np.uint8)
+    except FileNotFoundError as exc:
+        raise InputError("image not found", file=str(p)) from exc
+    except IsADirectoryError as exc:
+        raise InputError("is a directory, not an image", file=str(p)) from exc
+    except PermissionError as exc:
+        raise InputError("image cannot be read (permission denied)", file=str(p)) from exc
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise InputError(f"decoded image has an unexpected shape {arr.shape}", file=str(p))
+    return np.ascontiguousarray(arr)
