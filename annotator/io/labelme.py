@@ -139,10 +139,16 @@ def read_labelme(path: str | Path, *, name: str | None = None) -> LabelmeFile:
 
 # -- shapes to polygons -------------------------------------------------------------------------
 def _circle_polygon(cx: float, cy: float, r: float) -> list[tuple[float, float]]:
-    # About one vertex per pixel of rim keeps the chord error far below a pixel.
+    # About one vertex per pixel of rim keeps the chord error far below a pixel. The loader's
+    # rule truncates (+0.5 turns that into rounding, so the disc is not shifted up-left) and
+    # fills every pixel the outline touches (a radius 0.5 smaller compensates): the result is
+    # close to the pixels whose centres lie within ``r``.
     n = int(min(1440, max(16, math.ceil(2 * math.pi * r))))
     t = np.linspace(0.0, 2 * math.pi, n, endpoint=False)
-    return list(zip((cx + r * np.cos(t)).tolist(), (cy + r * np.sin(t)).tolist(), strict=True))
+    rr = max(r - 0.5, 0.0)
+    xs = (cx + 0.5 + rr * np.cos(t)).tolist()
+    ys = (cy + 0.5 + rr * np.sin(t)).tolist()
+    return list(zip(xs, ys, strict=True))
 
 
 def shape_polygon(shape: LabelmeShape) -> tuple[list[tuple[float, float]], str | None]:
