@@ -23,8 +23,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from annotator.core.appdirs import default_db_path
+from annotator.core.errors import StorageError
 
 WRITE_OPTION = "annotator_write"
 BUSY_TIMEOUT_MS = 30_000
@@ -85,17 +87,55 @@ def _setup_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+# What the person can do about the SQLite result codes a write can end with (first match wins).
+SQLITE_HINTS = (
+    ("SQLITE_FULL", "the disk is full"),
+    ("SQLITE_IOERR_WRITE", "the disk may be full or the file has reached a size limit"),
+    ("SQLITE_IOERR", "the disk or file system reported an error"),
+    ("SQLITE_READONLY", "the file or its folder is read-only"),
+    ("SQLITE_BUSY", "another program kept the database locked"),
+    ("SQLITE_CANTOPEN", "the file or its folder cannot be opened"),
+)
+
+
+def describe_failure(engine: Engine, exc: OperationalError, *, writing: bool) -> str:
+    """A message naming the database and what the driver reported (disk full, I/O error, locked,
+    read-only file), so the person knows where to make room or what to fix."""
+    path = sqlite_path(str(engine.url))
+    where = str(path) if path is not None else engine.url.render_as_string(hide_password=True)
+    orig = getattr(exc, "orig", None)
+    reason = str(orig or exc).strip() or type(exc).__name__
+    code = str(getattr(orig, "sqlite_errorname", ""))
+    hint = next((text for prefix, text in SQLITE_HINTS if code.startswith(prefix)), "")
+    if hint:
+        reason = f"{reason} ({hint})"
+    if writing:
+        return f"could not write to the database {where}: {reason}; this change was not saved"
+    return f"could not read the database {where}: {reason}"
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """One user action: commits on success, rolls everything back on any exception."""
-    with engine.connect() as conn:
-        conn.execution_options(**{WRITE_OPTION: True})
-        with conn.begin():
-            yield conn
+    """One user action: commits on success, rolls everything back on any exception.
+
+    Driver failures (full disk, file-size limit, I/O error, lock timeout) become a
+    :class:`StorageError` naming the database: the transaction was rolled back, so callers can
+    keep their unsaved state and offer to retry or export it.
+    """
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+    except OperationalError as exc:
+        raise StorageError(describe_failure(engine, exc, writing=True)) from exc
 
 
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
     """A consistent snapshot for reads that span several queries."""
-    with engine.connect() as conn, conn.begin():
-        yield conn
+    try:
+        with engine.connect() as conn, conn.begin():
+            yield conn
+    except OperationalError as exc:
+        raise StorageError(describe_failure(engine, exc, writing=False)) from exc
