@@ -1,0 +1,240 @@
+"""The editing session: which record is open, its undo history, and saving after every action.
+
+Every completed action (a brush stroke, a SAM result, a text edit, a review) is one call here
+and one database transaction; it is acknowledged (``SaveResult.ok``) only after the commit. A
+failed save leaves the record dirty, keeps its working copy and history in memory, and is
+retried by the next action or an explicit :meth:`EditSession.save`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from annotator.core.commands import Command, LayerKey, SetStatus, UndoHistory
+from annotator.core.errors import AnnotatorError, WorkflowError
+from annotator.core.model import (
+    Conversation,
+    Decision,
+    HistoryEvent,
+    MaskLayer,
+    ReasonCode,
+    Review,
+)
+from annotator.core.status import ALLOWED, Status
+from annotator.services.record_document import RecordDocument
+
+
+class RecordStore(Protocol):
+    """The part of ``annotator.storage.Store`` the session uses."""
+
+    def get_conversation(self, conv_id: int) -> Conversation: ...
+
+    def save_conversation(
+        self, conv: Conversation, *, actor: str, events: Any = ()
+    ) -> Conversation: ...
+
+    def add_review(self, conv_id: int, review: Review) -> Conversation: ...
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    ok: bool
+    message: str = ""
+    revision: int | None = None
+
+
+SAVED_NOTHING = SaveResult(True, "nothing to save")
+
+
+@dataclass
+class _OpenRecord:
+    document: RecordDocument
+    history: UndoHistory
+
+
+class EditSession:
+    """Holds the open record and the histories of recently edited ones (undo survives switching)."""
+
+    def __init__(
+        self,
+        store: RecordStore,
+        actor: Callable[[], str],
+        *,
+        history_limit: int = 500,
+        keep_records: int = 20,
+    ) -> None:
+        self.store = store
+        self._actor = actor
+        self.history_limit = history_limit
+        self.keep_records = keep_records
+        self._records: OrderedDict[int, _OpenRecord] = OrderedDict()
+        self._current: _OpenRecord | None = None
+        self.save_listeners: list[Callable[[SaveResult], None]] = []
+
+    # -- opening ------------------------------------------------------------------------
+    @property
+    def document(self) -> RecordDocument | None:
+        return self._current.document if self._current else None
+
+    @property
+    def history(self) -> UndoHistory | None:
+        return self._current.history if self._current else None
+
+    @property
+    def is_dirty(self) -> bool:
+        return self._current is not None and not self._current.history.is_clean
+
+    def dirty_records(self) -> list[RecordDocument]:
+        return [r.document for r in self._records.values() if not r.history.is_clean]
+
+    def open(self, conv_id: int) -> RecordDocument:
+        """Open a record; a recently edited one comes back with its working copy and history."""
+        cached = self._records.get(conv_id)
+        if cached is not None:
+            if not cached.history.is_clean:
+                self._records.move_to_end(conv_id)
+                self._current = cached
+                return cached.document  # unsaved work wins over the stored version
+            stored = self.store.get_conversation(conv_id)
+            if stored.revision == cached.document.conversation.revision:
+                self._records.move_to_end(conv_id)
+                self._current = cached
+                return cached.document
+            del self._records[conv_id]  # changed elsewhere: its history no longer applies
+        stored = self.store.get_conversation(conv_id)
+        record = _OpenRecord(RecordDocument(stored), UndoHistory(self.history_limit))
+        self._records[conv_id] = record
+        self._current = record
+        self._evict()
+        return record.document
+
+    def _evict(self) -> None:
+        while len(self._records) > self.keep_records:
+            for cid, rec in self._records.items():
+                if rec is not self._current and rec.history.is_clean:
+                    del self._records[cid]
+                    break
+            else:
+                return  # all dirty: keep them rather than lose work
+
+    def close(self) -> None:
+        self._current = None
+
+    # -- editing ------------------------------------------------------------------------
+    def execute(self, command: Command) -> SaveResult:
+        """Run ``command``, record it, save."""
+        rec = self._require()
+        rec.history.push(command, rec.document)
+        return self.save(events=[self._event(command)])
+
+    def record(self, command: Command) -> SaveResult:
+        """Record a command already applied live (a brush stroke drawn as the mouse moved)."""
+        rec = self._require()
+        rec.history.push(command, rec.document, applied=True)
+        return self.save(events=[self._event(command)])
+
+    def undo(self) -> SaveResult:
+        rec = self._require()
+        if not rec.history.can_undo:
+            return SAVED_NOTHING
+        command = rec.history.next_undo()
+        if isinstance(command, SetStatus):
+            self._check_status(rec.document, command.before)
+        done = rec.history.undo(rec.document)
+        assert done is not None
+        return self.save(events=[self._event(done, undo=True)])
+
+    def redo(self) -> SaveResult:
+        rec = self._require()
+        if not rec.history.can_redo:
+            return SAVED_NOTHING
+        command = rec.history.next_redo()
+        if isinstance(command, SetStatus):
+            self._check_status(rec.document, command.after)
+        done = rec.history.redo(rec.document)
+        assert done is not None
+        return self.save(events=[self._event(done, redo=True)])
+
+    def _check_status(self, doc: RecordDocument, new: Status) -> None:
+        if new == Status.APPROVED and not doc.has_mask((doc.target_turn, MaskLayer.FINAL)):
+            raise WorkflowError("approving needs a non-empty final mask on the target turn")
+
+    # -- saving -------------------------------------------------------------------------
+    def save(self, events: list[HistoryEvent] | None = None) -> SaveResult:
+        rec = self._require()
+        if rec.history.is_clean:
+            return self._emit(SAVED_NOTHING)
+        doc = rec.document
+        try:
+            stored = self.store.save_conversation(
+                doc.to_conversation(), actor=self._actor(), events=events or ()
+            )
+        except AnnotatorError as exc:
+            return self._emit(SaveResult(False, f"not saved: {exc}"))
+        doc.rebase(stored)
+        rec.history.set_clean()
+        return self._emit(SaveResult(True, "saved", stored.revision))
+
+    def _emit(self, result: SaveResult) -> SaveResult:
+        for listener in list(self.save_listeners):
+            listener(result)
+        return result
+
+    def _event(self, command: Command, *, undo: bool = False, redo: bool = False) -> HistoryEvent:
+        detail = dict(command.detail())
+        if undo:
+            detail["undo"] = True
+        if redo:
+            detail["redo"] = True
+        return HistoryEvent(actor=self._actor(), action=command.action, detail=detail)
+
+    # -- review -------------------------------------------------------------------------
+    def review(
+        self,
+        decision: Decision,
+        comment: str = "",
+        *,
+        turn_index: int | None = None,
+        reason: ReasonCode | None = None,
+    ) -> SaveResult:
+        """Record a review (pending edits are saved first). A whole-record decision that changes
+        the status goes on the undo history as a status change."""
+        rec = self._require()
+        doc = rec.document
+        if decision == Decision.APPROVE and turn_index is None:
+            self._check_status(doc, Status.APPROVED)
+        pending = self.save()
+        if not pending.ok:
+            return pending
+        before = doc.status
+        assert doc.id is not None
+        try:
+            stored = self.store.add_review(
+                doc.id,
+                Review(self._actor(), decision, comment, turn_index=turn_index, reason=reason),
+            )
+        except AnnotatorError as exc:
+            return self._emit(SaveResult(False, f"review not saved: {exc}"))
+        doc.rebase(stored)
+        if stored.status != before:
+            back = before if before in ALLOWED[stored.status] else Status.IN_REVIEW
+            rec.history.push(
+                SetStatus(back, stored.status, label=f"{decision.value.capitalize()}"),
+                doc,
+                applied=True,
+            )
+            doc.set_status(stored.status)  # notify listeners
+        rec.history.set_clean()
+        return self._emit(SaveResult(True, f"{decision.value} saved", stored.revision))
+
+    def _require(self) -> _OpenRecord:
+        if self._current is None:
+            raise WorkflowError("no record is open")
+        return self._current
+
+
+def layer_key(turn_index: int, layer: MaskLayer) -> LayerKey:
+    return (turn_index, layer)

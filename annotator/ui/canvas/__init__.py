@@ -1,0 +1,1 @@
+"""The image canvas: a zoomable view, the image and mask overlay items, and editing tools."""

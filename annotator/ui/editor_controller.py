@@ -1,0 +1,403 @@
+"""Binds the open record to the canvas: which turn's layers are shown, overlay refreshes for
+exactly the changed rectangles, and every mask action (brush, polygon, SAM, clean-up) turned into
+an undoable command saved through the session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QColor
+
+from annotator.core import mask_edit
+from annotator.core.commands import LayerKey
+from annotator.core.mask_edit import Rect
+from annotator.core.model import MaskLayer, MaskSource, Proposal
+from annotator.services.mask_tools import Stroke, operation_delta
+from annotator.services.record_document import RecordDocument
+from annotator.services.session import EditSession, SaveResult
+from annotator.services.settings import Settings
+from annotator.ui.canvas.image_item import PyramidImageItem, placeholder_rgb
+from annotator.ui.canvas.overlay import (
+    OutlineItem,
+    RasterOverlayItem,
+    diff_indexer,
+    diff_palette,
+    fill_palette,
+    mask_indexer,
+)
+from annotator.ui.canvas.tools import Box
+from annotator.ui.canvas.view import CanvasView
+from annotator.ui.sam_controller import Candidates, SamController
+
+LAYERS = ("draft", "proposal", "final", "diff")
+
+
+class EditorController(QObject):
+    message = Signal(str)
+    saved = Signal(object)  # SaveResult
+    maskChanged = Signal()
+    candidatesChanged = Signal(int, int, float)
+
+    def __init__(
+        self,
+        view: CanvasView,
+        session: EditSession,
+        settings: Settings,
+        sam: SamController,
+        actor: Callable[[], str],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.view = view
+        self.session = session
+        self.settings = settings
+        self.sam = sam
+        self._actor = actor
+        self.brush_radius = settings.brush_radius
+        self.doc: RecordDocument | None = None
+        self.turn = 0
+        self.proposals: dict[int, Proposal] = {}
+        self._proposal_arrays: dict[int, NDArray[np.bool_]] = {}
+        self._image_item: PyramidImageItem | None = None
+        self._raster: dict[str, RasterOverlayItem] = {}
+        self._outline: dict[str, OutlineItem] = {}
+        self._visible = {"draft": True, "proposal": True, "final": True, "diff": False}
+        self._opacity = settings.overlay_opacity
+        self._sam_preview: RasterOverlayItem | None = None
+        self._candidates: Candidates | None = None
+        self._candidate_index = 0
+        self.blind = settings.blind_first
+        self._judged: set[int] = set()  # turns judged in blind-first mode
+        self._outline_timer = QTimer(self)
+        self._outline_timer.setSingleShot(True)
+        self._outline_timer.setInterval(0)
+        self._outline_timer.timeout.connect(self._rebuild_final_outline)
+        sam.candidatesReady.connect(self._show_candidates)
+
+    # -- record -------------------------------------------------------------------------
+    def show_record(
+        self, doc: RecordDocument, rgb: NDArray[np.uint8] | None, proposals: list[Proposal]
+    ) -> None:
+        if self.doc is not None and self._on_layer_changed in self.doc.layer_listeners:
+            self.doc.layer_listeners.remove(self._on_layer_changed)
+        self.doc = doc
+        doc.layer_listeners.append(self._on_layer_changed)
+        h, w = doc.size
+        if rgb is None or rgb.shape[:2] != (h, w):
+            rgb = placeholder_rgb(w, h)
+        scene = self.view.scene()
+        for item in [
+            self._image_item,
+            *self._raster.values(),
+            *self._outline.values(),
+            self._sam_preview,
+        ]:
+            if item is not None:
+                scene.removeItem(item)
+        self._image_item = PyramidImageItem(rgb)
+        scene.addItem(self._image_item)
+        c = self.settings.colour
+        self._raster = {}
+        self._outline = {}
+        for z, name in enumerate(LAYERS, start=1):
+            if name == "diff":
+                palette = diff_palette(
+                    QColor(c("diff_kept")), QColor(c("diff_added")), QColor(c("diff_removed"))
+                )
+            else:
+                palette = fill_palette(QColor(c(name)))
+            item = RasterOverlayItem(w, h, palette)
+            item.setZValue(z)
+            item.setOpacity(self._opacity)
+            scene.addItem(item)
+            self._raster[name] = item
+            if name != "diff":
+                outline = OutlineItem(QColor(c(name)))
+                outline.setZValue(10 + z)
+                scene.addItem(outline)
+                self._outline[name] = outline
+        self._sam_preview = RasterOverlayItem(w, h, fill_palette(QColor("#ffd166"), 0.5))
+        self._sam_preview.setZValue(20)
+        scene.addItem(self._sam_preview)
+        self._candidates = None
+        self.proposals = {}
+        for p in proposals:  # latest proposal per turn
+            old = self.proposals.get(p.turn_index)
+            if old is None or (p.created_at, p.id or 0) >= (old.created_at, old.id or 0):
+                self.proposals[p.turn_index] = p
+        self._proposal_arrays = {}
+        self._judged.clear()
+        self.view.set_scene_size(w, h)
+        self.select_turn(doc.target_turn)
+
+    def proposal_array(self, turn: int) -> NDArray[np.bool_] | None:
+        if turn in self._proposal_arrays:
+            return self._proposal_arrays[turn]
+        p = self.proposals.get(turn)
+        if p is None or not p.masks or self.doc is None:
+            return None
+        h, w = self.doc.size
+        acc = np.zeros((h, w), dtype=bool)
+        for m in p.masks:
+            if m.size == (h, w):
+                acc |= m.to_array()
+        self._proposal_arrays[turn] = acc
+        return acc
+
+    def select_turn(self, turn: int) -> None:
+        if self.doc is None:
+            return
+        self.turn = max(0, min(turn, self.doc.turn_count - 1))
+        self.sam_clear()
+        self._bind_layers()
+
+    def _final_key(self) -> LayerKey:
+        return (self.turn, MaskLayer.FINAL)
+
+    def _bind_layers(self) -> None:
+        doc = self.doc
+        if doc is None:
+            return
+        draft = doc.layer_array((self.turn, MaskLayer.DRAFT))
+        final = doc.layer_array(self._final_key())
+        proposal = self.proposal_array(self.turn)
+        empty = np.zeros(doc.size, dtype=bool)
+        self._arrays = {
+            "draft": draft,
+            "final": final,
+            "proposal": proposal if proposal is not None else empty,
+        }
+        for name in ("draft", "proposal", "final"):
+            self._raster[name].set_indexer(mask_indexer(self._arrays[name]))
+            self._outline[name].set_mask(self._arrays[name])
+        self._raster["diff"].set_indexer(diff_indexer(self._arrays["proposal"], final))
+        self._apply_visibility()
+
+    # -- layers -------------------------------------------------------------------------
+    def set_layer_visible(self, name: str, visible: bool) -> None:
+        self._visible[name] = visible
+        self._apply_visibility()
+
+    def layer_visible(self, name: str) -> bool:
+        return self._visible[name]
+
+    def model_hidden(self) -> bool:
+        """Blind-first review: the proposal stays hidden until the turn has been judged."""
+        return self.blind and self.turn not in self._judged
+
+    def mark_judged(self, turn: int) -> None:
+        self._judged.add(turn)
+        self._apply_visibility()
+
+    def _apply_visibility(self) -> None:
+        for name, item in self._raster.items():
+            visible = self._visible[name]
+            if name in ("proposal", "diff") and self.model_hidden():
+                visible = False
+            item.setVisible(visible)
+            if name in self._outline:
+                self._outline[name].setVisible(visible)
+
+    def set_opacity(self, opacity: float) -> None:
+        self._opacity = opacity
+        for item in self._raster.values():
+            item.setOpacity(opacity)
+
+    def set_brush_radius(self, radius: float) -> None:
+        self.brush_radius = max(1.0, min(500.0, radius))
+        self.settings.brush_radius = self.brush_radius
+        self.view.update_cursor_circle()
+        self.message.emit(f"Brush size {self.brush_radius:.0f} px")
+
+    # -- changes ------------------------------------------------------------------------
+    def _on_layer_changed(self, key: LayerKey, rect: Rect) -> None:
+        if key == self._final_key():
+            self._raster["final"].refresh(rect)
+            self._raster["diff"].refresh(rect)
+            self._outline_timer.start()
+        elif key == (self.turn, MaskLayer.DRAFT):
+            self._raster["draft"].refresh(rect)
+            self._outline["draft"].set_mask(self._arrays["draft"])
+
+    def _rebuild_final_outline(self) -> None:
+        if self.doc is not None and "final" in self._outline:
+            self._outline["final"].set_mask(self.doc.layer_array(self._final_key()))
+        self.maskChanged.emit()
+
+    def _commit(self, result: SaveResult) -> None:
+        self.saved.emit(result)
+
+    # -- MaskEditor: brush ----------------------------------------------------------------
+    def begin_stroke(self, erase: bool) -> Stroke | None:
+        if self.doc is None:
+            return None
+        self._outline_timer.stop()
+        return Stroke(self.doc, self._final_key(), self.brush_radius, erase)
+
+    def stroke_moved(self) -> None:
+        self._outline_timer.stop()  # outlines are rebuilt once the stroke ends
+
+    def finish_stroke(self, stroke: Stroke) -> None:
+        command = stroke.finish(self._actor())
+        if command is not None:
+            self._commit(self.session.record(command))
+        self._outline_timer.start()
+
+    def cancel_stroke(self, stroke: Stroke) -> None:
+        stroke.cancel()
+
+    # -- MaskEditor: operations -----------------------------------------------------------
+    def _run_op(
+        self,
+        op: Callable[[NDArray[np.bool_]], Rect],
+        label: str,
+        *,
+        source: MaskSource = MaskSource.HUMAN,
+        info: dict[str, object] | None = None,
+        proposal_id: int | None = None,
+    ) -> bool:
+        if self.doc is None:
+            return False
+        command = operation_delta(
+            self.doc,
+            self._final_key(),
+            op,
+            label,
+            self._actor(),
+            source=source,
+            info=dict(info or {}),
+            proposal_id=proposal_id,
+        )
+        if command is None:
+            self.message.emit(f"{label}: nothing to change")
+            return False
+        self._commit(self.session.execute(command))
+        return True
+
+    def apply_polygon(self, points: list[tuple[float, float]], erase: bool) -> None:
+        self._run_op(
+            lambda a: mask_edit.fill_polygon(a, points, not erase),
+            "Erase polygon" if erase else "Polygon",
+            info={"tool": "polygon", "vertices": len(points), "erase": erase},
+        )
+
+    def fill_holes(self) -> None:
+        self._run_op(mask_edit.fill_holes, "Fill holes")
+
+    def keep_largest(self) -> None:
+        self._run_op(mask_edit.keep_largest_component, "Keep largest")
+
+    def clear_mask(self) -> None:
+        self._run_op(mask_edit.clear, "Clear mask")
+
+    def take_draft_mask(self) -> bool:
+        if self.doc is None:
+            return False
+        draft = self.doc.layer_array((self.turn, MaskLayer.DRAFT)).copy()
+        return self._run_op(
+            lambda a: mask_edit.replace(a, draft),
+            "Take draft mask",
+            source=MaskSource.IMPORTED,
+            info={"tool": "take_draft"},
+        )
+
+    def take_proposal_mask(self) -> bool:
+        proposal = self.proposal_array(self.turn)
+        p = self.proposals.get(self.turn)
+        if proposal is None or p is None:
+            self.message.emit("This turn has no proposed mask")
+            return False
+        return self._run_op(
+            lambda a: mask_edit.replace(a, proposal),
+            "Take proposal mask",
+            source=MaskSource.PROPOSER,
+            info={"tool": "take_proposal", "proposer": f"{p.proposer}@{p.proposer_version}"},
+            proposal_id=p.id,
+        )
+
+    # -- MaskEditor: SAM ------------------------------------------------------------------
+    def sam_prompt(
+        self, points: list[tuple[float, float]], labels: list[int], box: Box | None
+    ) -> None:
+        if not points and box is None:
+            self.sam_clear()
+            return
+        if not self.sam.available:
+            self.message.emit("No SAM model configured (Settings > Model)")
+        elif not self.sam.segment(points, labels, box):
+            self.message.emit("SAM is still encoding this image…")
+
+    def _show_candidates(self, candidates: Candidates) -> None:
+        if self.doc is None or self._sam_preview is None or not candidates.masks:
+            return
+        if candidates.masks[0].shape != self.doc.size:
+            return  # an answer for another image
+        self._candidates = candidates
+        self._candidate_index = 0
+        self._show_candidate()
+
+    def _show_candidate(self) -> None:
+        assert self._candidates is not None and self._sam_preview is not None
+        mask = self._candidates.masks[self._candidate_index]
+        self._sam_preview.set_indexer(mask_indexer(mask))
+        score = self._candidates.scores[self._candidate_index] if self._candidates.scores else 0.0
+        self.candidatesChanged.emit(self._candidate_index, len(self._candidates.masks), score)
+
+    def sam_cycle(self) -> None:
+        if self._candidates is not None and self._candidates.masks:
+            self._candidate_index = (self._candidate_index + 1) % len(self._candidates.masks)
+            self._show_candidate()
+
+    def choose_candidate(self, index: int) -> None:
+        if self._candidates is not None and 0 <= index < len(self._candidates.masks):
+            self._candidate_index = index
+            self._show_candidate()
+
+    def sam_accept(self, subtract: bool) -> None:
+        if self._candidates is None or self.doc is None:
+            return
+        mask = self._candidates.masks[self._candidate_index]
+        info = {
+            "tool": "sam",
+            "candidate": self._candidate_index,
+            "score": self._candidates.scores[self._candidate_index]
+            if self._candidates.scores
+            else None,
+            "subtract": subtract,
+            **self._candidates.prompt,
+        }
+        final = self.doc.layer_array(self._final_key())
+        if subtract:
+            op = lambda a: mask_edit.combine(a, mask, False)  # noqa: E731
+        elif not final.any():
+            op = lambda a: mask_edit.replace(a, mask)  # noqa: E731
+        else:
+            op = lambda a: mask_edit.combine(a, mask, True)  # noqa: E731
+        self._run_op(
+            op, "SAM subtract" if subtract else "SAM mask", source=MaskSource.SAM, info=info
+        )
+        self.sam_clear()
+
+    def sam_clear(self) -> None:
+        self._candidates = None
+        if self._sam_preview is not None:
+            self._sam_preview.set_indexer(None)
+        self.candidatesChanged.emit(-1, 0, 0.0)
+
+    # -- measures -----------------------------------------------------------------------
+    def diff_stats(self) -> tuple[int, float | None, int, int] | None:
+        """(changed pixels, IoU proposal vs final, added, removed) for the shown turn."""
+        if self.doc is None:
+            return None
+        proposal = self.proposal_array(self.turn)
+        if proposal is None:
+            return None
+        final = self.doc.layer_array(self._final_key())
+        added = int(np.count_nonzero(final & ~proposal))
+        removed = int(np.count_nonzero(proposal & ~final))
+        union = int(np.count_nonzero(final | proposal))
+        inter = int(np.count_nonzero(final & proposal))
+        return added + removed, (inter / union if union else None), added, removed

@@ -1,0 +1,249 @@
+"""The record list: a table model that pages through the store on demand (``fetchMore``), so a
+database of 100,000 conversations opens as fast as one of ten, with filters and sort orders
+applied by the database."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QImage, QPixmap
+
+from annotator.core.status import Status
+from annotator.storage import ConversationSummary, ListQuery, Store
+from annotator.ui.task_runner import TaskRunner
+
+PAGE = 200
+THUMB = 48
+COLUMNS = ("", "Focus", "Status", "Flags", "Reviewer", "Turns", "Δ px", "ID")
+
+STATUS_COLOURS = {
+    Status.DRAFT: QColor("#8a8f98"),
+    Status.PROPOSED: QColor("#4a90e2"),
+    Status.IN_REVIEW: QColor("#f5a623"),
+    Status.APPROVED: QColor("#2ecc71"),
+    Status.REJECTED: QColor("#e74c3c"),
+}
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class ThumbnailCache(QObject):
+    """Small previews loaded on a worker thread, only for rows that are painted."""
+
+    ready = Signal(str)
+
+    def __init__(
+        self, runner: TaskRunner, capacity: int = 600, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._runner = runner
+        self._capacity = capacity
+        self._cache: OrderedDict[str, QPixmap | None] = OrderedDict()
+        self._pending: dict[int, str] = {}
+        runner.finished.connect(self._loaded)
+        runner.failed.connect(self._failed)
+
+    def get(self, path: str) -> QPixmap | None:
+        if path in self._cache:
+            self._cache.move_to_end(path)
+            return self._cache[path]
+        if path not in self._pending.values():
+            request = self._runner.submit(lambda task, p=path: _load_thumbnail(p))
+            self._pending[request] = path
+        return None
+
+    def _loaded(self, request: int, result: object) -> None:
+        path = self._pending.pop(request, None)
+        if path is None:
+            return
+        pix = None
+        if isinstance(result, np.ndarray):
+            h, w, _ = result.shape
+            pix = QPixmap.fromImage(
+                QImage(result.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+            )
+        self._cache[path] = pix
+        while len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
+        self.ready.emit(path)
+
+    def _failed(self, request: int, _message: str) -> None:
+        path = self._pending.pop(request, None)
+        if path is not None:
+            self._cache[path] = None
+
+
+def _load_thumbnail(path: str) -> np.ndarray | None:
+    if not path or not Path(path).is_file():
+        return None
+    img = cv2.imread(path, cv2.IMREAD_REDUCED_COLOR_4)
+    if img is None:
+        return None
+    h, w = img.shape[:2]
+    s = THUMB / max(h, w)
+    img = cv2.resize(
+        img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA
+    )
+    return np.ascontiguousarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+
+
+class RecordListModel(QAbstractTableModel):
+    countChanged = Signal(int)
+
+    def __init__(
+        self,
+        store: Store,
+        resolve_image: Callable[[ConversationSummary], str],
+        thumbnails: ThumbnailCache | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._store = store
+        self._resolve = resolve_image
+        self._thumbs = thumbnails
+        self._query = ListQuery()
+        self._rows: list[ConversationSummary] = []
+        self._total = 0
+        self._row_of_id: dict[int, int] = {}
+        self._rows_of_path: dict[str, set[int]] = {}  # rows waiting for a thumbnail
+        if thumbnails is not None:
+            thumbnails.ready.connect(self._thumb_ready)
+
+    # -- query --------------------------------------------------------------------------
+    @property
+    def query(self) -> ListQuery:
+        return self._query
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    def set_query(self, query: ListQuery) -> None:
+        self.beginResetModel()
+        self._query = query
+        self._rows = self._store.page(query, 0, PAGE)
+        self._total = self._store.count(query)
+        self._reindex()
+        self._rows_of_path.clear()
+        self.endResetModel()
+        self.countChanged.emit(self._total)
+
+    def reload(self) -> None:
+        self.set_query(self._query)
+
+    def _reindex(self) -> None:
+        self._row_of_id = {s.id: i for i, s in enumerate(self._rows)}
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and len(self._rows) < self._total
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        if parent.isValid():
+            return
+        more = self._store.page(self._query, len(self._rows), PAGE)
+        if not more:
+            self._total = len(self._rows)
+            return
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(more) - 1)
+        self._rows.extend(more)
+        for i, s in enumerate(more, start=first):
+            self._row_of_id[s.id] = i
+        self.endInsertRows()
+
+    def ensure_loaded(self, row: int) -> None:
+        while row >= len(self._rows) and self.canFetchMore():
+            self.fetchMore()
+
+    # -- rows ---------------------------------------------------------------------------
+    def summary(self, row: int) -> ConversationSummary | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, conv_id: int) -> int | None:
+        return self._row_of_id.get(conv_id)
+
+    def ids_after(self, row: int, n: int) -> list[int]:
+        return [s.id for s in self._rows[row + 1 : row + 1 + n]]
+
+    def refresh_row(self, conv_id: int) -> None:
+        """Re-read one row after it was saved (status, reviewer, correction changed)."""
+        row = self._row_of_id.get(conv_id)
+        if row is None:
+            return
+        fresh = self._store.page(ListQuery(ids=(conv_id,)), 0, 1)
+        if fresh:
+            self._rows[row] = fresh[0]
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        s = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(s, col)
+        if role == Qt.ItemDataRole.DecorationRole and col == 0 and self._thumbs is not None:
+            path = self._resolve(s)
+            pix = self._thumbs.get(path)
+            if pix is None:
+                self._rows_of_path.setdefault(path, set()).add(index.row())
+            return pix
+        if role == Qt.ItemDataRole.ForegroundRole and col == 2:
+            return STATUS_COLOURS.get(s.status)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"#{s.id}  {s.image_path}  ({s.image_width}×{s.image_height})\n{s.focus}"
+        if role == Qt.ItemDataRole.UserRole:
+            return s.id
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (3, 5, 6, 7):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    @staticmethod
+    def _display(s: ConversationSummary, col: int) -> Any:
+        if col == 1:
+            return s.focus
+        if col == 2:
+            return s.status.value.replace("_", " ")
+        if col == 3:
+            return s.flag_count or ""
+        if col == 4:
+            return s.last_reviewer or ""
+        if col == 5:
+            return s.turn_count
+        if col == 6:
+            return "" if s.correction_pixels is None else f"{s.correction_pixels:,}"
+        if col == 7:
+            return s.id
+        return None
+
+    def _thumb_ready(self, path: str) -> None:
+        for row in self._rows_of_path.pop(path, ()):
+            if row < len(self._rows):
+                idx = self.index(row, 0)
+                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])

@@ -1,0 +1,113 @@
+"""Every keyboard shortcut in one table: the main window builds its actions from it and the
+help dialog lists it, so the two never disagree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    action: str
+    label: str
+    keys: str
+    icon: str = ""
+    group: str = ""
+
+
+SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("next", "Next record", "PgDown", "mdi6.chevron-right", "Navigate"),
+    Shortcut("prev", "Previous record", "PgUp", "mdi6.chevron-left", "Navigate"),
+    Shortcut(
+        "next_unreviewed", "Next unreviewed record", "Ctrl+PgDown", "mdi6.skip-next", "Navigate"
+    ),
+    Shortcut("next_turn", "Next turn", "Alt+Down", "", "Navigate"),
+    Shortcut("prev_turn", "Previous turn", "Alt+Up", "", "Navigate"),
+    Shortcut("brush", "Brush", "B", "mdi6.brush", "Tools"),
+    Shortcut("eraser", "Eraser", "E", "mdi6.eraser", "Tools"),
+    Shortcut("polygon", "Polygon", "P", "mdi6.vector-polygon", "Tools"),
+    Shortcut("sam", "SAM clicks / box", "S", "mdi6.auto-fix", "Tools"),
+    Shortcut("pan", "Pan / select (no tool)", "H", "mdi6.hand-back-right-outline", "Tools"),
+    Shortcut("bigger", "Bigger brush", "]", "", "Tools"),
+    Shortcut("smaller", "Smaller brush", "[", "", "Tools"),
+    Shortcut("fill_holes", "Fill holes", "Ctrl+Shift+F", "mdi6.format-color-fill", "Mask"),
+    Shortcut("keep_largest", "Keep largest part", "Ctrl+Shift+L", "mdi6.shape-outline", "Mask"),
+    Shortcut("clear", "Clear mask", "Ctrl+Shift+Backspace", "mdi6.delete-sweep-outline", "Mask"),
+    Shortcut("take_draft", "Take draft mask", "Ctrl+Shift+D", "mdi6.file-download-outline", "Mask"),
+    Shortcut(
+        "take_proposal",
+        "Take proposal (answer and mask)",
+        "Ctrl+Shift+M",
+        "mdi6.robot-outline",
+        "Mask",
+    ),
+    Shortcut("undo", "Undo", "Ctrl+Z", "mdi6.undo", "Edit"),
+    Shortcut("redo", "Redo", "Ctrl+Shift+Z", "mdi6.redo", "Edit"),
+    Shortcut("approve", "Approve record", "Ctrl+Return", "mdi6.check-bold", "Review"),
+    Shortcut("reject", "Reject record", "Ctrl+Backspace", "mdi6.close-thick", "Review"),
+    Shortcut("reopen", "Reopen record", "Ctrl+R", "mdi6.restore", "Review"),
+    Shortcut("history", "Record history", "Ctrl+H", "mdi6.history", "Review"),
+    Shortcut("propose", "Propose (MIRAS) for the record", "Ctrl+P", "mdi6.robot-outline", "Review"),
+    Shortcut("toggle_draft", "Show draft mask", "1", "", "View"),
+    Shortcut("toggle_proposal", "Show proposal mask", "2", "", "View"),
+    Shortcut("toggle_final", "Show final mask", "3", "", "View"),
+    Shortcut("toggle_diff", "Show diff (kept / added / removed)", "4", "mdi6.compare", "View"),
+    Shortcut("fit", "Fit image", "F", "mdi6.fit-to-screen-outline", "View"),
+    Shortcut("actual", "Zoom 100%", "Ctrl+0", "mdi6.magnify-scan", "View"),
+    Shortcut(
+        "save", "Save now (retry a failed save)", "Ctrl+S", "mdi6.content-save-outline", "File"
+    ),
+    Shortcut("import", "Import PRIST…", "Ctrl+I", "mdi6.import", "File"),
+    Shortcut("export", "Export…", "Ctrl+E", "mdi6.export", "File"),
+    Shortcut("settings", "Settings…", "Ctrl+,", "mdi6.cog-outline", "File"),
+    Shortcut("help", "Keyboard shortcuts", "F1", "mdi6.keyboard-outline", "Help"),
+)
+
+CANVAS_KEYS: tuple[tuple[str, str], ...] = (
+    ("Wheel", "Zoom around the cursor"),
+    ("Middle drag / Space+drag", "Pan"),
+    ("Shift while painting", "Erase with the brush / paint with the eraser"),
+    ("SAM: click / right click", "Positive / negative point"),
+    ("SAM: drag", "Box prompt"),
+    ("SAM: Tab", "Next candidate mask"),
+    ("SAM: Enter or A / Shift+Enter", "Add candidate to the final mask / subtract it"),
+    ("Polygon: double click or Enter", "Close and fill (Shift: erase)"),
+    ("Esc", "Cancel the stroke, polygon or SAM prompts"),
+)
+
+
+def by_action() -> dict[str, Shortcut]:
+    return {s.action: s for s in SHORTCUTS}
+
+
+class ShortcutsDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.resize(560, 640)
+        lay = QVBoxLayout(self)
+        rows = [(s.group, s.label, s.keys) for s in SHORTCUTS] + [
+            ("Canvas", d, k) for k, d in CANVAS_KEYS
+        ]
+        table = QTableWidget(len(rows), 3)
+        table.setHorizontalHeaderLabels(["Group", "Action", "Keys"])
+        table.verticalHeader().setVisible(False)
+        table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for r, values in enumerate(rows):
+            for c, v in enumerate(values):
+                table.setItem(r, c, QTableWidgetItem(v))
+        self.table = table
+        lay.addWidget(table)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
