@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures_miras import dialogue_turns, noise_image
 
 from annotator.proposers.base import (
     Exchange,
@@ -17,7 +18,6 @@ from annotator.proposers.base import (
     image_key,
     load_proposer,
 )
-from fixtures_miras import dialogue_turns, noise_image
 
 torch = pytest.importorskip("torch")
 
@@ -49,6 +49,7 @@ def test_prompt_is_llava_v1_with_image_in_first_question(tiny_miras) -> None:
 
 def test_multi_turn_prist_conversations_end_to_end(tiny_miras, prist_records) -> None:
     seen_seg = 0
+    max_new = tiny_miras.pipeline.m.config.generation.max_new_tokens
     shapes = [(97, 143), (160, 90), (64, 64)]
     for i, record in enumerate(prist_records[:3]):
         questions, drafts = dialogue_turns(record)
@@ -64,7 +65,7 @@ def test_multi_turn_prist_conversations_end_to_end(tiny_miras, prist_records) ->
             assert all(m.size == (h, w) for m in out.masks)
             assert out.detail["image_cached"] == (t > 0)
             assert out.timing["total_s"] >= out.timing["decode_s"] >= 0
-            assert out.detail["new_tokens"] <= tiny_miras.pipeline.m.config.generation.max_new_tokens
+            assert out.detail["new_tokens"] <= max_new
             seen_seg += n_seg
     # The tiny checkpoint's documented [SEG] bias makes the mask path run on real questions.
     assert seen_seg > 0
@@ -181,7 +182,9 @@ def test_without_aux_encoder(tmp_path: Path, prist_records) -> None:
     assert read_config(tmp_path / "noaux").aux is None
     proposer = MirasProposer(tmp_path / "noaux", device="cpu")
     questions, drafts = dialogue_turns(prist_records[0])
-    outputs = run_conversation(proposer, noise_image(50, 60), questions, drafts, model_history=False)
+    outputs = run_conversation(
+        proposer, noise_image(50, 60), questions, drafts, model_history=False
+    )
     assert len(outputs) == len(questions)
     assert proposer.info().proposes_noise
     proposer.close()
