@@ -590,6 +590,7 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.session.is_dirty)
         if doc.id is not None and result.ok:
             self.model.refresh_row(doc.id)
+        self._refresh_status()
         self._update_enabled()
 
     def _update_enabled(self) -> None:

@@ -111,7 +111,7 @@ def fill_palette(colour: QColor, alpha: float = 0.9) -> NDArray[np.uint8]:
 
 
 def diff_palette(
-    kept: QColor, added: QColor, removed: QColor, alpha: float = 0.55
+    kept: QColor, added: QColor, removed: QColor, alpha: float = 0.95
 ) -> NDArray[np.uint8]:
     """Index = proposal + 2 * final: 1 removed by the reviewer, 2 added, 3 kept."""
     return np.stack(
