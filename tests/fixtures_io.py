@@ -202,3 +202,46 @@ def build_prist_workspace(root: Path, json_path: Path = PRIST_TEST) -> PristWork
 
 def circle_area(r: float) -> float:
     return math.pi * r * r
+
+
+def ring_mask(h: int, w: int, cx: int, cy: int, r_out: int, r_in: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    d2 = (xx - cx) ** 2 + (yy - cy) ** 2
+    return (d2 <= r_out**2) & (d2 > r_in**2)
+
+
+def finalize(conversations: list, seed: int = 0) -> list:
+    """Give imported conversations ids (in shuffled order), verified answers on some turns, and
+    FINAL masks: the draft mask with a ring-shaped hole-bearing mask added on some first turns."""
+    from dataclasses import replace
+
+    from annotator.core.mask import Mask
+    from annotator.core.model import MaskAnnotation, MaskLayer, MaskSource, Provenance
+    from annotator.core.status import Status
+
+    rng = np.random.default_rng(seed)
+    ids = rng.permutation(len(conversations)) + 1
+    out = []
+    for conv, cid in zip(conversations, ids.tolist(), strict=True):
+        turns = list(conv.turns)
+        h, w = conv.image.height, conv.image.width
+        drafts = turns[-1].masks
+        if drafts:
+            final = MaskAnnotation(
+                drafts[0].mask,
+                MaskLayer.FINAL,
+                Provenance(MaskSource.HUMAN, author="rev", detail={"strokes": int(cid % 5)}),
+                label=conv.focus,
+            )
+            turns[-1] = replace(
+                turns[-1], masks=(*drafts, final), final_answer=turns[-1].draft_answer
+            )
+        if cid % 4 == 0 and h >= 20 and w >= 20:
+            ring = Mask.from_array(ring_mask(h, w, w // 2, h // 2, min(h, w) // 2 - 1, 3))
+            first = MaskAnnotation(ring, MaskLayer.FINAL, Provenance(MaskSource.SAM, author="rev"))
+            turns[0] = replace(
+                turns[0], masks=(first,), final_answer=turns[0].draft_answer + " (checked)"
+            )
+        status = Status.APPROVED if drafts and cid % 3 else Status.IN_REVIEW
+        out.append(replace(conv, id=int(cid), turns=tuple(turns), status=status))
+    return out

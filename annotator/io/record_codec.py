@@ -1,0 +1,351 @@
+"""The project's own JSONL record: a PRIST record extended with everything a conversation holds.
+
+One record per conversation. The PRIST keys (``img_id``, ``dialogue``, ``focus``) come first so
+that tools that read PRIST read these files too; ``dialogue`` carries the verified answer where
+there is one, else the draft. ``turns`` holds the full state (both answers, every mask with its
+layer and provenance) and is what :func:`decode_record` reads back. Every field read back is
+checked; a wrong one raises :class:`InputError` naming the file, line and field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from annotator.core.errors import InputError, MaskError
+from annotator.core.mask import Mask, union
+from annotator.core.model import (
+    SEG_TOKEN,
+    Conversation,
+    Decision,
+    Flag,
+    FlagCode,
+    Image,
+    MaskAnnotation,
+    MaskLayer,
+    MaskSource,
+    Proposal,
+    Provenance,
+    ReasonCode,
+    Review,
+    Turn,
+)
+from annotator.core.status import Status
+from annotator.io.paths import normalize_relative
+from annotator.io.safe_json import JsonDocument
+
+FORMAT_VERSION = 1
+
+
+# -- encoding -----------------------------------------------------------------------------------
+def answer_text(turn: Turn) -> str:
+    """The answer an export shows: the verified one where it exists, else the draft."""
+    return turn.final_answer if turn.final_answer is not None else turn.draft_answer
+
+
+def target_mask(conv: Conversation) -> Mask | None:
+    """The target turn's FINAL mask (union if several), else its DRAFT mask, else ``None``."""
+    turn = conv.target_turn
+    for layer in (MaskLayer.FINAL, MaskLayer.DRAFT):
+        masks = [a.mask for a in turn.layer(layer)]
+        if len(masks) == 1:
+            return masks[0]
+        if masks:
+            return union(masks, masks[0].height, masks[0].width)
+    return None
+
+
+def _provenance(p: Provenance) -> dict[str, Any]:
+    return {
+        "source": str(p.source),
+        "author": p.author,
+        "created_at": p.created_at.isoformat(),
+        "proposal_id": p.proposal_id,
+        "detail": p.detail,
+    }
+
+
+def _annotation(a: MaskAnnotation) -> dict[str, Any]:
+    return {
+        "layer": str(a.layer),
+        "label": a.label,
+        "rle": a.mask.to_rle(),
+        "provenance": _provenance(a.provenance),
+    }
+
+
+def _review(r: Review) -> dict[str, Any]:
+    return {
+        "reviewer": r.reviewer,
+        "decision": str(r.decision),
+        "comment": r.comment,
+        "turn_index": r.turn_index,
+        "reason": None if r.reason is None else str(r.reason),
+        "created_at": r.created_at.isoformat(),
+    }
+
+
+def _proposal(p: Proposal) -> dict[str, Any]:
+    return {
+        "turn_index": p.turn_index,
+        "proposer": p.proposer,
+        "proposer_version": p.proposer_version,
+        "answer": p.answer,
+        "masks": [m.to_rle() for m in p.masks],
+        "scores": list(p.scores),
+        "elapsed_s": p.elapsed_s,
+        "created_at": p.created_at.isoformat(),
+    }
+
+
+def encode_record(
+    conv: Conversation,
+    reviews: Sequence[Review] = (),
+    proposals: Sequence[Proposal] = (),
+) -> dict[str, Any]:
+    mask = target_mask(conv)
+    dialogue: list[dict[str, str]] = []
+    for t in conv.turns:
+        dialogue.append({"from": "human", "value": t.question})
+        dialogue.append({"from": "gpt", "value": answer_text(t)})
+    return {
+        "img_id": conv.image.path,
+        "dialogue": dialogue,
+        "focus": conv.focus,
+        "id": conv.id,
+        "format": FORMAT_VERSION,
+        "status": str(conv.status),
+        "mask": None if mask is None else mask.to_rle(),
+        "image": {
+            "path": conv.image.path,
+            "width": conv.image.width,
+            "height": conv.image.height,
+            "sha256": conv.image.sha256,
+        },
+        "source": conv.source,
+        "key": conv.key,
+        "updated_at": conv.updated_at.isoformat(),
+        "turns": [
+            {
+                "index": t.index,
+                "question": t.question,
+                "draft_answer": t.draft_answer,
+                "final_answer": t.final_answer,
+                "masks": [_annotation(a) for a in t.masks],
+            }
+            for t in conv.turns
+        ],
+        "flags": [{"code": str(f.code), "message": f.message} for f in conv.flags],
+        "reviews": [_review(r) for r in reviews],
+        "proposals": [_proposal(p) for p in proposals],
+    }
+
+
+def encode_miras(conv: Conversation) -> tuple[dict[str, Any] | None, str | None]:
+    """LLaVA training form, or ``(None, reason)`` when the conversation cannot be written.
+
+    ``<image>\\n`` goes before the first question; ``[SEG]`` must appear exactly once, in the
+    final answer, and one mask is written for it. Texts are never rewritten silently.
+    """
+    mask = target_mask(conv)
+    if mask is None or mask.is_empty:
+        return None, "the target turn has no mask"
+    messages: list[dict[str, str]] = []
+    last = len(conv.turns) - 1
+    for t in conv.turns:
+        answer = answer_text(t)
+        if "<image>" in t.question or "<image>" in answer:
+            return None, f"turn {t.index} contains an <image> token"
+        if SEG_TOKEN in t.question:
+            return None, f"turn {t.index}: the question contains {SEG_TOKEN}"
+        n_seg = answer.count(SEG_TOKEN)
+        if t.index != last and n_seg:
+            return None, f"turn {t.index}: {SEG_TOKEN} outside the final answer"
+        if t.index == last and n_seg != 1:
+            return None, f"the final answer has {n_seg} {SEG_TOKEN} tokens, expected 1"
+        question = ("<image>\n" + t.question) if t.index == 0 else t.question
+        messages.append({"from": "human", "value": question})
+        messages.append({"from": "gpt", "value": answer})
+    return {
+        "id": str(conv.id) if conv.id is not None else conv.key,
+        "image": conv.image.path,
+        "conversations": messages,
+        "masks": [mask.to_rle()],
+    }, None
+
+
+# -- decoding -----------------------------------------------------------------------------------
+class _Reader:
+    """Typed field access that names file:line and the field path on every refusal."""
+
+    def __init__(self, doc: JsonDocument, record: int) -> None:
+        self.doc = doc
+        self.record = record
+
+    def fail(self, message: str, *path: str | int) -> InputError:
+        return self.doc.error(message, *path, record=self.record)
+
+    def get(self, obj: Any, key: str, kind: type | tuple[type, ...], *path: str | int) -> Any:
+        if not isinstance(obj, dict):
+            raise self.fail(f"{'.'.join(map(str, path)) or 'record'} must be an object", *path)
+        if key not in obj:
+            raise self.fail(f"missing {key!r}", *path)
+        value = obj[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.fail(f"{key} has the wrong type", *path, key)
+        if not isinstance(value, kinds):
+            names = "/".join("null" if k is type(None) else k.__name__ for k in kinds)
+            raise self.fail(f"{key} must be {names}, got {type(value).__name__}", *path, key)
+        return value
+
+    def enum(self, enum_type: Any, value: Any, *path: str | int) -> Any:
+        try:
+            return enum_type(value)
+        except ValueError as exc:
+            raise self.fail(f"unknown value {value!r}", *path) from exc
+
+    def time(self, value: Any, *path: str | int) -> datetime:
+        if not isinstance(value, str):
+            raise self.fail("a time must be ISO 8601 text", *path)
+        try:
+            t = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise self.fail(f"not an ISO 8601 time: {value!r}", *path) from exc
+        if t.tzinfo is None:
+            raise self.fail(f"time {value!r} has no time zone", *path)
+        return t
+
+    def mask(self, rle: Any, size: tuple[int, int] | None, *path: str | int) -> Mask:
+        try:
+            return Mask.from_rle(rle, expect_size=size)
+        except MaskError as exc:
+            raise self.fail(f"bad mask: {exc.reason}", *path) from exc
+
+
+def _decode_provenance(r: _Reader, obj: Any, *path: str | int) -> Provenance:
+    return Provenance(
+        source=r.enum(MaskSource, r.get(obj, "source", str, *path), *path, "source"),
+        author=r.get(obj, "author", str, *path),
+        created_at=r.time(r.get(obj, "created_at", str, *path), *path, "created_at"),
+        proposal_id=r.get(obj, "proposal_id", (int, type(None)), *path),
+        detail=r.get(obj, "detail", dict, *path),
+    )
+
+
+def _decode_turn(r: _Reader, obj: Any, k: int, size: tuple[int, int]) -> Turn:
+    path: tuple[str | int, ...] = ("turns", k)
+    index = r.get(obj, "index", int, *path)
+    if index != k:
+        raise r.fail(f"turn {k} says it is turn {index}", *path, "index")
+    masks = []
+    for j, m in enumerate(r.get(obj, "masks", list, *path)):
+        mp = (*path, "masks", j)
+        masks.append(
+            MaskAnnotation(
+                mask=r.mask(r.get(m, "rle", dict, *mp), size, *mp, "rle"),
+                layer=r.enum(MaskLayer, r.get(m, "layer", str, *mp), *mp, "layer"),
+                provenance=_decode_provenance(
+                    r, r.get(m, "provenance", dict, *mp), *mp, "provenance"
+                ),
+                label=r.get(m, "label", str, *mp),
+            )
+        )
+    return Turn(
+        index=index,
+        question=r.get(obj, "question", str, *path),
+        draft_answer=r.get(obj, "draft_answer", str, *path),
+        final_answer=r.get(obj, "final_answer", (str, type(None)), *path),
+        masks=tuple(masks),
+    )
+
+
+def decode_record(
+    doc: JsonDocument, record: int, images_root: str = ""
+) -> tuple[Conversation, list[Review], list[Proposal], int | None]:
+    """Conversation, reviews, proposals and the id it had when exported."""
+    r = _Reader(doc, record)
+    obj = doc.value
+    if not isinstance(obj, dict):
+        raise r.fail("a record must be a JSON object")
+    version = r.get(obj, "format", int)
+    if version != FORMAT_VERSION:
+        raise r.fail(
+            f"format {version} is not supported (this version reads {FORMAT_VERSION})", "format"
+        )
+    image = r.get(obj, "image", dict)
+    try:
+        path = normalize_relative(r.get(image, "path", str, "image"))
+    except InputError as exc:
+        raise r.fail(f"image path: {exc.reason}", "image", "path") from exc
+    width = r.get(image, "width", int, "image")
+    height = r.get(image, "height", int, "image")
+    if width < 0 or height < 0:
+        raise r.fail("image size must not be negative", "image")
+    size = (height, width)
+    turns_raw = r.get(obj, "turns", list)
+    if not turns_raw:
+        raise r.fail("a conversation needs at least one turn", "turns")
+    turns = tuple(_decode_turn(r, t, k, size) for k, t in enumerate(turns_raw))
+    flags = []
+    for k, f in enumerate(r.get(obj, "flags", list)):
+        flags.append(
+            Flag(
+                r.enum(FlagCode, r.get(f, "code", str, "flags", k), "flags", k),
+                r.get(f, "message", str, "flags", k),
+            )
+        )
+    reviews = []
+    for k, v in enumerate(r.get(obj, "reviews", list)):
+        p = ("reviews", k)
+        reason = r.get(v, "reason", (str, type(None)), *p)
+        reviews.append(
+            Review(
+                reviewer=r.get(v, "reviewer", str, *p),
+                decision=r.enum(Decision, r.get(v, "decision", str, *p), *p, "decision"),
+                comment=r.get(v, "comment", str, *p),
+                turn_index=r.get(v, "turn_index", (int, type(None)), *p),
+                reason=None if reason is None else r.enum(ReasonCode, reason, *p, "reason"),
+                created_at=r.time(r.get(v, "created_at", str, *p), *p, "created_at"),
+            )
+        )
+    proposals = []
+    for k, v in enumerate(r.get(obj, "proposals", list)):
+        p = ("proposals", k)
+        scores = r.get(v, "scores", list, *p)
+        if not all(isinstance(s, int | float) and not isinstance(s, bool) for s in scores):
+            raise r.fail("scores must be numbers", *p, "scores")
+        elapsed = r.get(v, "elapsed_s", (int, float), *p)
+        proposals.append(
+            Proposal(
+                turn_index=r.get(v, "turn_index", int, *p),
+                proposer=r.get(v, "proposer", str, *p),
+                proposer_version=r.get(v, "proposer_version", str, *p),
+                answer=r.get(v, "answer", str, *p),
+                masks=tuple(
+                    r.mask(m, size, *p, "masks", j)
+                    for j, m in enumerate(r.get(v, "masks", list, *p))
+                ),
+                scores=tuple(float(s) for s in scores),
+                elapsed_s=float(elapsed),
+                created_at=r.time(r.get(v, "created_at", str, *p), *p, "created_at"),
+            )
+        )
+    conv = Conversation(
+        image=Image(
+            path=path,
+            width=width,
+            height=height,
+            sha256=r.get(image, "sha256", str, "image"),
+            root=images_root,
+        ),
+        focus=r.get(obj, "focus", str),
+        turns=turns,
+        status=r.enum(Status, r.get(obj, "status", str), "status"),
+        source=r.get(obj, "source", str),
+        key=r.get(obj, "key", str),
+        flags=tuple(flags),
+        updated_at=r.time(r.get(obj, "updated_at", str), "updated_at"),
+    )
+    return conv, reviews, proposals, r.get(obj, "id", (int, type(None)))
