@@ -321,4 +321,6 @@ def test_precision_at_threshold_is_inclusive_and_empty_set_is_zero() -> None:
     assert s["precision_at"]["0.6"] == 0.0
     empty = M.summary([], [])
     assert empty["n"] == 0
-    assert empty["giou"] == 0.0 and empty["ciou"] == 0.0
+    assert empty["giou"] is None and empty["ciou"] is None
+    assert empty["precision_at"]["0.5"] is None
+    assert math.isnan(M.giou([], [])) and math.isnan(M.ciou([], []))

@@ -337,13 +337,15 @@ def _pairs(
 
 
 def giou(preds: Sequence[NDArray[Any]], refs: Sequence[NDArray[Any]]) -> float:
-    """Mean of per-sample IoU (an empty union counts as 1); 0.0 for an empty set."""
-    return aggregate(_pairs(preds, refs))["giou"]
+    """Mean of per-sample IoU (an empty union counts as 1); NaN for an empty set."""
+    value = aggregate(_pairs(preds, refs))["giou"]
+    return math.nan if value is None else float(value)
 
 
 def ciou(preds: Sequence[NDArray[Any]], refs: Sequence[NDArray[Any]]) -> float:
-    """Cumulative IoU: Σ intersections / Σ unions (1.0 if all masks are empty, 0.0 for no pairs)."""
-    return aggregate(_pairs(preds, refs))["ciou"]
+    """Cumulative IoU: Σ intersections / Σ unions (1.0 if every mask is empty, NaN for no pairs)."""
+    value = aggregate(_pairs(preds, refs))["ciou"]
+    return math.nan if value is None else float(value)
 
 
 def summary(
@@ -364,22 +366,16 @@ def aggregate(pairs: Sequence[PairMetrics]) -> dict[str, Any]:
     ``f1`` (mean of per-sample F1), ``f1_paper`` (2PR/(P+R) of the mean P and R, as the PRIST
     paper reports it), ``precision_at`` (``{"0.5": share of samples with IoU >= 0.5, ...}``),
     ``boundary_iou`` (mean), and ``edge_iou_miras`` (mean, only when every pair has it).
-    An empty set gives ``n = 0`` and zeros.
+    An empty set gives ``n = 0`` and ``None`` for every value (there is nothing to average).
     """
     n = len(pairs)
     if n == 0:
-        out: dict[str, Any] = {
+        return {
             "n": 0,
-            "giou": 0.0,
-            "ciou": 0.0,
-            "precision": 0.0,
-            "recall": 0.0,
-            "f1": 0.0,
-            "f1_paper": 0.0,
-            "precision_at": {f"{t:.1f}": 0.0 for t in PRECISION_THRESHOLDS},
-            "boundary_iou": 0.0,
+            **dict.fromkeys(("giou", "ciou", "precision", "recall", "f1", "f1_paper")),
+            "precision_at": {f"{t:.1f}": None for t in PRECISION_THRESHOLDS},
+            "boundary_iou": None,
         }
-        return out
     ious = np.fromiter((p.iou for p in pairs), dtype=np.float64, count=n)
     inter = sum(p.intersection for p in pairs)
     union = sum(p.union for p in pairs)
