@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from annotator import __version__
 from annotator.core.errors import AnnotatorError, Cancelled
 
-# Modules that define ``register(subparsers)``; each adds its commands with ``set_defaults(run=...)``.
+# Modules defining ``register(subparsers)``; commands use ``set_defaults(run=handler)``.
 COMMAND_MODULES = (
     "annotator.cli.data_commands",  # import, export, stats
     "annotator.cli.model_commands",  # models ...

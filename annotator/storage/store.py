@@ -11,12 +11,13 @@ from sqlalchemy.engine import Engine
 
 from annotator.core.model import Conversation, HistoryEvent, Proposal, Review
 from annotator.core.progress import Task
-from annotator.storage import claims, conversations, history, listing, migrate
+from annotator.storage import claims, conversations, history, listing, migrate, restore
 from annotator.storage import proposals as proposal_repo
 from annotator.storage import reviews as review_repo
 from annotator.storage import stats as stats_repo
 from annotator.storage.api_types import AddResult, ConversationSummary, ListQuery
 from annotator.storage.engine import make_engine, read_transaction, resolve_url, write_transaction
+from annotator.storage.restore import RestoreEntry
 
 
 class Store:
@@ -58,6 +59,13 @@ class Store:
         """Store new conversations, all or none; ones whose ``key`` is stored are skipped."""
         with write_transaction(self._engine) as conn:
             return conversations.add(conn, convs, actor, task)
+
+    def restore_conversations(
+        self, entries: Sequence[RestoreEntry], *, actor: str, task: Task | None = None
+    ) -> AddResult:
+        """Store exported conversations with their reviews and proposals, all or none."""
+        with write_transaction(self._engine) as conn:
+            return restore.restore(conn, entries, actor, task)
 
     def get_conversation(self, conv_id: int) -> Conversation:
         with read_transaction(self._engine) as conn:

@@ -1,0 +1,83 @@
+"""Import use cases: a file is read and checked whole by ``annotator.io``, then stored in one
+transaction, so a refused file or a cancelled import leaves the database as it was."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from annotator.core.progress import Task
+from annotator.io.jsonl_reader import read_jsonl
+from annotator.io.prist_reader import ReportLine, read_prist
+from annotator.storage import Store
+
+IMPORT_ACTOR = "import"
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    file: str
+    records: int  # conversations read from the file
+    added: int
+    skipped: int  # already in the database (same content key)
+    flagged: int  # added or skipped records that carry a flag
+    report: list[ReportLine] = field(default_factory=list)
+    added_ids: list[int] = field(default_factory=list)
+
+    def flags_by_code(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for line in self.report:
+            counts[str(line.code)] = counts.get(str(line.code), 0) + 1
+        return counts
+
+
+def import_prist(
+    store: Store,
+    dialogues: str | Path,
+    *,
+    images_dir: str | Path,
+    masks_dir: str | Path | None = None,
+    match: str = "exact",
+    actor: str = IMPORT_ACTOR,
+    task: Task | None = None,
+) -> ImportSummary:
+    """Import a PRIST dialogue file with its images and LabelMe masks."""
+    task = task or Task()
+    parsed = read_prist(
+        dialogues, images_dir=images_dir, masks_dir=masks_dir, match=match, task=task
+    )  # type: ignore[arg-type]
+    result = store.add_conversations(parsed.conversations, actor=actor, task=task)
+    return ImportSummary(
+        file=parsed.file,
+        records=len(parsed.conversations),
+        added=len(result.added_ids),
+        skipped=result.skipped,
+        flagged=parsed.flagged,
+        report=list(parsed.report),
+        added_ids=list(result.added_ids),
+    )
+
+
+def import_jsonl(
+    store: Store,
+    path: str | Path,
+    *,
+    images_dir: str | Path | None = None,
+    actor: str = IMPORT_ACTOR,
+    task: Task | None = None,
+) -> ImportSummary:
+    """Import our own JSONL export (``prist`` format): conversations with their masks, status,
+    flags, reviews and proposals. Records already stored (same content key) are skipped."""
+    task = task or Task()
+    parsed = read_jsonl(path, images_dir=images_dir, task=task)
+    result = store.restore_conversations(
+        [(e.conversation, e.reviews, e.proposals) for e in parsed.entries], actor=actor, task=task
+    )
+    return ImportSummary(
+        file=parsed.file,
+        records=len(parsed.entries),
+        added=len(result.added_ids),
+        skipped=result.skipped,
+        flagged=sum(1 for e in parsed.entries if e.conversation.flags),
+        added_ids=list(result.added_ids),
+    )
