@@ -24,6 +24,7 @@ from annotator.proposers.miras.config import (
     read_config,
     write_config,
 )
+from annotator.proposers.miras.layout import network_is_flat, to_file_names, to_network_names
 from annotator.proposers.miras.network import MirasNetwork
 from annotator.proposers.miras.runtime import building_on
 from annotator.proposers.weights import sha256_file
@@ -132,7 +133,9 @@ def load_checkpoint(
     state = read_state_dict(directory, config, verify=verify, task=task)
     with building_on(device, dtype):
         network = MirasNetwork(config)
-    check_state_dict(network.state_dict(), state, str(directory))
+    own = network.state_dict()
+    state = to_network_names(state, flat=network_is_flat(own))
+    check_state_dict(own, state, str(directory))
     bad = [k for k, v in state.items() if not v.is_floating_point() and v.dtype != torch.bool]
     if bad:
         raise WeightsError(f"{directory}: non-float tensors in the weights (e.g. {bad[0]})")
@@ -159,7 +162,8 @@ def save_checkpoint(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(str(directory))
-    sha = save_state(directory / WEIGHTS_FILE, dict(network.state_dict()))
+    own = network.state_dict()
+    sha = save_state(directory / WEIGHTS_FILE, to_file_names(own, flat=network_is_flat(own)))
     final = config.with_weights_sha256(sha)
     write_config(directory, final)
     return final

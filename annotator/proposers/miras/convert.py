@@ -8,7 +8,7 @@ authors' name                                   ours
 ``model.embed_tokens.*``, ``model.layers.*``,  ``language_model.model.*``
 ``model.norm.*``
 ``lm_head.*``                                   ``language_model.lm_head.*``
-``model.vision_tower.vision_tower.*``           ``vision_tower.*`` (CLIPVisionModel)
+``model.vision_tower.vision_tower.*``           ``vision_tower.*`` (CLIP, see ``layout``)
 ``model.vision_tower_aux.vision_tower.*``       ``vision_tower_aux.*`` (ConvNeXt stem/stages)
 ``model.vlm_uni_{query,aux,val}_projector.*``   ``aux_fusion.{query,key,value}.*``
 ``model.mm_projector.*``                        ``mm_projector.*``
@@ -282,6 +282,7 @@ def convert_miras(
         load_tokenizer,
         save_state,
     )
+    from annotator.proposers.miras.layout import network_is_flat, to_file_names
     from annotator.proposers.miras.network import MirasNetwork
 
     src, dst = Path(src), Path(dst)
@@ -296,12 +297,17 @@ def convert_miras(
         if any(k.startswith("sam.") for k in state):
             raise WeightsError(f"{src} already holds SAM weights; do not pass --sam as well")
         state.update(read_sam_checkpoint(Path(sam_checkpoint), task))
+    if not any(k.startswith("sam.") for k in state):
+        raise WeightsError(
+            f"{src} has no SAM weights (model.visual_model.*); pass the official SAM ViT-H "
+            "checkpoint with --sam sam_vit_h_4b8939.pth"
+        )
     task.step(message="checking the layout")
     src_cfg = {**_source_config(src), **(overrides or {})}
     config = infer_config(state, src_cfg, name or src.name)
     with torch.device("meta"):
-        expected = MirasNetwork(config).state_dict()
-    check_state_dict(expected, state, str(src))
+        own = MirasNetwork(config).state_dict()
+    check_state_dict(to_file_names(own, flat=network_is_flat(own)), state, str(src))
     task.step(message="writing")
     dst.mkdir(parents=True, exist_ok=True)
     copied = [f for f in TOKENIZER_FILES if (src / f).is_file()]
