@@ -27,17 +27,12 @@ def restore(
     result = conversations.add(conn, [conv for conv, _, _ in entries], actor, task)
     added = set(result.added_ids)
     keys = [conv.key for conv, _, _ in entries if conv.key]
-    id_of = (
-        dict(
-            conn.execute(
-                sa.select(t.conversations.c.key, t.conversations.c.id).where(
-                    t.conversations.c.key.in_(keys)
-                )
-            ).tuples()
+    rows = conn.execute(
+        sa.select(t.conversations.c.key, t.conversations.c.id).where(
+            t.conversations.c.key.in_(keys)
         )
-        if keys
-        else {}
     )
+    id_of: dict[str, int] = {key: cid for key, cid in rows}
     for conv, reviews, proposals in entries:
         cid = id_of.get(conv.key)
         if cid is None or cid not in added:
