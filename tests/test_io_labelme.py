@@ -137,7 +137,7 @@ def test_shapes_outside_the_image_give_an_empty_mask(tmp_path: Path) -> None:
         ('{"shapes": [],\n"imageHeight": 0, "imageWidth": 5}', 2, "imageHeight 0"),
         ('{"shapes": [],\n"imageHeight": 5.5, "imageWidth": 5}', 2, "whole number"),
         ('{"shapes": [],\n"imageHeight": 40000, "imageWidth": 5}', 2, "outside"),
-        ('{"shapes": [],\n"imageHeight": 30000, "imageWidth": 30000}', 2, "larger than"),
+        ('{"shapes": [],\n"imageHeight": 10001, "imageWidth": 10000}', 2, "larger than"),
         ('{"imageHeight": 5, "imageWidth": 5,\n"shapes": {}}', 2, "must be a list"),
         (
             '{"imageHeight": 5, "imageWidth": 5, "shapes": [\n{"label": 3, "points": []}]}',

@@ -81,12 +81,10 @@ def validate_rle(rle: Any, *, expect_size: tuple[int, int] | None = None) -> dic
         if len(counts) > 8 * h * w + 16:
             raise MaskError("RLE counts string is longer than the image could need")
         runs = decode_counts(counts)
-        compressed = counts
     elif isinstance(counts, Sequence):
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in counts):
             raise MaskError("RLE counts list must hold integers")
         runs = [int(v) for v in counts]
-        compressed = None
     else:
         raise MaskError(f"RLE counts must be a string or a list, got {type(counts).__name__}")
     if any(r < 0 for r in runs):
@@ -94,9 +92,26 @@ def validate_rle(rle: Any, *, expect_size: tuple[int, int] | None = None) -> dic
     total = sum(runs)
     if total != h * w:
         raise MaskError(f"RLE runs cover {total} pixels, the mask has {h * w}")
-    if compressed is None:
-        compressed = encode_runs(runs)
-    return {"size": [h, w], "counts": compressed}
+    # Re-encoded even when it was compressed already: files can spell one mask many ways.
+    return {"size": [h, w], "counts": encode_runs(canonical_runs(runs))}
+
+
+def canonical_runs(runs: Sequence[int]) -> list[int]:
+    """The runs pycocotools would produce for the same pixels: only the first run may be 0.
+
+    Files can spell one mask many ways (zero-length runs, split runs, over-long digits); the
+    ``Mask`` type promises that equal masks have equal counts, so every spelling is normalised.
+    """
+    out: list[int] = [int(runs[0])] if runs else []
+    for i in range(1, len(runs)):
+        r = int(runs[i])
+        if r == 0:
+            continue
+        if (len(out) - 1) % 2 == i % 2:  # same colour as the last kept run: extend it
+            out[-1] += r
+        else:
+            out.append(r)
+    return out
 
 
 def encode_runs(runs: Sequence[int]) -> str:

@@ -25,8 +25,9 @@ import numpy as np
 
 from annotator.core.mask import Mask
 from annotator.core.model import Flag, FlagCode
-from annotator.core.rle import MAX_PIXELS, MAX_SIDE
+from annotator.core.rle import MAX_SIDE
 from annotator.io import safe_json
+from annotator.io.images import DEFAULT_MAX_PIXELS
 
 MatchRule = Literal["exact", "substring"]
 MATCH_RULES: tuple[MatchRule, ...] = ("exact", "substring")
@@ -82,7 +83,7 @@ def parse_labelme(doc: safe_json.JsonDocument) -> LabelmeFile:
         raise doc.error("a LabelMe file must hold a JSON object")
     height = _size_field(doc, data, "imageHeight")
     width = _size_field(doc, data, "imageWidth")
-    if height * width > MAX_PIXELS:
+    if height * width > DEFAULT_MAX_PIXELS:  # the image loader's cap: masks are drawn this big
         raise doc.error(f"image size {height}x{width} is larger than allowed", "imageHeight")
     raw_shapes = data.get("shapes")
     if not isinstance(raw_shapes, list):
