@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import pwd
+import shlex
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -98,10 +107,127 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
         store.close()
 
 
-@pytest.fixture(params=["sqlite"])
+# -- PostgreSQL -------------------------------------------------------------------------------
+def _pg_bin_dir() -> Path | None:
+    found = shutil.which("initdb")
+    if found and shutil.which("pg_ctl"):
+        return Path(found).resolve().parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
+    return candidates[0].parent if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class PostgresServer:
+    host: str
+    port: int
+    user: str
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
+
+    def admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(
+            host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute(sql)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throw-away PostgreSQL cluster on a free loopback port (skipped without the binaries).
+
+    PostgreSQL refuses to run as root, so as root the cluster belongs to the ``postgres`` user
+    and lives in a temp dir that user owns.
+    """
+    bin_dir = _pg_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found: install postgresql")
+    prefix: list[str] = []
+    base = Path(tempfile.mkdtemp(prefix="annotator-pg-"))
+    if os.geteuid() == 0:
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(base, ignore_errors=True)
+            pytest.skip("running as root and there is no 'postgres' user to run the server")
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+        runuser = shutil.which("runuser")
+        prefix = [runuser, "-u", "postgres", "--"] if runuser else ["su", "postgres", "-c"]
+    data, port, user = base / "data", _free_port(), "annotator"
+
+    def run(*cmd: str) -> subprocess.CompletedProcess[str]:
+        argv = [*prefix, *cmd] if prefix[:1] != ["su"] else [*prefix, shlex.join(cmd)]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+
+    init = run(
+        str(bin_dir / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        user,
+        "--auth=trust",
+        "-E",
+        "UTF8",
+        "--no-locale",
+    )
+    if init.returncode != 0:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail(f"initdb failed: {init.stderr or init.stdout}")
+    options = (
+        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off"
+    )
+    start = run(
+        str(bin_dir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        options,
+        "-l",
+        str(base / "log"),
+        "-w",
+        "-t",
+        "60",
+        "start",
+    )
+    if start.returncode != 0:
+        log = (base / "log").read_text(errors="replace") if (base / "log").exists() else ""
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail(f"PostgreSQL did not start: {start.stderr}{log}")
+    try:
+        yield PostgresServer("127.0.0.1", port, user)
+    finally:
+        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database on the test server for one test."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    postgres_server.admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres_server.url(name)
+    finally:
+        postgres_server.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """The same repository tests on every backend."""
-    s = open_store(tmp_path / "annotator.sqlite3")
+    if request.param == "postgres":
+        db: str | Path = request.getfixturevalue("postgres_url")
+    else:
+        db = tmp_path / "annotator.sqlite3"
+    s = open_store(db)
     try:
         yield s
     finally:

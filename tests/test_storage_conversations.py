@@ -16,14 +16,14 @@ from annotator.core.status import Status
 from annotator.storage import ConflictError, ListQuery, Store, open_store
 
 
-def test_add_and_get_round_trip(sqlite_store: Store) -> None:
+def test_add_and_get_round_trip(store: Store) -> None:
     convs = [
         make_conversation(i, flags=(missing_image_flag(),) if i == 1 else ()) for i in range(3)
     ]
-    result = sqlite_store.add_conversations(convs, actor="alice")
+    result = store.add_conversations(convs, actor="alice")
     assert len(result.added_ids) == 3 and result.skipped == 0
     for conv, cid in zip(convs, result.added_ids, strict=True):
-        got = sqlite_store.get_conversation(cid)
+        got = store.get_conversation(cid)
         assert got.id == cid and got.revision == 0
         assert got.focus == conv.focus and got.key == conv.key and got.source == conv.source
         assert replace(got.image, id=None) == conv.image
@@ -37,24 +37,22 @@ def test_add_and_get_round_trip(sqlite_store: Store) -> None:
             assert all(m.id is not None for m in got_turn.masks)
 
 
-def test_reimport_is_idempotent_and_shares_images(sqlite_store: Store, tmp_path: Path) -> None:
+def test_reimport_is_idempotent_and_shares_images(store: Store, tmp_path: Path) -> None:
     convs = [make_conversation(i, image_path="img/shared.jpg") for i in range(4)]
     convs = [replace(c, image=replace(c.image, sha256="ab" * 32)) for c in convs]
-    first = sqlite_store.add_conversations(convs[:2], actor="a")
-    second = sqlite_store.add_conversations(convs, actor="a")
+    first = store.add_conversations(convs[:2], actor="a")
+    second = store.add_conversations(convs, actor="a")
     assert first.skipped == 0 and len(first.added_ids) == 2
     assert second.skipped == 2 and len(second.added_ids) == 2
-    assert sqlite_store.count(ListQuery()) == 4
-    image_ids = {
-        sqlite_store.get_conversation(i).image.id for i in first.added_ids + second.added_ids
-    }
+    assert store.count(ListQuery()) == 4
+    image_ids = {store.get_conversation(i).image.id for i in first.added_ids + second.added_ids}
     assert len(image_ids) == 1
     # A duplicate key inside one batch is skipped as well.
-    third = sqlite_store.add_conversations([make_conversation(9), make_conversation(9)], actor="a")
+    third = store.add_conversations([make_conversation(9), make_conversation(9)], actor="a")
     assert len(third.added_ids) == 1 and third.skipped == 1
 
 
-def test_add_is_all_or_nothing(sqlite_store: Store) -> None:
+def test_add_is_all_or_nothing(store: Store) -> None:
     good = make_conversation(1)
     bad = make_conversation(2)
     wrong = MaskAnnotation(
@@ -64,11 +62,11 @@ def test_add_is_all_or_nothing(sqlite_store: Store) -> None:
     )
     bad = replace(bad, turns=(*bad.turns[:-1], replace(bad.turns[-1], masks=(wrong,))))
     with pytest.raises(MaskError, match="does not fit"):
-        sqlite_store.add_conversations([good, bad], actor="a")
-    assert sqlite_store.is_empty()
+        store.add_conversations([good, bad], actor="a")
+    assert store.is_empty()
 
 
-def test_cancelled_import_stores_nothing(sqlite_store: Store) -> None:
+def test_cancelled_import_stores_nothing(store: Store) -> None:
     token = CancelToken()
     seen: list[int] = []
 
@@ -79,23 +77,21 @@ def test_cancelled_import_stores_nothing(sqlite_store: Store) -> None:
 
     convs = [make_conversation(i, turns=2) for i in range(1200)]
     with pytest.raises(Cancelled):
-        sqlite_store.add_conversations(
-            convs, actor="a", task=Task(on_progress=progress, token=token)
-        )
+        store.add_conversations(convs, actor="a", task=Task(on_progress=progress, token=token))
     assert seen and seen[0] == 0
-    assert sqlite_store.is_empty()
+    assert store.is_empty()
 
 
-def test_get_unknown_raises(sqlite_store: Store) -> None:
+def test_get_unknown_raises(store: Store) -> None:
     with pytest.raises(NotFoundError):
-        sqlite_store.get_conversation(12345)
+        store.get_conversation(12345)
     with pytest.raises(NotFoundError):
-        sqlite_store.history(12345)
+        store.history(12345)
 
 
-def test_save_replaces_mutable_parts_and_keeps_mask_ids(sqlite_store: Store) -> None:
-    (cid,) = sqlite_store.add_conversations([make_conversation(1)], actor="a").added_ids
-    conv = sqlite_store.get_conversation(cid)
+def test_save_replaces_mutable_parts_and_keeps_mask_ids(store: Store) -> None:
+    (cid,) = store.add_conversations([make_conversation(1)], actor="a").added_ids
+    conv = store.get_conversation(cid)
     target = conv.target_turn
     kept = target.masks[0]
     new_final = MaskAnnotation(
@@ -114,7 +110,7 @@ def test_save_replaces_mutable_parts_and_keeps_mask_ids(sqlite_store: Store) -> 
             replace(target, masks=(kept, new_final)),
         ),
     )
-    saved = sqlite_store.save_conversation(
+    saved = store.save_conversation(
         edited, actor="bob", events=(HistoryEvent(actor="bob", action="mask", detail={"turn": 2}),)
     )
     assert saved.revision == 1 and saved.status == Status.IN_REVIEW
@@ -124,79 +120,77 @@ def test_save_replaces_mutable_parts_and_keeps_mask_ids(sqlite_store: Store) -> 
     assert masks[0].id == kept.id and masks[0].mask == kept.mask
     assert masks[1].mask == new_final.mask and masks[1].provenance.detail == {"strokes": 3}
     assert [t.id for t in saved.turns] == [t.id for t in conv.turns]
-    assert saved == sqlite_store.get_conversation(cid)
-    actions = [(e.action, e.detail) for e in sqlite_store.history(cid)]
+    assert saved == store.get_conversation(cid)
+    actions = [(e.action, e.detail) for e in store.history(cid)]
     assert actions[0][0] == "import"
     assert ("mask", {"turn": 2}) in actions
     assert ("status", {"from": "draft", "to": "in_review"}) in actions
 
 
-def test_save_can_drop_masks_and_turns(sqlite_store: Store) -> None:
-    (cid,) = sqlite_store.add_conversations([make_conversation(1, turns=4)], actor="a").added_ids
-    conv = sqlite_store.get_conversation(cid)
+def test_save_can_drop_masks_and_turns(store: Store) -> None:
+    (cid,) = store.add_conversations([make_conversation(1, turns=4)], actor="a").added_ids
+    conv = store.get_conversation(cid)
     shorter = replace(conv, turns=(conv.turns[0], replace(conv.turns[1], masks=())))
-    saved = sqlite_store.save_conversation(shorter, actor="a")
+    saved = store.save_conversation(shorter, actor="a")
     assert len(saved.turns) == 2 and saved.target_turn.masks == ()
-    assert sqlite_store.page(ListQuery())[0].turn_count == 2
+    assert store.page(ListQuery())[0].turn_count == 2
 
 
-def test_stale_revision_conflicts_and_changes_nothing(sqlite_store: Store) -> None:
-    (cid,) = sqlite_store.add_conversations([make_conversation(1)], actor="a").added_ids
-    conv = sqlite_store.get_conversation(cid)
-    sqlite_store.save_conversation(replace(conv, focus="first"), actor="a")
+def test_stale_revision_conflicts_and_changes_nothing(store: Store) -> None:
+    (cid,) = store.add_conversations([make_conversation(1)], actor="a").added_ids
+    conv = store.get_conversation(cid)
+    store.save_conversation(replace(conv, focus="first"), actor="a")
     with pytest.raises(ConflictError) as info:
-        sqlite_store.save_conversation(replace(conv, focus="second"), actor="b")
+        store.save_conversation(replace(conv, focus="second"), actor="b")
     assert info.value.stored == 1 and info.value.expected == 0
-    assert sqlite_store.get_conversation(cid).focus == "first"
+    assert store.get_conversation(cid).focus == "first"
 
 
-def test_save_checks_the_workflow(sqlite_store: Store) -> None:
-    (cid,) = sqlite_store.add_conversations([make_conversation(1)], actor="a").added_ids
-    conv = sqlite_store.get_conversation(cid)
+def test_save_checks_the_workflow(store: Store) -> None:
+    (cid,) = store.add_conversations([make_conversation(1)], actor="a").added_ids
+    conv = store.get_conversation(cid)
     with pytest.raises(WorkflowError):
-        sqlite_store.save_conversation(replace(conv, status=Status.APPROVED), actor="a")
-    review = sqlite_store.save_conversation(replace(conv, status=Status.IN_REVIEW), actor="a")
+        store.save_conversation(replace(conv, status=Status.APPROVED), actor="a")
+    review = store.save_conversation(replace(conv, status=Status.IN_REVIEW), actor="a")
     with pytest.raises(WorkflowError, match="final mask"):
-        sqlite_store.save_conversation(replace(review, status=Status.APPROVED), actor="a")
-    assert sqlite_store.get_conversation(cid).status == Status.IN_REVIEW
-    assert sqlite_store.get_conversation(cid).revision == 1
+        store.save_conversation(replace(review, status=Status.APPROVED), actor="a")
+    assert store.get_conversation(cid).status == Status.IN_REVIEW
+    assert store.get_conversation(cid).revision == 1
 
 
-def test_page_count_filters_and_sorts(sqlite_store: Store) -> None:
+def test_page_count_filters_and_sorts(store: Store) -> None:
     convs = [
         make_conversation(i, flags=(missing_image_flag(),) if i % 3 == 0 else ()) for i in range(10)
     ]
-    ids = sqlite_store.add_conversations(convs, actor="a").added_ids
-    moved = sqlite_store.get_conversation(ids[4])
-    sqlite_store.save_conversation(replace(moved, status=Status.IN_REVIEW), actor="a")
-    assert sqlite_store.count(ListQuery()) == 10
-    assert [s.id for s in sqlite_store.page(ListQuery(), 0, 3)] == ids[:3]
-    assert [s.id for s in sqlite_store.page(ListQuery(), 3, 3)] == ids[3:6]
-    assert [s.id for s in sqlite_store.page(ListQuery(sort="-id"), 0, 2)] == ids[::-1][:2]
-    assert sqlite_store.count(ListQuery(flagged=True)) == 4
-    assert sqlite_store.count(ListQuery(flagged=False)) == 6
-    assert sqlite_store.count(ListQuery(status=Status.IN_REVIEW)) == 1
-    assert sqlite_store.page(ListQuery(sort="-updated"), 0, 1)[0].id == ids[4]
-    assert sqlite_store.page(ListQuery(sort="status"), 0, 10)[-1].id == ids[4]
-    assert sqlite_store.count(ListQuery(text="NUMBER 7")) == 1
-    assert sqlite_store.count(ListQuery(text="img/0000")) == 10
-    assert sqlite_store.count(ListQuery(text="50%")) == 0  # wildcards are literal
-    assert sqlite_store.count(ListQuery(ids=(ids[1], ids[2], 99999))) == 2
-    row = sqlite_store.page(ListQuery(ids=(ids[0],)))[0]
+    ids = store.add_conversations(convs, actor="a").added_ids
+    moved = store.get_conversation(ids[4])
+    store.save_conversation(replace(moved, status=Status.IN_REVIEW), actor="a")
+    assert store.count(ListQuery()) == 10
+    assert [s.id for s in store.page(ListQuery(), 0, 3)] == ids[:3]
+    assert [s.id for s in store.page(ListQuery(), 3, 3)] == ids[3:6]
+    assert [s.id for s in store.page(ListQuery(sort="-id"), 0, 2)] == ids[::-1][:2]
+    assert store.count(ListQuery(flagged=True)) == 4
+    assert store.count(ListQuery(flagged=False)) == 6
+    assert store.count(ListQuery(status=Status.IN_REVIEW)) == 1
+    assert store.page(ListQuery(sort="-updated"), 0, 1)[0].id == ids[4]
+    assert store.page(ListQuery(sort="status"), 0, 10)[-1].id == ids[4]
+    assert store.count(ListQuery(text="NUMBER 7")) == 1
+    assert store.count(ListQuery(text="img/0000")) == 10
+    assert store.count(ListQuery(text="50%")) == 0  # wildcards are literal
+    assert store.count(ListQuery(ids=(ids[1], ids[2], 99999))) == 2
+    row = store.page(ListQuery(ids=(ids[0],)))[0]
     assert row.flag_count == 1 and row.turn_count == 3 and row.image_path == "img/00000.jpg"
     assert (row.image_width, row.image_height) == (64, 48) and row.correction_pixels is None
-    keyset = sqlite_store.page_after(ListQuery(), ids[2], 3)
+    keyset = store.page_after(ListQuery(), ids[2], 3)
     assert [s.id for s in keyset] == ids[3:6]
 
 
-def test_iter_streams_in_id_order(sqlite_store: Store) -> None:
-    ids = sqlite_store.add_conversations(
-        [make_conversation(i) for i in range(25)], actor="a"
-    ).added_ids
-    got = list(sqlite_store.iter_conversations(batch_size=7))
+def test_iter_streams_in_id_order(store: Store) -> None:
+    ids = store.add_conversations([make_conversation(i) for i in range(25)], actor="a").added_ids
+    got = list(store.iter_conversations(batch_size=7))
     assert [c.id for c in got] == ids
     assert [c.focus for c in got] == [f"focus number {i}" for i in range(25)]
-    flagged = list(sqlite_store.iter_conversations(ListQuery(ids=tuple(ids[5:9])), batch_size=2))
+    flagged = list(store.iter_conversations(ListQuery(ids=tuple(ids[5:9])), batch_size=2))
     assert [c.id for c in flagged] == ids[5:9]
 
 

@@ -1,9 +1,11 @@
 """Claims: which batch worker is proposing for which conversation, so workers never overlap.
 
 A claim expires after its time to live, so the conversations of a worker that died return to
-the pool. On PostgreSQL the candidates are locked with ``FOR UPDATE SKIP LOCKED`` so concurrent
-workers pick different rows without waiting on each other; on SQLite the write transaction
-(``BEGIN IMMEDIATE``) already serialises them. Either way the insert only takes rows that are
+the pool. A batch holds only conversations nobody holds, the asking worker included: a worker
+loop that cannot finish a conversation does not get it back again and again (``claim_one``
+renews a claim on purpose). On PostgreSQL the candidates are locked with
+``FOR UPDATE SKIP LOCKED`` so concurrent workers pick different rows without waiting on each
+other; on SQLite the write transaction (``BEGIN IMMEDIATE``) already serialises them. Either way the insert only takes rows that are
 unclaimed or expired, so a race can make a worker get fewer rows, never the same ones.
 """
 
@@ -40,7 +42,6 @@ def claim_batch(
         k.proposer == proposer,
         k.proposer_version == version,
         k.expires_at > now,
-        k.worker != worker,
     )
     stmt = (
         sa.select(c.id)

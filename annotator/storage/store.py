@@ -164,11 +164,12 @@ class Store:
         ttl: timedelta = timedelta(minutes=30),
         shard: tuple[int, int] | None = None,
     ) -> list[int]:
-        """Claim up to ``limit`` conversations needing proposals that no other worker holds.
+        """Claim up to ``limit`` conversations needing proposals that nobody holds a live claim
+        on (the asking worker included, so a loop ``while batch := claim_batch(...)`` ends).
 
-        Claims expire after ``ttl``; a worker renews its own by claiming again and gives them
-        back with :meth:`release_claims` (adding the proposals also takes the rows out of the
-        "needing" set, so a finished conversation is never handed out again).
+        Claims expire after ``ttl``; :meth:`claim` renews one, :meth:`release_claims` gives
+        them back. Adding the proposals takes a conversation out of the "needing" set, so a
+        finished one is never handed out again.
         """
         with write_transaction(self._engine) as conn:
             return claims.claim_batch(
@@ -184,7 +185,7 @@ class Store:
         version: str,
         ttl: timedelta = timedelta(minutes=30),
     ) -> bool:
-        """Claim one conversation; False when another worker holds a live claim on it."""
+        """Claim (or renew) one conversation; False when another worker holds a live claim."""
         with write_transaction(self._engine) as conn:
             conversations.load_one(conn, conv_id)
             return claims.claim_one(conn, conv_id, proposer, version, worker, ttl)
