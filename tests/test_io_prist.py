@@ -240,3 +240,12 @@ def test_real_file_is_unchanged() -> None:
 
     digest = hashlib.sha256(PRIST_TEST.read_bytes()).hexdigest()
     assert digest == "48a617b3a69a9e88856a219d743962c88408af32b7815b8337b3d3b23a6ea143"
+
+
+def test_missing_folders_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "d.json").write_text("[]")
+    with pytest.raises(InputError, match="images folder does not exist"):
+        read_prist(tmp_path / "d.json", images_dir=tmp_path / "nope")
+    with pytest.raises(InputError, match="masks folder does not exist"):
+        read_prist(tmp_path / "d.json", images_dir=tmp_path, masks_dir=tmp_path / "nope")
+    assert read_prist(tmp_path / "d.json", images_dir=tmp_path).conversations == []

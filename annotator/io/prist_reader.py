@@ -244,6 +244,10 @@ def read_prist(
     doc = safe_json.load(p, limits=limits)
     records = check_prist(doc)
     images_root = Path(images_dir).resolve()
+    if not images_root.is_dir():
+        raise InputError("the images folder does not exist", file=str(images_dir))
+    if masks_dir is not None and not Path(masks_dir).is_dir():
+        raise InputError("the masks folder does not exist", file=str(masks_dir))
     resolver = _Resolver(
         images_root, Path(masks_dir).resolve() if masks_dir is not None else images_root, doc.file
     )
