@@ -49,3 +49,63 @@ def tiny_miras(tiny_miras_dir: Path) -> Iterator[object]:
     proposer = MirasProposer(tiny_miras_dir, device="cpu")
     yield proposer
     proposer.close()
+
+
+# -- conversations in a database, with real image files -------------------------------------
+def prist_conversation(record: dict, n: int, images_dir: Path, *, size: tuple[int, int] = (48, 64)):
+    """A Conversation built from a real PRIST record, with a noise PNG written for its image."""
+    import cv2
+
+    from annotator.core.model import Conversation, Image, Turn
+
+    h, w = size
+    name = f"{n:04d}_{record['img_id'].rsplit('.', 1)[0]}.png"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(images_dir / name), noise_image(h, w, seed=n))
+    questions, drafts = dialogue_turns(record)
+    turns = tuple(
+        Turn(index=i, question=q, draft_answer=a)
+        for i, (q, a) in enumerate(zip(questions, drafts, strict=True))
+    )
+    return Conversation(
+        image=Image(path=name, width=w, height=h, sha256="", root=str(images_dir)),
+        focus=record["focus"],
+        turns=turns,
+        source=f"prist:test.json#{n}",
+        key=f"prist-{n}",
+    )
+
+
+class EchoProposer:
+    """A small deterministic proposer for job and server tests: answers with the turn number and
+    the question, one mask (the image's left half); optionally slow or failing."""
+
+    def __init__(self, delay: float = 0.0, fail: str | None = None, version: str = "1") -> None:
+        self.delay, self.fail, self.version = delay, fail, version
+        self.calls = 0
+
+    def info(self):
+        from annotator.proposers.base import ProposerInfo
+
+        return ProposerInfo("echo", self.version, "echo for tests")
+
+    def propose(self, request, task=None):
+        import time
+
+        from annotator.core.errors import ProposerError
+        from annotator.core.mask import Mask
+        from annotator.proposers.base import TurnOutput
+
+        self.calls += 1
+        if self.delay:
+            time.sleep(self.delay)
+        if self.fail:
+            raise ProposerError(self.fail)
+        h, w = request.image.shape[:2]
+        half = np.zeros((h, w), dtype=bool)
+        half[:, : w // 2] = True
+        text = f"{len(request.history)}:{request.question}"
+        return TurnOutput(text, (Mask.from_array(half),), (0.5,), {"total_s": 0.0})
+
+    def close(self) -> None:
+        pass

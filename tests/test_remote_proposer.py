@@ -8,18 +8,13 @@ import json
 import socket
 import struct
 import threading
-import time
 import zlib
 
-import numpy as np
 import pytest
-from fixtures_miras import dialogue_turns, noise_image
+from fixtures_miras import EchoProposer, dialogue_turns, noise_image
 
 from annotator.core.errors import ProposerError
-from annotator.core.progress import Task
 from annotator.proposers.base import (
-    ProposerInfo,
-    TurnOutput,
     TurnRequest,
     history_for,
     image_key,
@@ -28,35 +23,6 @@ from annotator.proposers.base import (
 from annotator.proposers.remote import RemoteProposer
 from annotator.proposers.remote_protocol import encode_png
 from annotator.proposers.server import ImageStore, start_server
-
-
-class EchoProposer:
-    """A small real proposer: answers with the question and a mask of the image's left half;
-    optionally slow or failing (to exercise the server's error paths)."""
-
-    def __init__(self, delay: float = 0.0, fail: str | None = None) -> None:
-        self.delay, self.fail = delay, fail
-        self.calls = 0
-
-    def info(self) -> ProposerInfo:
-        return ProposerInfo("echo", "1", "echo for tests")
-
-    def propose(self, request: TurnRequest, task: Task | None = None) -> TurnOutput:
-        from annotator.core.mask import Mask
-
-        self.calls += 1
-        if self.delay:
-            time.sleep(self.delay)
-        if self.fail:
-            raise ProposerError(self.fail)
-        h, w = request.image.shape[:2]
-        half = np.zeros((h, w), dtype=bool)
-        half[:, : w // 2] = True
-        text = f"{len(request.history)}:{request.question}"
-        return TurnOutput(text, (Mask.from_array(half),), (0.5,), {"total_s": 0.0})
-
-    def close(self) -> None:
-        pass
 
 
 def free_port() -> int:
