@@ -79,9 +79,11 @@ class BarChart(pg.PlotWidget):
         ticks: Sequence[tuple[float, str]] | None = None,
         annotations: Sequence[str] | None = None,
         y_max: float | None = None,
+        counts: bool = False,
     ) -> None:
         """Replace the bars. ``ids[i]`` are the records behind bar ``i``; ``labels[i]`` its
-        tooltip; ``annotations[i]`` a short text drawn above it."""
+        tooltip; ``annotations[i]`` a short text drawn above it; ``counts`` says the heights
+        are whole numbers of records."""
         plot = self.getPlotItem()
         if self._bars is not None:
             plot.removeItem(self._bars)
@@ -108,6 +110,11 @@ class BarChart(pg.PlotWidget):
             plot.getAxis("bottom").setTicks([list(ticks)])
         top = y_max if y_max is not None else max([*heights, 1]) * 1.15
         plot.setYRange(0, top, padding=0)
+        left = plot.getAxis("left")
+        if counts and top <= 12:
+            left.setTickSpacing(1, 1)  # no "2.5 records"
+        else:
+            left.setTickSpacing()
         if len(xs):
             plot.setXRange(min(xs) - width, max(xs) + width, padding=0.02)
 

@@ -212,6 +212,7 @@ class QualityDashboard(QWidget):
             labels=labels,
             ticks=[(e, f"{e:.1f}") for e in edges],
             annotations=[str(n) if n else "" for n in hist["counts"]],
+            counts=True,
         )
 
     def _fill_by_turn(self) -> None:
