@@ -41,7 +41,7 @@ class CommitTextEdit(QPlainTextEdit):
         height = int(doc.documentLayout().documentSize().height())
         self.setFixedHeight(max(34, min(180, height + 12)))
 
-    def resizeEvent(self, event: object) -> None:  # noqa: N802
+    def resizeEvent(self, event: object) -> None:
         super().resizeEvent(event)  # type: ignore[arg-type]
         self._fit()
 
@@ -63,6 +63,7 @@ class CommitTextEdit(QPlainTextEdit):
 
 
 def _caption(text: str, icon: str, colour: str) -> QWidget:
+    """A small icon and a label above a text block."""
     w = QWidget()
     lay = QHBoxLayout(w)
     lay.setContentsMargins(0, 4, 0, 0)
@@ -84,7 +85,7 @@ class TurnCard(QFrame):
     useProposal = Signal(int)
     review = Signal(int, object, object)  # turn, Decision, ReasonCode | None
 
-    def __init__(self, index: int, is_target: bool, parent: QWidget | None = None) -> None:
+    def __init__(self, index: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.index = index
         self.setObjectName("turnCard")
@@ -93,9 +94,9 @@ class TurnCard(QFrame):
         lay.setContentsMargins(10, 8, 10, 10)
         lay.setSpacing(3)
         head = QHBoxLayout()
-        title = QLabel(f"Turn {index + 1}" + ("  ·  target [SEG]" if is_target else ""))
-        title.setObjectName("turnTitle")
-        head.addWidget(title)
+        self.title = QLabel(f"Turn {index + 1}")
+        self.title.setObjectName("turnTitle")
+        head.addWidget(self.title)
         self.badges = QLabel()
         self.badges.setObjectName("badges")
         head.addWidget(self.badges)
@@ -166,6 +167,9 @@ class TurnCard(QFrame):
         )
         lay.addWidget(self.final)
 
+    def set_target(self, is_target: bool) -> None:
+        self.title.setText(f"Turn {self.index + 1}" + ("  ·  target" if is_target else ""))
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.clicked.emit(self.index)
         super().mousePressEvent(event)
@@ -190,7 +194,6 @@ class ConversationPanel(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._host = QWidget()
         self._layout = QVBoxLayout(self._host)
-        self._layout.setSizeConstraint(QVBoxLayout.SizeConstraint.SetMinimumSize)
         self._layout.setContentsMargins(6, 6, 6, 6)
         self._layout.setSpacing(8)
         self.focus_label = QLabel()
@@ -200,27 +203,34 @@ class ConversationPanel(QScrollArea):
         self._layout.addStretch(1)
         self.setWidget(self._host)
         self.cards: list[TurnCard] = []
+        self._pool: list[TurnCard] = []
         self.selected = -1
         self._hide_model = False
 
     def show_record(self, doc: RecordDocument, proposals: dict[int, Proposal]) -> None:
-        for card in self.cards:
-            card.setParent(None)
-            card.deleteLater()
-        self.cards = []
+        """Fill the cards for ``doc``; cards are reused between records (building widgets is
+        the slowest part of switching records)."""
         conv = doc.conversation
         self.focus_label.setText(
-            f"<b>Focus:</b> {conv.focus}   <span style='color:#8a8f98'>#{conv.id} · {conv.image.path}</span>"
+            f"<b>Focus:</b> {conv.focus}   "
+            f"<span style='color:#8a8f98'>#{conv.id} · {conv.image.path}</span>"
         )
-        for i in range(doc.turn_count):
-            card = TurnCard(i, i == doc.target_turn)
+        while len(self._pool) < doc.turn_count:
+            card = TurnCard(len(self._pool))
             card.clicked.connect(self.turnSelected)
             card.textCommitted.connect(self.textCommitted)
             card.useDraft.connect(self.useDraft)
             card.useProposal.connect(self.useProposal)
             card.review.connect(self.turnReview)
             self._layout.insertWidget(self._layout.count() - 1, card)
-            self.cards.append(card)
+            self._pool.append(card)
+        for i, card in enumerate(self._pool):
+            card.setVisible(i < doc.turn_count)
+            if i < doc.turn_count:
+                card.set_target(i == doc.target_turn)
+                card.question.setPlainText("")
+                card.final.setPlainText("")
+        self.cards = self._pool[: doc.turn_count]
         self.refresh(doc, proposals)
 
     def refresh(

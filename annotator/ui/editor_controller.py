@@ -131,7 +131,7 @@ class EditorController(QObject):
         self._proposal_arrays = {}
         self._judged.clear()
         self.view.set_scene_size(w, h)
-        self.select_turn(doc.target_turn)
+        self.turn = -1  # the caller selects the turn (binding the layers twice is wasted work)
 
     def proposal_array(self, turn: int) -> NDArray[np.bool_] | None:
         if turn in self._proposal_arrays:

@@ -88,8 +88,10 @@ class ReviewPanel(QFrame):
             return
         changed, iou, added, removed = stats
         iou_text = "–" if iou is None else f"{iou:.3f}"
+        delta = "–" if iou is None else f"{1 - iou:.3f}"
+        plus = f"<span style='color:#3498db'>+{added:,}</span>"
+        minus = f"<span style='color:#e74c3c'>−{removed:,}</span>"
         self.diff.setText(
-            f"Proposal → final: IoU <b>{iou_text}</b> · ΔIoU <b>{'–' if iou is None else f'{1 - iou:.3f}'}</b> · "
-            f"changed <b>{changed:,}</b> px "
-            f"(<span style='color:#3498db'>+{added:,}</span> / <span style='color:#e74c3c'>−{removed:,}</span>)"
+            f"Proposal → final: IoU <b>{iou_text}</b> · ΔIoU <b>{delta}</b> · "
+            f"changed <b>{changed:,}</b> px ({plus} / {minus})"
         )

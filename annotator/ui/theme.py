@@ -18,12 +18,27 @@ QHeaderView::section { background: #2c2f34; color: #9aa4b2; border: none; paddin
 QLineEdit, QPlainTextEdit, QComboBox, QSpinBox { background: #1d1f22; border: 1px solid #3a3e45;
              border-radius: 4px; padding: 3px 5px; selection-background-color: #3d5a80; }
 QPlainTextEdit:focus, QLineEdit:focus { border: 1px solid #5b8def; }
-QPushButton { background: #363a41; border: 1px solid #434851; border-radius: 4px; padding: 5px 12px; }
+QPushButton {
+    background: #363a41;
+    border: 1px solid #434851;
+    border-radius: 4px;
+    padding: 5px 12px;
+}
 QPushButton:hover { background: #41464e; }
 QPushButton:disabled { color: #666b73; background: #2c2f34; }
-QPushButton#approveButton { background: #23834f; border-color: #2a9d5e; color: white; font-weight: 600; }
+QPushButton#approveButton {
+    background: #23834f;
+    border-color: #2a9d5e;
+    color: white;
+    font-weight: 600;
+}
 QPushButton#approveButton:disabled { background: #2c3a32; color: #6b7a70; }
-QPushButton#rejectButton { background: #a3352c; border-color: #c0392b; color: white; font-weight: 600; }
+QPushButton#rejectButton {
+    background: #a3352c;
+    border-color: #c0392b;
+    color: white;
+    font-weight: 600;
+}
 QPushButton#rejectButton:disabled { background: #3a2c2b; color: #7a6b6a; }
 QFrame#turnCard { background: #2c2f34; border: 1px solid #363a41; border-radius: 6px; }
 QFrame#turnCard[selected="true"] { border: 2px solid #5b8def; background: #2e333b; }
@@ -44,8 +59,13 @@ QScrollBar::handle:horizontal { background: #41464e; border-radius: 4px; min-wid
 QMenuBar { background: #2c2f34; }
 QMenuBar::item:selected, QMenu::item:selected { background: #3d5a80; }
 QMenu { background: #2c2f34; border: 1px solid #3a3e45; }
-QProgressBar { background: #1d1f22; border: 1px solid #3a3e45; border-radius: 3px; text-align: center;
-               max-height: 14px; }
+QProgressBar {
+    background: #1d1f22;
+    border: 1px solid #3a3e45;
+    border-radius: 3px;
+    text-align: center;
+    max-height: 14px;
+}
 QProgressBar::chunk { background: #5b8def; }
 """
 

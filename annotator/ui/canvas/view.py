@@ -22,7 +22,7 @@ MAX_ZOOM = 40.0
 
 
 class Tool(Protocol):
-    """A canvas tool; positions are in image pixels. Handlers return True when they used the event."""
+    """A canvas tool; positions are in image pixels. Handlers return True when they used it."""
 
     name: str
     cursor_radius: float | None  # image pixels of the cursor circle, None for none
