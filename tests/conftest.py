@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 
 from annotator.core.appdirs import models_dir  # noqa: E402
 
-pytest_plugins = ["fixtures_storage", "fixtures_miras", "fixtures_metrics"]
+pytest_plugins = ["fixtures_storage", "fixtures_miras", "fixtures_metrics", "fixtures_sam"]
 
 # Resolved before any test redirects the user directories: the installed weights are shared.
 INSTALLED_MODELS_DIR = str(models_dir())

@@ -197,7 +197,7 @@ class WeightsRegistry:
         ``check`` (e.g. a trial load) runs before anything is recorded; if it raises, the model
         list is unchanged."""
         known = known_weights(model_id)
-        path = Path(path).expanduser().resolve()
+        path = Path(path).expanduser().absolute()
         by_name = known_by_file_name(path.name)
         if by_name is not None and by_name.model_id != model_id:
             raise WeightsError(

@@ -1,0 +1,291 @@
+"""SAM run by ONNX Runtime, from graphs exported once from the same verified weights.
+
+The graphs are exported from :mod:`annotator.proposers.sam.torch_graphs` (the very modules the
+torch backend runs) into the cache directory, named by the checkpoint's sha256, and checked once
+against torch on fixed inputs before first use: the decoder's masks must match with IoU ≥ 0.99
+and the encoder's embedding to a tight tolerance. A failed export or check raises
+:class:`ProposerError`, and the engine falls back to torch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from annotator.core.errors import Cancelled, ProposerError
+from annotator.core.progress import Task
+from annotator.proposers.sam.backend import FloatArray
+from annotator.proposers.torch_runtime import wanted_torch_threads
+
+if TYPE_CHECKING:
+    import torch
+
+    from annotator.proposers.sam.torch_backend import TorchSamBackend
+
+log = logging.getLogger(__name__)
+
+GRAPH_VERSION = 1  # bump when torch_graphs changes, so old exports are not reused
+MIN_MASK_IOU = 0.99
+MAX_EMBEDDING_ERROR = 1e-3  # max abs difference, relative to the embedding's max abs value
+_OPSET = 17
+_CANCEL_POLL_S = 0.02
+
+
+class OnnxSamBackend:
+    name = "onnxruntime"
+
+    def __init__(self, encoder_path: Path, decoder_path: Path) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = wanted_torch_threads()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle worker threads would otherwise spin and take CPU from the UI between clicks.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        providers = ["CPUExecutionProvider"]
+        try:
+            self._encoder = ort.InferenceSession(str(encoder_path), options, providers=providers)
+            self._decoder = ort.InferenceSession(str(decoder_path), options, providers=providers)
+        except Exception as exc:  # ORT raises its own exception types
+            raise ProposerError(f"ONNX Runtime cannot load the SAM graphs: {exc}") from exc
+
+    def encode(self, image_input: FloatArray, task: Task) -> FloatArray:
+        import onnxruntime as ort
+
+        task.start(1, "encoding image")
+        task.check()
+        run_options = ort.RunOptions()
+        done = threading.Event()
+
+        def watch() -> None:
+            # ORT checks ``terminate`` while it runs; that is how an encode is cancelled.
+            while not done.wait(_CANCEL_POLL_S):
+                if task.token.cancelled:
+                    run_options.terminate = True
+                    return
+
+        watcher = threading.Thread(target=watch, name="sam-onnx-cancel", daemon=True)
+        watcher.start()
+        try:
+            (embedding,) = self._encoder.run(None, {"image": image_input}, run_options)
+        except Exception as exc:
+            if task.token.cancelled:
+                raise Cancelled("image encoding cancelled") from None
+            raise ProposerError(f"ONNX Runtime failed to encode the image: {exc}") from exc
+        finally:
+            done.set()
+            watcher.join()
+        task.step(message="image encoded")
+        return np.ascontiguousarray(embedding, dtype=np.float32)
+
+    def decode(
+        self,
+        embedding: FloatArray,
+        coords: FloatArray,
+        labels: FloatArray,
+        mask_input: FloatArray,
+        has_mask_input: FloatArray,
+    ) -> tuple[FloatArray, FloatArray]:
+        low_res, scores = self._decoder.run(
+            None,
+            {
+                "image_embeddings": embedding,
+                "point_coords": coords,
+                "point_labels": labels,
+                "mask_input": mask_input,
+                "has_mask_input": has_mask_input,
+            },
+        )
+        return low_res[0], scores[0]
+
+
+def onnx_available() -> bool:
+    try:
+        import onnx  # noqa: F401  (the exporter needs it)
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def prepare_onnx_backend(
+    model_id: str,
+    model_sha256: str,
+    reference: TorchSamBackend,
+    directory: Path,
+    task: Task | None = None,
+) -> OnnxSamBackend:
+    """Export (once), check against ``reference`` (once) and load the ONNX graphs."""
+    task = task or Task()
+    if not onnx_available():
+        raise ProposerError("ONNX export needs the packages onnx and onnxruntime")
+    try:
+        return _prepare(model_id, model_sha256, reference, directory, task)
+    except OSError as exc:
+        raise ProposerError(f"cannot write the ONNX graphs to {directory}: {exc}") from exc
+
+
+def _prepare(
+    model_id: str,
+    model_sha256: str,
+    reference: TorchSamBackend,
+    directory: Path,
+    task: Task,
+) -> OnnxSamBackend:
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"{model_id}-{model_sha256[:16]}-v{GRAPH_VERSION}"
+    encoder_path = directory / f"{stem}-encoder.onnx"
+    decoder_path = directory / f"{stem}-decoder.onnx"
+    marker = directory / f"{stem}-checked.json"
+    versions = _versions()
+    if not (encoder_path.is_file() and decoder_path.is_file()):
+        task.start(2, "exporting SAM to ONNX (once per model)")
+        marker.unlink(missing_ok=True)
+        _export(reference.encoder, _encoder_example(), ["image"], ["embedding"], {}, encoder_path)
+        task.step()
+        _export(
+            reference.decoder,
+            _decoder_example(),
+            ["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input"],
+            ["low_res_logits", "scores"],
+            {"point_coords": {1: "points"}, "point_labels": {1: "points"}},
+            decoder_path,
+        )
+        task.step()
+    backend = OnnxSamBackend(encoder_path, decoder_path)
+    if _read_marker(marker) != versions:
+        task.start(1, "checking the ONNX graphs against torch (once)")
+        check_against(backend, reference)
+        _atomic_write_text(marker, json.dumps(versions))
+        task.step()
+    return backend
+
+
+def check_against(candidate: OnnxSamBackend, reference: TorchSamBackend) -> dict[str, float]:
+    """Run both on fixed inputs; raise :class:`ProposerError` unless they agree. Returns the
+    figures (minimum mask IoU, relative embedding error)."""
+    rng = np.random.default_rng(20250213)
+    image = rng.normal(0.0, 1.0, size=(1, 3, 1024, 1024)).astype(np.float32)
+    ref_emb = reference.encode(image, Task())
+    got_emb = candidate.encode(image, Task())
+    scale = float(np.abs(ref_emb).max()) or 1.0
+    emb_error = float(np.abs(ref_emb - got_emb).max()) / scale
+    if emb_error > MAX_EMBEDDING_ERROR:
+        raise ProposerError(f"ONNX encoder differs from torch (relative error {emb_error:.2e})")
+    min_iou = 1.0
+    for coords, labels, mask, has in _decoder_cases(rng):
+        ref_low, _ = reference.decode(ref_emb, coords, labels, mask, has)
+        got_low, _ = candidate.decode(ref_emb, coords, labels, mask, has)
+        for a, b in zip(ref_low > 0, got_low > 0, strict=True):
+            union = np.logical_or(a, b).sum()
+            iou = 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+            min_iou = min(min_iou, iou)
+    if min_iou < MIN_MASK_IOU:
+        raise ProposerError(f"ONNX decoder masks differ from torch (IoU {min_iou:.4f})")
+    log.info(
+        "ONNX graphs agree with torch: mask IoU ≥ %.4f, embedding error %.1e", min_iou, emb_error
+    )
+    return {"min_mask_iou": min_iou, "embedding_error": emb_error}
+
+
+def _decoder_cases(
+    rng: np.random.Generator,
+) -> list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]]:
+    none = np.zeros((1, 1, 256, 256), np.float32)
+    prior = rng.normal(0.0, 4.0, size=(1, 1, 256, 256)).astype(np.float32)
+    f = np.float32
+    return [
+        (np.array([[[400, 300], [0, 0]]], f), np.array([[1, -1]], f), none, np.zeros(1, f)),
+        (
+            np.array([[[400, 300], [600, 500], [0, 0]]], f),
+            np.array([[1, 0, -1]], f),
+            prior,
+            np.ones(1, f),
+        ),
+        (np.array([[[100, 120], [700, 650]]], f), np.array([[2, 3]], f), none, np.zeros(1, f)),
+    ]
+
+
+def _encoder_example() -> tuple[Any, ...]:
+    import torch
+
+    return (torch.zeros(1, 3, 1024, 1024),)
+
+
+def _decoder_example() -> tuple[Any, ...]:
+    import torch
+
+    return (
+        torch.zeros(1, 256, 64, 64),
+        torch.tensor([[[500.0, 400.0], [0.0, 0.0]]]),
+        torch.tensor([[1.0, -1.0]]),
+        torch.zeros(1, 1, 256, 256),
+        torch.zeros(1),
+    )
+
+
+def _export(
+    module: torch.nn.Module,
+    example: tuple[Any, ...],
+    inputs: list[str],
+    outputs: list[str],
+    dynamic_axes: dict[str, dict[int, str]],
+    target: Path,
+) -> None:
+    import warnings
+
+    import torch
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".onnx", dir=target.parent)
+    os.close(fd)
+    try:
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")  # tracer warnings about Python-side constants
+            torch.onnx.export(
+                module,
+                example,
+                tmp,
+                input_names=inputs,
+                output_names=outputs,
+                dynamic_axes=dynamic_axes,
+                opset_version=_OPSET,
+                dynamo=False,
+            )
+        os.replace(tmp, target)
+    except Exception as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ProposerError(f"exporting SAM to ONNX failed: {exc}") from exc
+
+
+def _versions() -> dict[str, str]:
+    import onnxruntime
+    import torch
+
+    return {
+        "graph": str(GRAPH_VERSION),
+        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+
+
+def _read_marker(path: Path) -> dict[str, str] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,138 @@
+"""The ``Segmenter`` protocol: interactive segmentation by clicks and boxes on one image.
+
+A caller first prepares an image (computes or loads its embedding: the slow part, done once per
+image), then calls ``segment`` for every click. Each answer holds every candidate mask with the
+model's own quality score, in the model's output order; the caller (a person, usually) picks one,
+and that candidate's low-resolution logits go back in as ``mask_input`` on the next click of the
+same object, so the model refines its previous answer instead of starting over
+(:class:`annotator.proposers.click_session.ClickSession` does that bookkeeping).
+
+Nothing here holds a torch tensor: embeddings and logits are numpy arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from annotator.core.mask import Mask
+from annotator.core.progress import Task
+
+FloatArray = NDArray[np.float32]
+BoolArray = NDArray[np.bool_]
+Upsampler = Callable[[FloatArray], FloatArray]  # low-res logits -> full-resolution logits
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedImage:
+    """An image ready for clicks: its embedding and the geometry needed to map prompts and masks.
+
+    ``key`` identifies the pixels (the Image's sha256 in the app); ``source`` says where the
+    embedding came from this time: "encoded", "memory" or "disk".
+    """
+
+    key: str
+    model_id: str
+    original_size: tuple[int, int]  # (height, width) of the image
+    input_size: tuple[int, int]  # (height, width) inside the model's input square
+    embedding: FloatArray  # read-only
+    source: str = "encoded"
+
+    @property
+    def height(self) -> int:
+        return self.original_size[0]
+
+    @property
+    def width(self) -> int:
+        return self.original_size[1]
+
+
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """One candidate mask. The full-resolution mask is computed on first access (cheap, but most
+    candidates are never looked at) and then kept."""
+
+    score: float  # the model's predicted IoU of this mask with the object
+    low_res_logits: FloatArray  # (256, 256): pass back as ``mask_input`` to refine it
+    output_index: int  # which of the model's outputs this is (0: single-mask output)
+    _upsample: Upsampler = field(repr=False)
+
+    @cached_property
+    def logits(self) -> FloatArray:
+        """Logits at the image's full resolution (mask = logits > 0)."""
+        return self._upsample(self.low_res_logits)
+
+    @cached_property
+    def mask(self) -> BoolArray:
+        """Boolean mask ``(H, W)`` at the image's full resolution."""
+        out = self.logits > 0.0
+        out.setflags(write=False)
+        return out
+
+    def to_mask(self) -> Mask:
+        return Mask.from_array(self.mask)
+
+
+@dataclass(frozen=True, eq=False)
+class Segmentation:
+    """The answer to one ``segment`` call: every candidate, in the model's output order."""
+
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def scores(self) -> list[float]:
+        return [c.score for c in self.candidates]
+
+    @property
+    def masks(self) -> list[BoolArray]:
+        """Every candidate's full-resolution mask (computes those not yet computed)."""
+        return [c.mask for c in self.candidates]
+
+    @property
+    def best_index(self) -> int:
+        return int(np.argmax(self.scores))
+
+    @property
+    def best(self) -> Candidate:
+        return self.candidates[self.best_index]
+
+    def ranked(self) -> list[Candidate]:
+        """Candidates by score, highest first."""
+        return sorted(self.candidates, key=lambda c: c.score, reverse=True)
+
+
+@runtime_checkable
+class Segmenter(Protocol):
+    """Click/box segmentation. Implementations are thread-safe: ``prepare`` may run on a worker
+    thread while ``segment`` answers clicks on another image."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    def prepare(
+        self, image: NDArray[np.uint8], key: str | None = None, task: Task | None = None
+    ) -> PreparedImage:
+        """Embedding of ``image`` (RGB uint8, H × W × 3) whose pixels ``key`` identifies (the
+        image's sha256; computed from the pixels when not given); from a cache when possible.
+        Cancellable through ``task`` (raises ``Cancelled``)."""
+        ...
+
+    def segment(
+        self,
+        handle: PreparedImage,
+        points: Sequence[Sequence[float]] | NDArray[np.floating] | None,
+        labels: Sequence[int] | NDArray[np.integer] | None,
+        box: Sequence[float] | None = None,
+        mask_input: FloatArray | None = None,
+        multimask: bool = True,
+    ) -> Segmentation:
+        """Masks for clicks ``points`` (x, y pixels; label 1 = object, 0 = not object), an
+        optional ``box`` (x0, y0, x1, y1) and the ``mask_input`` logits of an earlier candidate.
+        ``multimask`` asks for three alternatives (for an ambiguous prompt such as one click)
+        instead of one."""
+        ...

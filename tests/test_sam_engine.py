@@ -1,0 +1,223 @@
+"""The SAM engine with the real MobileSAM weights: clicks, boxes, negative clicks, refinement from
+the previous logits, full-resolution masks, and refusals of bad prompts."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from fixtures_sam import iou
+
+from annotator.core.errors import InputError, ProposerError
+from annotator.core.mask import Mask
+from annotator.proposers.sam import geometry
+from annotator.proposers.segmenter import Segmenter
+
+Scene = tuple[np.ndarray, dict[str, np.ndarray]]
+
+
+def _bbox(mask: np.ndarray, margin: int = 4) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(mask)
+    return (
+        int(xs.min()) - margin,
+        int(ys.min()) - margin,
+        int(xs.max()) + margin,
+        int(ys.max()) + margin,
+    )
+
+
+def test_engine_is_a_segmenter(sam_engine: Any) -> None:
+    assert isinstance(sam_engine, Segmenter)
+    assert sam_engine.runtime == "torch"
+
+
+def test_single_positive_click_finds_each_shape(
+    sam_engine: Any, scene_handle: Any, scene: Scene, scene_points: dict[str, tuple[float, float]]
+) -> None:
+    image, shapes = scene
+    assert scene_handle.original_size == image.shape[:2]
+    assert scene_handle.input_size == (768, 1024)
+    for name, (x, y) in scene_points.items():
+        answer = sam_engine.segment(scene_handle, [(x, y)], [1])
+        assert len(answer.candidates) == 3
+        assert [c.output_index for c in answer.candidates] == [1, 2, 3]
+        assert all(np.isfinite(s) for s in answer.scores)
+        best = answer.best
+        assert best.score == max(answer.scores)
+        assert best.mask.shape == image.shape[:2] and best.mask.dtype == bool
+        assert best.low_res_logits.shape == (256, 256)
+        assert iou(best.mask, shapes[name]) >= 0.95, name
+        # The candidates are different answers, not copies of one.
+        assert len({c.mask.tobytes() for c in answer.candidates}) > 1
+
+
+def test_box_prompt_and_negative_click(
+    sam_engine: Any, scene_handle: Any, scene: Scene, scene_points: dict[str, tuple[float, float]]
+) -> None:
+    _, shapes = scene
+    for name in ("triangle", "disc"):
+        answer = sam_engine.segment(
+            scene_handle, None, None, box=_bbox(shapes[name]), multimask=False
+        )
+        assert len(answer.candidates) == 1 and answer.candidates[0].output_index == 0
+        assert iou(answer.best.mask, shapes[name]) >= 0.95, name
+    # A box around two shapes takes both; a negative click in one of them removes it.
+    both = shapes["ellipse"] | shapes["rectangle"]
+    box = _bbox(both)
+    whole = sam_engine.segment(scene_handle, None, None, box=box, multimask=False).best.mask
+    assert iou(whole, both) >= 0.9
+    ex, ey = scene_points["ellipse"]
+    rx, ry = scene_points["rectangle"]
+    only = sam_engine.segment(
+        scene_handle, [(ex, ey), (rx, ry)], [1, 0], box=box, multimask=False
+    ).best.mask
+    assert iou(only, shapes["ellipse"]) >= 0.95
+    assert not only[int(ry), int(rx)]
+
+
+def test_previous_logits_are_used_as_mask_input(
+    sam_engine: Any, scene_handle: Any, scene: Scene, scene_points: dict[str, tuple[float, float]]
+) -> None:
+    _, shapes = scene
+    x, y = scene_points["rectangle"]
+    first = sam_engine.segment(scene_handle, [(x, y)], [1])
+    prompts = ([(x, y), (x + 40, y + 20)], [1, 1])
+    plain = sam_engine.segment(scene_handle, *prompts, multimask=False)
+    refined = sam_engine.segment(
+        scene_handle, *prompts, mask_input=first.best.low_res_logits, multimask=False
+    )
+    assert not np.array_equal(plain.best.low_res_logits, refined.best.low_res_logits)
+    assert iou(refined.best.mask, shapes["rectangle"]) >= 0.95
+    # The same inputs give the same answer (no state kept between calls).
+    again = sam_engine.segment(
+        scene_handle, *prompts, mask_input=first.best.low_res_logits, multimask=False
+    )
+    np.testing.assert_array_equal(again.best.low_res_logits, refined.best.low_res_logits)
+
+
+def test_full_resolution_masks_match_sam_postprocessing(
+    sam_engine: Any, scene_handle: Any, scene_points: dict[str, tuple[float, float]]
+) -> None:
+    """The one-warp upsampling agrees with SAM's own two-step interpolation (IoU ≥ 0.99), also
+    for image sizes whose padding does not fall on a low-res cell border."""
+    import torch
+    from mobile_sam.modeling import Sam
+
+    sam_geometry = SimpleNamespace(image_encoder=SimpleNamespace(img_size=1024))
+
+    answer = sam_engine.segment(scene_handle, [scene_points["disc"]], [1])
+    yy, xx = np.mgrid[0:256, 0:256].astype(np.float32)
+    blob = 40.0 - np.hypot(xx - 90, yy - 70) + 6 * np.sin(xx / 7)  # a smooth shape with detail
+    for low_res, size in [
+        (answer.best.low_res_logits, (768, 1024)),
+        (blob, (333, 500)),
+        (blob, (1200, 1600)),
+        (blob, (1000, 701)),
+    ]:
+        input_size = geometry.input_size_for(*size)
+        ours = geometry.upsample_logits(low_res, size, input_size) > 0
+        reference = Sam.postprocess_masks(
+            sam_geometry,  # type: ignore[arg-type]  # only image_encoder.img_size is read
+            torch.from_numpy(np.ascontiguousarray(low_res))[None, None],
+            input_size,
+            size,
+        )
+        ref = (reference[0, 0] > 0).numpy()
+        assert ours.shape == ref.shape == size
+        assert iou(ours, ref) >= 0.99, size
+
+
+def test_candidate_converts_to_core_mask(
+    sam_engine: Any, scene_handle: Any, scene_points: dict[str, tuple[float, float]]
+) -> None:
+    best = sam_engine.segment(scene_handle, [scene_points["triangle"]], [1]).best
+    mask = best.to_mask()
+    assert isinstance(mask, Mask) and mask.size == (768, 1024)
+    assert mask.area == int(best.mask.sum())
+    assert not best.mask.flags.writeable  # shared by every caller: read-only
+
+
+def test_bad_prompts_are_refused_with_clear_errors(sam_engine: Any, scene_handle: Any) -> None:
+    seg = sam_engine.segment
+    with pytest.raises(InputError, match=r"point \(1100, 10\) lies outside the 1024x768 image"):
+        seg(scene_handle, [(1100, 10)], [1])
+    with pytest.raises(InputError, match="labels must be 1"):
+        seg(scene_handle, [(10, 10)], [2])
+    with pytest.raises(InputError, match="1 points but labels"):
+        seg(scene_handle, [(10, 10)], [1, 0])
+    with pytest.raises(InputError, match="at least one point or a box"):
+        seg(scene_handle, [], [])
+    with pytest.raises(InputError, match="non-finite"):
+        seg(scene_handle, [(np.nan, 3)], [1])
+    with pytest.raises(InputError, match="box is"):
+        seg(scene_handle, None, None, box=(1, 2, 3))
+    with pytest.raises(InputError, match="empty inside"):
+        seg(scene_handle, None, None, box=(2000, 10, 2100, 50))
+    with pytest.raises(InputError, match="256x256"):
+        seg(scene_handle, [(10, 10)], [1], mask_input=np.zeros((64, 64), np.float32))
+    with pytest.raises(InputError, match="non-finite"):
+        seg(scene_handle, [(10, 10)], [1], mask_input=np.full((256, 256), np.inf, np.float32))
+    with pytest.raises(ProposerError, match="prepared by 'sam-vit-h'"):
+        seg(replace(scene_handle, model_id="sam-vit-h"), [(10, 10)], [1])
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (np.zeros((10, 10), np.uint8), r"shape \(H, W, 3\)"),
+        (np.zeros((10, 10, 4), np.uint8), r"shape \(H, W, 3\)"),
+        (np.zeros((10, 10, 3), np.float32), "dtype uint8"),
+        ([[1, 2, 3]], "numpy array"),
+    ],
+)
+def test_bad_images_are_refused(sam_engine: Any, image: Any, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        sam_engine.prepare(image, "bad")
+
+
+def test_prepare_without_key_hashes_the_pixels(sam_engine: Any, scene: Scene) -> None:
+    from annotator.proposers.sam.engine import pixel_key
+
+    image = scene[0]
+    key = pixel_key(image)
+    assert key == pixel_key(image.copy())
+    changed = image.copy()
+    changed[0, 0, 0] ^= 1
+    assert pixel_key(changed) != key
+    handle = sam_engine.prepare(image)
+    assert handle.key == key
+    assert sam_engine.prepare(image.copy()).source == "memory"
+
+
+def test_threads_are_cores_minus_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from annotator.proposers.torch_runtime import (
+        THREADS_ENV,
+        available_cores,
+        ensure_torch_threads,
+        wanted_torch_threads,
+    )
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    assert wanted_torch_threads() == max(1, available_cores() - 1)
+    monkeypatch.setenv(THREADS_ENV, "0")
+    with pytest.raises(ProposerError, match="at least 1"):
+        wanted_torch_threads()
+    monkeypatch.setenv(THREADS_ENV, "2")
+    seen: list[int] = []
+    before = torch.get_num_threads()
+    try:
+        # Applied on the thread that runs the model, whatever the main thread had.
+        worker = threading.Thread(
+            target=lambda: seen.extend([ensure_torch_threads(), torch.get_num_threads()])
+        )
+        worker.start()
+        worker.join()
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [2, 2]
