@@ -39,6 +39,23 @@ def build_parser() -> argparse.ArgumentParser:
     writer.add_argument("acks")
     writer.add_argument("seed", type=int)
     writer.add_argument("--max-conversations", type=int, default=60)
+    imp = sub.add_parser(
+        "import", help="SIGKILL `annotator import prist` mid-way; check all-or-nothing"
+    )
+    imp.add_argument("dialogues", type=Path, help="a PRIST dialogue JSON file")
+    imp.add_argument(
+        "--images", type=Path, default=None, help="its images (default: none, flagged missing)"
+    )
+    imp.add_argument(
+        "--base",
+        type=Path,
+        default=None,
+        help="a project imported first (dialogues.json, images/, masks/), e.g. resources/sample",
+    )
+    imp.add_argument("--kills", type=int, default=10)
+    imp.add_argument("--copies", type=int, default=3, help="repeat the file to lengthen storing")
+    imp.add_argument("--seed", type=int, default=1)
+    imp.add_argument("--workdir", type=Path, default=None)
     check = sub.add_parser("verify", help="check a database against its acknowledgement log")
     check.add_argument("db")
     check.add_argument("acks")
@@ -122,7 +139,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         verdict = verify(args.db, args.acks)
         print(json.dumps(asdict(verdict), indent=2))
         return 0 if verdict.ok else 1
+    if args.command == "import":
+        return run_imports(args)
     return run(args)
+
+
+def run_imports(args: argparse.Namespace) -> int:
+    from annotator.services.kill_harness.import_kills import run_import_kills
+
+    with tempfile.TemporaryDirectory(prefix="import-kills-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        images = args.images or workdir / "no-images"
+        images.mkdir(parents=True, exist_ok=True)
+        base = None
+        if args.base is not None:
+            base = (args.base / "dialogues.json", args.base / "images", args.base / "masks")
+        result = run_import_kills(
+            args.dialogues,
+            images,
+            workdir / "run",
+            kills=args.kills,
+            seed=args.seed,
+            copies=args.copies,
+            base=base,
+        )
+        figures = result.figures()
+        figures["machine"] = machine()
+        print(json.dumps(figures, indent=2))
+        return 0 if not result.problems else 1
 
 
 if __name__ == "__main__":
