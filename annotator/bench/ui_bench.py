@@ -154,6 +154,9 @@ def _startup(db: Path) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    # Settings and window layout of the benchmark's windows go to a scratch home, never the user's.
+    scratch = tempfile.mkdtemp(prefix="ui-bench-home-")
+    os.environ["XDG_CONFIG_HOME"] = str(Path(scratch) / "config")
     figures: dict[str, Any] = {}
     figures.update(_brush(args.segments))
     with tempfile.TemporaryDirectory() as tmp:

@@ -375,9 +375,9 @@ class MainWindow(QMainWindow):
     def _restore_layout(self) -> None:
         geometry = self._layout.value("geometry")
         state = self._layout.value("state")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        else:
+        if not (isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)):
+            self.resize(1600, 960)
+        if self.width() < 900 or self.height() < 600:  # a layout saved from a tiny or headless run
             self.resize(1600, 960)
         if isinstance(state, QByteArray):
             self.restoreState(state)
