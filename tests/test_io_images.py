@@ -147,3 +147,23 @@ def test_unusable_files(tmp_path: Path, name: str) -> None:
         with pytest.raises(InputError) as err:
             fn(tmp_path / name)
         assert err.value.file == str(tmp_path / name)
+
+
+def test_pixel_cap_not_pillows_warning_decides(tmp_path: Path) -> None:
+    # 95 MP: above Pillow's warning threshold (89 MP), below the 100 MP default cap.
+    path = tmp_path / "big.png"
+    path.write_bytes(png_bomb(9500, 10000))
+    assert probe_image(path)[:2] == (9500, 10000)
+    with pytest.raises(InputError, match="more than the limit"):
+        probe_image(path, max_pixels=90_000_000)
+
+
+def test_sixteen_bit_and_palette_images(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.png"
+    PILImage.fromarray(np.full((4, 6), 40000, dtype=np.uint16)).save(deep)
+    arr = load_image(deep)
+    assert arr.shape == (4, 6, 3) and arr.dtype == np.uint8
+    assert (arr == 40000 >> 8).all()  # scaled, not clipped to white
+    pal = tmp_path / "pal.png"
+    PILImage.fromarray(np.zeros((4, 6, 3), np.uint8) + 7).convert("P").save(pal)
+    assert load_image(pal).shape == (4, 6, 3)

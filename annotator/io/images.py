@@ -61,14 +61,13 @@ def _open(path: Path, fh: IO[bytes], max_pixels: int) -> PILImage.Image:
     ext = _check_extension(path)
     try:
         with warnings.catch_warnings():
-            # Pillow only warns about large images below twice its own limit; refuse instead.
-            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            # Pillow's own bomb check only warns between its limit and twice that (and raises
+            # above). The authority here is ``max_pixels``, checked below before any decoding,
+            # so the warning is silenced rather than left to be missed or to refuse images the
+            # caller allowed.
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
             img = PILImage.open(fh, formats=_PILLOW_FORMATS)
-    except (
-        UnidentifiedImageError,
-        PILImage.DecompressionBombError,
-        PILImage.DecompressionBombWarning,
-    ) as exc:
+    except (UnidentifiedImageError, PILImage.DecompressionBombError) as exc:
         raise InputError(
             f"not a readable JPEG/PNG/BMP/TIFF/WebP image: {exc}", file=str(path)
         ) from exc
@@ -126,6 +125,14 @@ def probe_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Im
         raise InputError("image cannot be read (permission denied)", file=str(p)) from exc
 
 
+def _to_rgb(img: PILImage.Image) -> NDArray[np.uint8]:
+    if img.mode.startswith("I"):  # 16/32-bit grey: Pillow's convert would clip at 255
+        grey = np.asarray(img).astype(np.int64)
+        eight = (np.clip(grey, 0, 65535) >> 8).astype(np.uint8)
+        return np.repeat(eight[:, :, None], 3, axis=2)
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
 def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> NDArray[np.uint8]:
     """Decode an image to an ``(H, W, 3)`` uint8 RGB array with EXIF orientation applied.
 
@@ -145,21 +152,21 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> NDA
             with img:
                 try:
                     with warnings.catch_warnings():
-                        warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+                        warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
                         img.load()
                         upright = ImageOps.exif_transpose(img)
-                        rgb = upright.convert("RGB")
+                        rgb = _to_rgb(upright)
                 except (
                     OSError,
                     SyntaxError,
                     ValueError,
                     EOFError,
-                    PILImage.DecompressionBombWarning,
+                    PILImage.DecompressionBombError,
                 ) as exc:
                     raise InputError(
                         f"image data is truncated or corrupt: {exc}", file=str(p)
                     ) from exc
-                arr = np.asarray(rgb, dtype=np.uint8)
+                arr = rgb
     except FileNotFoundError as exc:
         raise InputError("image not found", file=str(p)) from exc
     except IsADirectoryError as exc:
