@@ -1,0 +1,94 @@
+"""Drives the real desktop app offscreen until it is killed: opens records, paints and erases
+with the brush, types answers, takes draft masks, undoes and redoes, each action autosaved.
+
+    python tests/crash/gui_driver.py DB ACKS SEED
+
+After every save the app acknowledged (the session's save listener saw ``ok``), appends
+``CONV_ID REVISION CHECKSUM`` of the stored record to ACKS and fsyncs it. Prints ``r`` once the
+window is up and ``.`` after every action, for the killer to time its kill.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _out(data: str) -> None:
+    sys.stdout.write(data)
+    sys.stdout.flush()
+
+
+def drive(db: Path, ack_path: Path, seed: int) -> None:
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtTest import QTest
+
+    from annotator.app import build_app
+    from annotator.services.kill_harness import content
+    from annotator.services.kill_harness.ack_log import AckLog
+
+    rng = random.Random(seed)
+    parts = build_app(db, offer_sample=False, segmenter=None)
+    window, session, qapp = parts.window, parts.session, parts.qapp
+    window.resize(1400, 900)
+    window.show()
+    qapp.processEvents()
+    acks = AckLog(ack_path)
+
+    def acknowledge(result: Any) -> None:
+        doc = session.document
+        if result.ok and result.revision is not None and doc is not None:
+            acks.write(doc.id, result.revision, content.checksum(doc.conversation))
+
+    session.save_listeners.append(acknowledge)
+
+    def point(x: float, y: float) -> QPoint:
+        return window.canvas.mapFromScene(QPointF(x, y))
+
+    def drag(pts: list[tuple[float, float]]) -> None:
+        vp = window.canvas.viewport()
+        buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        QTest.mousePress(vp, buttons, mods, point(*pts[0]))
+        for x, y in pts[1:]:
+            QTest.mouseMove(vp, point(x, y))
+        QTest.mouseRelease(vp, buttons, mods, point(*pts[-1]))
+
+    rows = window.model.rowCount()
+    _out("r")
+    step = 0
+    while True:
+        step += 1
+        if session.document is None or rng.random() < 0.2:
+            window.select_row(rng.randrange(rows))
+        doc = session.document
+        turn = rng.randrange(doc.turn_count)
+        window.select_turn(turn)
+        h, w = doc.conversation.image.height, doc.conversation.image.width
+        action = rng.choice(("brush", "brush", "eraser", "text", "draft", "undo", "redo"))
+        if action in ("brush", "eraser"):
+            window.set_tool(action)
+            window.editor.set_brush_radius(rng.uniform(3, 15))
+            x, y = rng.uniform(10, w - 10), rng.uniform(10, h - 10)
+            drag(
+                [(x, y), (min(w - 1, x + rng.uniform(5, 60)), min(h - 1, y + rng.uniform(-20, 20)))]
+            )
+        elif action == "text":
+            window.commit_text(turn, "final_answer", f"edit {seed}.{step} on turn {turn}")
+        elif action == "draft":
+            window.select_turn(doc.target_turn)
+            window.editor.take_draft_mask()
+        elif action == "undo":
+            window.undo()
+        else:
+            window.redo()
+        qapp.processEvents()
+        _out(".")
+
+
+if __name__ == "__main__":
+    drive(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]))
