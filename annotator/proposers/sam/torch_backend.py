@@ -22,6 +22,7 @@ class TorchSamBackend:
         from annotator.proposers.sam.torch_graphs import DecoderGraph, EncoderGraph
 
         self.device = device
+        self.model = model
         self.encoder = EncoderGraph(model).eval().to(device)
         self.decoder = DecoderGraph(model).eval().to(device)
         # Checkpoints for cancellation and progress: every block of the encoder (the entries of

@@ -1,0 +1,116 @@
+"""The ONNX Runtime path: exported once from the verified weights, checked against torch, masks
+identical to the torch path's (IoU ≥ 0.99), cancellable, and replaced by torch when unusable."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from fixtures_sam import iou
+
+from annotator.core.errors import Cancelled, ProposerError
+from annotator.core.progress import Task
+from annotator.proposers.sam import EngineOptions, SamEngine
+
+pytest.importorskip("onnx", reason="the ONNX exporter needs the onnx package")
+
+
+@pytest.fixture(scope="module")
+def onnx_engine(mobile_sam_registry: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    # Graphs go to the shared models directory (exported once per machine, like in use).
+    options = EngineOptions(runtime="onnx", disk_cache_dir=tmp_path_factory.mktemp("onnx-disk"))
+    with SamEngine("mobile-sam", registry=mobile_sam_registry, options=options) as engine:
+        engine.load()
+        yield engine
+
+
+def test_onnx_masks_match_torch(
+    onnx_engine: Any,
+    sam_engine: Any,
+    scene: Any,
+    scene_handle: Any,
+    scene_points: dict[str, tuple[float, float]],
+) -> None:
+    assert onnx_engine.runtime == "onnxruntime"
+    graphs = sorted((onnx_engine.registry.root / "onnx").glob("mobile-sam-*"))
+    names = [p.name.split("-v")[-1] for p in graphs]
+    assert names == ["1-checked.json", "1-decoder.onnx", "1-encoder.onnx"]
+    checked = json.loads(graphs[0].read_text())
+    assert set(checked) == {"graph", "torch", "onnxruntime"}
+
+    _, shapes = scene
+    # The decoder on the same embedding: the same masks as torch.
+    for name, point in scene_points.items():
+        ours = onnx_engine.segment(scene_handle, [point], [1])
+        ref = sam_engine.segment(scene_handle, [point], [1])
+        for a, b in zip(ours.candidates, ref.candidates, strict=True):
+            assert iou(a.mask, b.mask) >= 0.99
+            assert a.score == pytest.approx(b.score, abs=1e-3)
+        assert iou(ours.best.mask, shapes[name]) >= 0.95
+    # The encoder: the same embedding up to float rounding.
+    encoded = onnx_engine.encode(scene[0], "onnx-scene")
+    scale = float(np.abs(scene_handle.embedding).max())
+    assert float(np.abs(encoded.embedding - scene_handle.embedding).max()) / scale < 1e-3
+
+
+def test_onnx_encode_is_cancellable(onnx_engine: Any, scene: Any) -> None:
+    image = np.ascontiguousarray(scene[0][::-1, ::-1])
+    task = Task()
+    timer = threading.Timer(0.3, task.token.cancel)
+    timer.start()
+    try:
+        with pytest.raises(Cancelled):
+            onnx_engine.prepare(image, "onnx-cancel", task)
+    finally:
+        timer.cancel()
+    assert onnx_engine.cached("onnx-cancel") is None
+
+
+def test_unusable_graphs_fall_back_to_torch(
+    onnx_engine: Any, mobile_sam_registry: Any, tmp_path: Path
+) -> None:
+    for graph in (onnx_engine.registry.root / "onnx").glob("mobile-sam-*"):
+        shutil.copyfile(graph, tmp_path / graph.name)
+    decoder = next(tmp_path.glob("*-decoder.onnx"))
+    decoder.write_bytes(decoder.read_bytes()[:5000])
+    auto = EngineOptions(runtime="auto", onnx_dir=tmp_path, disk_cache=False)
+    with SamEngine("mobile-sam", registry=mobile_sam_registry, options=auto) as engine:
+        assert engine.runtime == "torch"
+        assert "ONNX Runtime unavailable" in engine.runtime_note
+    strict = EngineOptions(runtime="onnx", onnx_dir=tmp_path, disk_cache=False)
+    with (
+        SamEngine("mobile-sam", registry=mobile_sam_registry, options=strict) as engine,
+        pytest.raises(ProposerError, match="cannot load the SAM graphs"),
+    ):
+        engine.load()
+
+
+def test_check_refuses_graphs_that_disagree(onnx_engine: Any, sam_engine: Any) -> None:
+    """The agreement check is real: against a decoder with other weights it fails."""
+    import copy
+
+    import torch
+
+    from annotator.proposers.sam.onnx_backend import check_against
+    from annotator.proposers.sam.torch_backend import TorchSamBackend
+
+    figures = check_against(onnx_engine.backend, sam_engine.backend)
+    assert figures["min_mask_iou"] >= 0.99 and figures["embedding_error"] < 1e-3
+
+    model = sam_engine.backend.model
+    other = copy.deepcopy(model.mask_decoder)
+    with torch.no_grad():
+        for p in other.output_hypernetworks_mlps.parameters():
+            p.mul_(-1.0)
+    altered = SimpleNamespace(
+        image_encoder=model.image_encoder, prompt_encoder=model.prompt_encoder, mask_decoder=other
+    )
+    reference = TorchSamBackend(altered)  # type: ignore[arg-type]
+    with pytest.raises(ProposerError, match="decoder masks differ"):
+        check_against(onnx_engine.backend, reference, encoder=False)
