@@ -176,6 +176,8 @@ def test_page_count_filters_and_sorts(store: Store) -> None:
     assert store.page(ListQuery(sort="status"), 0, 10)[-1].id == ids[4]
     assert store.count(ListQuery(text="NUMBER 7")) == 1
     assert store.count(ListQuery(text="img/0000")) == 10
+    assert [s.id for s in store.page(ListQuery(text="img/00003"))] == [ids[3]]
+    assert [s.id for s in store.page(ListQuery(text="Number 5", sort="focus"))] == [ids[5]]
     assert store.count(ListQuery(text="50%")) == 0  # wildcards are literal
     assert store.count(ListQuery(ids=(ids[1], ids[2], 99999))) == 2
     row = store.page(ListQuery(ids=(ids[0],)))[0]
@@ -192,6 +194,8 @@ def test_iter_streams_in_id_order(store: Store) -> None:
     assert [c.focus for c in got] == [f"focus number {i}" for i in range(25)]
     flagged = list(store.iter_conversations(ListQuery(ids=tuple(ids[5:9])), batch_size=2))
     assert [c.id for c in flagged] == ids[5:9]
+    texted = list(store.iter_conversations(ListQuery(text="img/0001"), batch_size=3))
+    assert [c.id for c in texted] == ids[10:20]
 
 
 def test_sqlite_file_settings(tmp_path: Path) -> None:

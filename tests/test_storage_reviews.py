@@ -166,6 +166,8 @@ def test_needing_proposals_with_shards(store: Store) -> None:
     assert sorted(i for s in shards for i in s) == need
     assert all(i % 3 == k for k, s in enumerate(shards) for i in s)
     assert store.conversations_needing_proposals("m", "1", ListQuery(), limit=2) == ids[1:3]
+    assert store.conversations_needing_proposals("m", "1", ListQuery(text="number 7")) == [ids[7]]
+    assert store.claim_batch("m", "1", ListQuery(text="img/00008"), "w", 5) == [ids[8]]
     with pytest.raises(ValueError):
         store.conversations_needing_proposals("m", "1", ListQuery(), shard=(3, 3))
 

@@ -5,8 +5,9 @@ the pool. A batch holds only conversations nobody holds, the asking worker inclu
 loop that cannot finish a conversation does not get it back again and again (``claim_one``
 renews a claim on purpose). On PostgreSQL the candidates are locked with
 ``FOR UPDATE SKIP LOCKED`` so concurrent workers pick different rows without waiting on each
-other; on SQLite the write transaction (``BEGIN IMMEDIATE``) already serialises them. Either way the insert only takes rows that are
-unclaimed or expired, so a race can make a worker get fewer rows, never the same ones.
+other; on SQLite the write transaction (``BEGIN IMMEDIATE``) already serialises them. Either
+way the insert only takes rows that are unclaimed or expired, so a race can make a worker get
+fewer rows, never the same ones.
 """
 
 from __future__ import annotations
@@ -44,9 +45,8 @@ def claim_batch(
         k.expires_at > now,
     )
     stmt = (
-        sa.select(c.id)
+        listing.filtered(sa.select(c.id), query, conn.dialect.name)
         .where(
-            *listing.filters(query),
             *proposals.shard_filter(shard),
             proposals.needing_filter(proposer, version),
             ~held,

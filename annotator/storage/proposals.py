@@ -143,8 +143,8 @@ def needing(
     limit: int | None,
 ) -> list[int]:
     stmt = (
-        sa.select(c.id)
-        .where(*listing.filters(query), *shard_filter(shard), needing_filter(proposer, version))
+        listing.filtered(sa.select(c.id), query, conn.dialect.name)
+        .where(*shard_filter(shard), needing_filter(proposer, version))
         .order_by(c.id)
     )
     if limit is not None:
