@@ -4,6 +4,7 @@ acknowledged is there, identical, and the reopened app shows it."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import select
@@ -12,7 +13,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fixtures_safety import sqlite_health
@@ -58,7 +58,7 @@ def _wait_for(proc: subprocess.Popen[bytes], wanted: int, timeout: float) -> tup
 
 
 @pytest.mark.crash
-def test_app_killed_mid_edit_and_reopened(tmp_path: Path, qtbot: Any) -> None:
+def test_app_killed_mid_edit_and_reopened(tmp_path: Path) -> None:
     db = tmp_path / "gui.sqlite3"
     with open_store(db) as store:
         ensure_sample(store)
@@ -104,20 +104,17 @@ def test_app_killed_mid_edit_and_reopened(tmp_path: Path, qtbot: Any) -> None:
         f"committed before acknowledgement {committed_unacknowledged}, lost 0"
     )
     assert count >= KILLS  # the driver did save things
-    # Reopened in the real app, each acknowledged record shows what was stored.
-    from annotator.app import build_app
-
-    parts = build_app(db, offer_sample=False, segmenter=None)
-    qtbot.addWidget(parts.window)
-    try:
-        with open_store(db) as store:
-            for cid in acked:
-                parts.window.select_row(parts.window.model.row_of(cid))
-                doc = parts.session.document
-                assert doc is not None and doc.id == cid
-                stored = store.get_conversation(cid)
-                assert content.checksum(doc.conversation) == content.checksum(stored)
-                assert doc.conversation.revision == stored.revision
-    finally:
-        parts.window.close()
-        parts.store.close()
+    # Reopened in a new app process, each acknowledged record shows what was stored.
+    shown = json.loads(
+        subprocess.run(
+            [sys.executable, str(DRIVER), "--reopen", str(db), *map(str, acked)],
+            capture_output=True,
+            check=True,
+            timeout=START_TIMEOUT_S,
+            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        ).stdout
+    )
+    with open_store(db) as store:
+        for cid in acked:
+            stored = store.get_conversation(cid)
+            assert shown[str(cid)] == [cid, stored.revision, content.checksum(stored)]

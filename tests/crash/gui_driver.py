@@ -2,14 +2,18 @@
 with the brush, types answers, takes draft masks, undoes and redoes, each action autosaved.
 
     python tests/crash/gui_driver.py DB ACKS SEED
+    python tests/crash/gui_driver.py --reopen DB ID [ID ...]
 
 After every save the app acknowledged (the session's save listener saw ``ok``), appends
 ``CONV_ID REVISION CHECKSUM`` of the stored record to ACKS and fsyncs it. Prints ``r`` once the
-window is up and ``.`` after every action, for the killer to time its kill.
+window is up and ``.`` after every action, for the killer to time its kill. ``--reopen`` starts
+the app on DB, opens each record from the list and prints what the editor shows (revision and
+checksum per id) as JSON.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import sys
@@ -90,5 +94,25 @@ def drive(db: Path, ack_path: Path, seed: int) -> None:
         _out(".")
 
 
+def reopen(db: Path, ids: list[int]) -> None:
+    from annotator.app import build_app
+    from annotator.services.kill_harness import content
+
+    parts = build_app(db, offer_sample=False, segmenter=None)
+    parts.window.show()
+    shown: dict[int, list[object]] = {}
+    for cid in ids:
+        parts.window.select_row(parts.window.model.row_of(cid))
+        parts.qapp.processEvents()
+        doc = parts.session.document
+        shown[cid] = [doc.id, doc.conversation.revision, content.checksum(doc.to_conversation())]
+    parts.window.close()
+    parts.store.close()
+    _out(json.dumps(shown))
+
+
 if __name__ == "__main__":
-    drive(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]))
+    if sys.argv[1] == "--reopen":
+        reopen(Path(sys.argv[2]), [int(a) for a in sys.argv[3:]])
+    else:
+        drive(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]))
