@@ -1,6 +1,7 @@
 """The desktop app, driven by a script offscreen (brush, eraser, typed answers, draft masks,
 undo/redo, each autosaved), SIGKILLed at random moments and reopened: every save it
-acknowledged is there, identical, and the reopened app shows it."""
+acknowledged is there, identical, and the reopened app shows it. On a full disk the app keeps
+the unsaved stroke, says so, and exports it when closed."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from pathlib import Path
 import pytest
 from fixtures_safety import sqlite_health
 
+from annotator.core.mask import Mask
 from annotator.services.kill_harness import content
 from annotator.services.sample_project import ensure_sample
-from annotator.storage import open_store
+from annotator.storage import ListQuery, open_store
 
 DRIVER = Path(__file__).parent / "crash" / "gui_driver.py"
 KILLS = int(os.environ.get("ANNOTATOR_GUI_KILLS", "3"))
@@ -118,3 +120,36 @@ def test_app_killed_mid_edit_and_reopened(tmp_path: Path) -> None:
         for cid in acked:
             stored = store.get_conversation(cid)
             assert shown[str(cid)] == [cid, stored.revision, content.checksum(stored)]
+
+
+def test_app_on_a_full_disk_keeps_the_stroke_and_exports_it_on_close(tmp_path: Path) -> None:
+    db = tmp_path / "gui.sqlite3"
+    with open_store(db) as store:
+        ensure_sample(store)
+        first = store.page(ListQuery(), 0, 1)[0].id
+        before = store.get_conversation(first)
+    rescue = tmp_path / "rescue.jsonl"
+    done = subprocess.run(
+        [sys.executable, str(DRIVER), "--disk-full", str(db), str(rescue), str(40 * 1024)],
+        capture_output=True,
+        timeout=START_TIMEOUT_S,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    state = json.loads(done.stdout)
+    assert state["id"] == first
+    # The stroke is on the canvas, the window says it is not saved and why.
+    assert state["painted_after"] > state["painted_before"]
+    assert state["dirty"] and state["modified"]
+    assert "UNSAVED" in state["label"] and str(db) in state["label"]
+    # Closing offered to export the record, and the export holds the stroke.
+    assert len(state["asked"]) == 1 and "could not be saved" in state["asked"][0]
+    record = json.loads(rescue.read_text(encoding="utf-8"))
+    final = [m for m in record["turns"][state["turn"]]["masks"] if m["layer"] == "final"]
+    assert sum(Mask.from_rle(m["rle"]).area for m in final) >= state["painted_after"]
+    # The database kept the stored version, consistent.
+    assert sqlite_health(db) == (["ok"], [])
+    with open_store(db) as store:
+        after = store.get_conversation(first)
+    assert after.revision == before.revision == state["revision"]
+    assert content.checksum(after) == content.checksum(before)

@@ -3,12 +3,15 @@ with the brush, types answers, takes draft masks, undoes and redoes, each action
 
     python tests/crash/gui_driver.py DB ACKS SEED
     python tests/crash/gui_driver.py --reopen DB ID [ID ...]
+    python tests/crash/gui_driver.py --disk-full DB RESCUE LIMIT
 
 After every save the app acknowledged (the session's save listener saw ``ok``), appends
 ``CONV_ID REVISION CHECKSUM`` of the stored record to ACKS and fsyncs it. Prints ``r`` once the
 window is up and ``.`` after every action, for the killer to time its kill. ``--reopen`` starts
 the app on DB, opens each record from the list and prints what the editor shows (revision and
-checksum per id) as JSON.
+checksum per id) as JSON. ``--disk-full`` paints a stroke after limiting file sizes to LIMIT
+bytes, then closes the window, answering its offer to export the unsaved records with RESCUE,
+and prints what the window showed as JSON.
 """
 
 from __future__ import annotations
@@ -111,8 +114,70 @@ def reopen(db: Path, ids: list[int]) -> None:
     _out(json.dumps(shown))
 
 
+def disk_full(db: Path, rescue: Path, limit: int) -> None:
+    import resource
+    import signal
+
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from annotator.app import build_app
+    from annotator.core.model import MaskLayer
+
+    parts = build_app(db, offer_sample=False, segmenter=None)
+    window, session = parts.window, parts.session
+    window.resize(1400, 900)
+    window.show()
+    window.select_row(0)
+    parts.qapp.processEvents()
+    doc = session.document
+    turn = doc.target_turn
+    window.select_turn(turn)
+    painted_before = int(doc.layer_array((turn, MaskLayer.FINAL)).sum())
+    asked: list[str] = []
+
+    def question(_parent: object, _title: str, text: str, *_a: object) -> object:
+        asked.append(text)
+        return QMessageBox.StandardButton.Save
+
+    QMessageBox.question = staticmethod(question)  # type: ignore[method-assign,assignment]
+    QFileDialog.getSaveFileName = staticmethod(lambda *_a, **_k: (str(rescue), ""))  # type: ignore[method-assign,assignment]
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    window.set_tool("brush")
+    window.editor.set_brush_radius(12)
+
+    def point(x: float, y: float) -> QPoint:
+        return window.canvas.mapFromScene(QPointF(x, y))
+
+    vp = window.canvas.viewport()
+    left, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    QTest.mousePress(vp, left, mods, point(40, 40))
+    QTest.mouseMove(vp, point(120, 60))
+    QTest.mouseRelease(vp, left, mods, point(120, 60))
+    parts.qapp.processEvents()
+    state = {
+        "id": doc.id,
+        "turn": turn,
+        "revision": doc.conversation.revision,
+        "painted_before": painted_before,
+        "painted_after": int(doc.layer_array((turn, MaskLayer.FINAL)).sum()),
+        "label": window.save_label.text(),
+        "modified": window.isWindowModified(),
+        "dirty": session.is_dirty,
+    }
+    window.close()
+    state["asked"] = asked
+    parts.store.close()
+    _out(json.dumps(state))
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "--reopen":
+    if sys.argv[1] == "--disk-full":
+        disk_full(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))
+    elif sys.argv[1] == "--reopen":
         reopen(Path(sys.argv[2]), [int(a) for a in sys.argv[3:]])
     else:
         drive(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]))
