@@ -37,12 +37,26 @@ class MirasProposer:
 
         ensure_torch_threads()
         dev = pick_device(device)
-        self._loaded = load_checkpoint(
+        loaded = load_checkpoint(
             checkpoint, device=dev, dtype=pick_dtype(dev, dtype), verify=verify, task=task
         )
-        self._pipeline: Any = MirasPipeline(self._loaded, cache_images=cache_images)
+        self._setup(loaded, MirasPipeline(loaded, cache_images=cache_images))
+
+    @classmethod
+    def from_loaded(cls, loaded: Any, cache_images: int = 4) -> MirasProposer:
+        """A proposer around a network built in memory (e.g. a full-size random one)."""
+        from annotator.proposers.miras.inference import MirasPipeline
+
+        self = cls.__new__(cls)
+        self._setup(loaded, MirasPipeline(loaded, cache_images=cache_images))
+        return self
+
+    def _setup(self, loaded: Any, pipeline: Any) -> None:
+        self._loaded = loaded
+        self._pipeline = pipeline
         self._lock = threading.Lock()  # one turn at a time: the model and its cache are shared
-        cfg = self._loaded.config
+        cfg = loaded.config
+        dev = loaded.device
         self._info = ProposerInfo(
             name=NAME,
             version=f"{cfg.name}-{(cfg.weights_sha256 or 'unhashed')[:12]}",
@@ -53,6 +67,10 @@ class MirasProposer:
             device=f"{dev} {str(self._loaded.dtype).removeprefix('torch.')}",
             proposes_noise=cfg.random_init,
         )
+
+    @property
+    def loaded(self) -> Any:
+        return self._loaded
 
     @property
     def pipeline(self) -> Any:
