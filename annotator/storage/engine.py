@@ -43,7 +43,8 @@ def resolve_url(db: str | Path | None) -> str:
             text = "postgresql+psycopg://" + text.split("://", 1)[1]
         return text
     path = Path(text).expanduser().resolve()
-    return f"sqlite:///{path}"
+    # Built, not formatted: a "?" or "#" in a file name must not turn into URL syntax.
+    return sa.engine.URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
 
 
 def sqlite_path(url: str) -> Path | None:
