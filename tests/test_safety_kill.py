@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from annotator.core.model import HistoryEvent
 from annotator.services.kill_harness import content
 from annotator.services.kill_harness.ack_log import AckLog, read_acks
 from annotator.services.kill_harness.loop import HarnessConfig, paths, prepare, run_harness
@@ -58,6 +59,11 @@ def test_sigkill_of_fresh_interpreters(tmp_path: Path) -> None:
 
 
 # -- the checks catch what they claim to catch ---------------------------------------------
+def _saved_event(gen: int) -> HistoryEvent:
+    """The history event the real writer records with each save (so only the defect shows)."""
+    return HistoryEvent(actor="broken", action="harness-save", detail={"gen": gen})
+
+
 def _split_save_writer(
     db: str | Path,
     ack_path: str | Path,
@@ -83,7 +89,7 @@ def _split_save_writer(
         )
         time.sleep(0.02)
         new = content.next_generation(first, gen)
-        store.save_conversation(new, actor="broken")
+        store.save_conversation(new, actor="broken", events=[_saved_event(gen)])
         acks.write("save", stored.key, gen, content.checksum(new))
         calls += 1
         signal(b".")
@@ -111,7 +117,7 @@ def _ack_first_writer(
         new = content.next_generation(stored, gen)
         acks.write("save", stored.key, gen, content.checksum(new))
         time.sleep(0.02)
-        store.save_conversation(new, actor="broken")
+        store.save_conversation(new, actor="broken", events=[_saved_event(gen)])
         signal(b".")
 
 
@@ -219,3 +225,23 @@ def test_a_save_committed_before_its_acknowledgement_is_accepted(
     verdict = verify(db, ack_path)
     assert verdict.ok, verdict.problems
     assert verdict.committed_unacknowledged == 1
+
+
+def test_two_saves_committed_before_their_acknowledgements(saved_db: tuple[Path, Path]) -> None:
+    """Two kills in a row between commit and acknowledgement, on the same conversation."""
+    db, ack_path = saved_db
+    acks = AckLog(ack_path)
+    with open_store(db) as store:
+        cid = store.page(ListQuery())[2].id
+        save_next(store, acks, cid)
+        save_next(store, acks, cid)
+    acks.close()
+    lines = ack_path.read_text().splitlines(keepends=True)
+    kept = [line for line in lines[-4:] if line.startswith("intent ")]
+    ack_path.write_text("".join(lines[:-4] + kept))
+    verdict = verify(db, ack_path)
+    assert verdict.ok, verdict.problems
+    # Without the intents nothing explains the stored generation: a phantom save.
+    ack_path.write_text("".join(lines[:-4]))
+    verdict = verify(db, ack_path)
+    assert any("which no save ever wrote" in p for p in verdict.problems), verdict.problems

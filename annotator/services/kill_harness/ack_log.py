@@ -45,6 +45,7 @@ class Acknowledged:
     batches: dict[str, tuple[str, ...]] = field(default_factory=dict)
     reviews: dict[str, set[str]] = field(default_factory=dict)
     proposals: dict[str, set[str]] = field(default_factory=dict)
+    intended: set[tuple[str, int]] = field(default_factory=set)  # (key, gen) a save began
     saves: int = 0
     last_intent: tuple[str, ...] | None = None  # set when the last entry is an intent
 
@@ -70,6 +71,8 @@ def read_acks(path: str | Path) -> Acknowledged:
         kind = parts[0]
         if kind == "intent":
             acks.last_intent = parts[1:]
+            if parts[1] == "save":
+                acks.intended.add((parts[2], int(parts[3])))
             continue
         acks.last_intent = None
         if kind == "save":
