@@ -211,3 +211,26 @@ def test_stats(store: Store) -> None:
     assert stats["masks"] == 4
     assert stats["flagged"] == 1 and stats["flags_by_code"] == {FlagCode.MISSING_IMAGE.value: 1}
     assert stats["by_status"]["draft"] == 3 and stats["by_reviewer"] == {}
+
+
+def test_restore_keeps_status_reviews_and_proposals(store: Store) -> None:
+    conv = replace(make_conversation(1, final_mask=True), status=Status.APPROVED)
+    reviews = [
+        Review(reviewer="rita", decision=Decision.REJECT, turn_index=0),
+        Review(reviewer="sam", decision=Decision.APPROVE),
+        Review(reviewer="zoe", decision=Decision.COMMENT, comment="nice"),
+    ]
+    proposals = [Proposal(2, "miras", "1", "It is [SEG].", masks=(blob_mask(48, 64, 4),))]
+    result = store.restore_conversations([(conv, reviews, proposals)], actor="restorer")
+    (cid,) = result.added_ids
+    got = store.get_conversation(cid)
+    assert got.status == Status.APPROVED
+    assert [(r.reviewer, r.decision) for r in store.reviews(cid)] == [
+        (r.reviewer, r.decision) for r in reviews
+    ]
+    assert [p.masks for p in store.proposals(cid)] == [proposals[0].masks]
+    row = store.page(ListQuery(ids=(cid,)))[0]
+    assert row.last_reviewer == "sam" and row.correction_pixels is not None
+    again = store.restore_conversations([(conv, reviews, proposals)], actor="restorer")
+    assert again.added_ids == [] and again.skipped == 1
+    assert len(store.reviews(cid)) == 3

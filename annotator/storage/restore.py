@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from annotator.core.model import Conversation, Proposal, Review
+from annotator.core.model import Conversation, Decision, Proposal, Review
 from annotator.core.progress import Task
 from annotator.storage import conversations
 from annotator.storage import proposals as proposal_repo
@@ -39,6 +39,13 @@ def restore(
             continue
         for review in reviews:
             conn.execute(sa.insert(t.reviews).values(review_values(cid, review)))
+        deciders = [r.reviewer for r in reviews if Decision(r.decision) != Decision.COMMENT]
+        if deciders:  # the list column that reviews keep in step
+            conn.execute(
+                sa.update(t.conversations)
+                .where(t.conversations.c.id == cid)
+                .values(last_reviewer=deciders[-1])
+            )
         if proposals:
             proposal_repo.add(conn, cid, proposals)
             conn.execute(
