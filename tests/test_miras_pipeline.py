@@ -248,3 +248,36 @@ def test_half_precision_on_gpu(tiny_miras_dir: Path) -> None:
     out = proposer.propose(TurnRequest(noise_image(40, 60), (), "Segment it."))
     assert all(m.size == (40, 60) for m in out.masks)
     proposer.close()
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_pipeline_runs(tiny_miras_dir: Path, dtype: str) -> None:
+    """The GPU precisions, run on the CPU so that dtype mismatches show up without a GPU."""
+    from annotator.proposers.miras.checkpoint import load_checkpoint
+    from annotator.proposers.miras.inference import MirasPipeline
+
+    dt = getattr(torch, dtype)
+    loaded = load_checkpoint(tiny_miras_dir, device=torch.device("cpu"), dtype=dt)
+    assert {p.dtype for p in loaded.network.parameters()} == {dt}
+    pipeline = MirasPipeline(loaded)
+    image = noise_image(45, 77, seed=5)
+    segs = 0
+    for q in ("What is on the left?", "Please segment the sign.", "Segment it again."):
+        out = pipeline.propose(image, image_key(image), (Exchange("Q", "A"),), q)
+        assert all(m.size == (45, 77) for m in out.masks)
+        segs += len(out.masks)
+    assert segs > 0
+
+
+def test_random_model_path_with_a_wider_vocabulary_than_its_tokenizer() -> None:
+    """The --full-size-random path (built on the device, no weights file), with small dims: the
+    model's vocabulary is wider than the local tokenizer, as with the 7B one."""
+    from annotator.proposers.miras.bench_support import full_size_random_proposer
+    from annotator.proposers.miras.config import tiny_config
+
+    proposer = full_size_random_proposer(device="cpu", config=tiny_config(32004))
+    assert proposer.info().proposes_noise
+    assert proposer.loaded.network.language_model.lm_head.out_features == 32004
+    out = proposer.propose(TurnRequest(noise_image(30, 40), (), "What is it?"))
+    assert out.detail["new_tokens"] >= out.detail["unknown_tokens"] >= 0
+    assert isinstance(out.answer, str)

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from annotator.proposers.miras.checkpoint import LoadedMiras, load_tokenizer
-from annotator.proposers.miras.config import full_size_config
+from annotator.proposers.miras.config import MirasConfig, full_size_config
 from annotator.proposers.miras.network import MirasNetwork
 from annotator.proposers.miras.proposer import MirasProposer
 from annotator.proposers.miras.runtime import building_on, pick_device, pick_dtype
@@ -29,12 +29,14 @@ def full_size_random_proposer(
     corpus: Sequence[str] | None = None,
     seed: int = 0,
     cache_images: int = 4,
+    config: MirasConfig | None = None,
 ) -> MirasProposer:
     """MIRAS-7B dimensions with random weights, created on the device (no weights file).
 
     The tokenizer is a small local BPE (the LLaMA tokenizer is not fetched); the model keeps
     LLaMA's 32000-token vocabulary plus the added tokens, so generated ids the small tokenizer
     does not know are dropped from the text (counted in ``detail["unknown_tokens"]``).
+    ``config`` replaces the 7B dimensions (tests run this path with small ones).
     """
     import tempfile
     from pathlib import Path
@@ -44,8 +46,10 @@ def full_size_random_proposer(
     dev = pick_device(device)
     dt = pick_dtype(dev, dtype)
     tokenizer = build_tokenizer(corpus, TokensConfig())
-    config = full_size_config(max(LLAMA_VOCAB + 4, len(tokenizer)), with_aux=with_aux)
-    config = replace(config, name="miras-7b-random", random_init=True)
+    if config is None:
+        config = full_size_config(max(LLAMA_VOCAB + 4, len(tokenizer)), with_aux=with_aux)
+        config = replace(config, name="miras-7b-random")
+    config = replace(config, random_init=True)
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer.save_pretrained(tmp)  # loaded back the way checkpoints load it
         tokenizer, seg_id = load_tokenizer(Path(tmp), config)
@@ -56,7 +60,7 @@ def full_size_random_proposer(
             network = MirasNetwork(config)
     finally:
         torch.random.set_rng_state(state)
-    network.eval()
+    network.to_runtime(dev, dt)
     loaded = LoadedMiras(config, network, tokenizer, seg_id, dev, dt)
     return MirasProposer.from_loaded(loaded, cache_images=cache_images)
 

@@ -141,8 +141,7 @@ def load_checkpoint(
         raise WeightsError(f"{directory}: non-float tensors in the weights (e.g. {bad[0]})")
     network.load_state_dict(state, strict=True)
     del state
-    network.to(device=device, dtype=dtype)
-    network.eval()
+    network.to_runtime(device, dtype)
     return LoadedMiras(config, network, tokenizer, seg_id, device, dtype)
 
 

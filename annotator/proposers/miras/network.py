@@ -141,6 +141,13 @@ class MirasNetwork(nn.Module):
         )
         self.sam = build_sam(cfg.sam)
 
+    def to_runtime(self, device: torch.device, dtype: torch.dtype) -> MirasNetwork:
+        """Move to ``device``/``dtype`` for inference. SAM's random-Fourier positional encoding
+        stays fp32: segment_anything builds its coordinate grid in fp32 whatever the weights."""
+        self.to(device=device, dtype=dtype)
+        self.sam.prompt_encoder.pe_layer.float()
+        return self.eval()
+
     # -- image side (computed once per image, reused across turns) -------------------------
     def image_tokens(
         self, clip_pixels: torch.Tensor, aux_pixels: torch.Tensor | None
