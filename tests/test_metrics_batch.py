@@ -38,6 +38,18 @@ def test_inline_and_pool_agree_with_pair_metrics(stored_pairs: list[tuple[Mask, 
         pair_metrics(p.to_array(), r.to_array(), edge=True) for p, r in stored_pairs[:3]
     ]
     assert evaluate_pairs([]) == []
+    full = np.ones((40, 30), bool)
+    corner = np.zeros((40, 30), bool)
+    corner[:7, -5:] = True
+    edge_cases = [
+        (Mask.empty(40, 30), Mask.empty(40, 30)),
+        (Mask.from_array(full), Mask.empty(40, 30)),
+        (Mask.from_array(corner), Mask.from_array(full)),
+        (Mask.from_array(corner), Mask.from_array(corner.T.copy().reshape(40, 30))),
+    ]
+    assert evaluate_pairs(edge_cases, workers=1) == [
+        pair_metrics(p.to_array(), r.to_array()) for p, r in edge_cases
+    ]
 
 
 def test_size_mismatch_names_the_record() -> None:

@@ -152,17 +152,18 @@ def boundary_width(height: int, width: int, dilation_ratio: float = DEFAULT_DILA
     return max(1, round(dilation_ratio * math.hypot(height, width)))
 
 
-def _bbox(mask: BoolArray) -> tuple[int, int, int, int] | None:
-    """``(y0, y1, x0, x1)`` half-open, or None for an empty mask."""
+Box = tuple[int, int, int, int]  # (y0, y1, x0, x1), half-open
+
+
+def _bbox(mask: BoolArray) -> Box | None:
+    """The tight box of a row-major mask, or None for an empty mask."""
     x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
     if w == 0 or h == 0:
         return None
     return y, y + h, x, x + w
 
 
-def _union_box(
-    a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int] | None
-) -> tuple[int, int, int, int] | None:
+def union_box(a: Box | None, b: Box | None) -> Box | None:
     if a is None:
         return b
     if b is None:
@@ -190,23 +191,33 @@ def pair_metrics(
     With ``edge=True`` the MIRAS edge IoU of the two bool masks is added (slow: two Canny runs).
     """
     pb, rb = _check_pair(pred, ref)
-    height, width = pb.shape
-    d = boundary_width(height, width, dilation_ratio)
+    d = boundary_width(pb.shape[0], pb.shape[1], dilation_ratio)
     p, r, transposed = pb, rb, False
     if p.T.flags.c_contiguous and r.T.flags.c_contiguous and not p.flags.c_contiguous:
-        # pycocotools decodes in column-major order; every count below is invariant under
+        # pycocotools decodes in column-major order; every count is invariant under
         # transposition (square kernel, same diagonal), and OpenCV wants row-major views.
         p, r, transposed = p.T, r.T, True
     else:
         p, r = np.ascontiguousarray(p), np.ascontiguousarray(r)
-    box = _union_box(_bbox(p), _bbox(r))
-    if box is None:
-        return PairMetrics(0, 0, 0, 0, 0, 0.0 if edge else None)
-    y0, y1, x0, x1 = box
+    box = union_box(_bbox(p), _bbox(r))
     edge_value = None
     if edge:
-        orig_box = (x0, x1, y0, y1) if transposed else box
-        edge_value = _edge_iou_in_box(pb, rb, orig_box)
+        if box is None:
+            edge_value = 0.0  # no edges at all: 0 / (0 + eps)
+        else:
+            y0, y1, x0, x1 = box
+            edge_value = _edge_iou_in_box(pb, rb, (x0, x1, y0, y1) if transposed else box)
+    return counts_in_box(p, r, box, d, edge_value)
+
+
+def counts_in_box(
+    p: BoolArray, r: BoolArray, box: Box | None, d: int, edge_value: float | None = None
+) -> PairMetrics:
+    """The counts of two row-major masks that are background outside ``box`` (None: both are
+    empty), with Boundary IoU band width ``d``. For callers that know the box already."""
+    if box is None:
+        return PairMetrics(0, 0, 0, 0, 0, edge_value)
+    y0, y1, x0, x1 = box
     pc = p[y0:y1, x0:x1].view(np.uint8)
     rc = r[y0:y1, x0:x1].view(np.uint8)
     pred_area = cv2.countNonZero(pc)
@@ -306,7 +317,7 @@ def _edge_ratio(ep: BoolArray, er: BoolArray) -> float:
     return inter / (union + EDGE_EPS)
 
 
-def _edge_iou_in_box(p: BoolArray, r: BoolArray, box: tuple[int, int, int, int]) -> float:
+def _edge_iou_in_box(p: BoolArray, r: BoolArray, box: Box) -> float:
     """:func:`edge_iou` of two bool masks, computed on their union box plus a margin.
 
     The same value as on the full frame: outside the margin the smoothed image is exactly 0, and
