@@ -221,3 +221,49 @@ def test_threads_are_cores_minus_one(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         torch.set_num_threads(before)
     assert seen == [2, 2]
+
+
+def test_decoder_graph_matches_sam_prompt_encoder_and_decoder(
+    sam_engine: Any, scene_handle: Any
+) -> None:
+    """Our one prompt embedding (shared by torch and ONNX) gives exactly what SAM's own prompt
+    encoder and mask decoder give, for clicks, a box, and a previous mask."""
+    import torch
+
+    model = sam_engine.backend.model
+    graph = sam_engine.backend.decoder
+    emb = torch.from_numpy(scene_handle.embedding.copy())
+    rng = np.random.default_rng(3)
+    prior = torch.from_numpy(rng.normal(0, 3, (1, 1, 256, 256)).astype(np.float32))
+    pts = torch.tensor([[[300.0, 200.0], [520.0, 410.0]]])
+    lab = torch.tensor([[1, 0]])
+    box = torch.tensor([[100.0, 120.0, 700.0, 650.0]])
+    cases = [
+        ({"points": (pts, lab), "boxes": None, "masks": None}, "no-box", None),
+        ({"points": (pts, lab), "boxes": box, "masks": None}, "box", None),
+        ({"points": None, "boxes": box, "masks": None}, "box-only", None),
+        ({"points": (pts, lab), "boxes": None, "masks": prior}, "no-box", prior),
+    ]
+    with torch.inference_mode():
+        for kwargs, kind, mask in cases:
+            sparse, dense = model.prompt_encoder(**kwargs)
+            ref_masks, ref_scores = model.mask_decoder.predict_masks(
+                emb, model.prompt_encoder.get_dense_pe(), sparse, dense
+            )
+            coords = [] if kwargs["points"] is None else [pts[0]]
+            labels = [] if kwargs["points"] is None else [lab[0].float()]
+            if kind == "no-box":
+                coords.append(torch.zeros(1, 2))
+                labels.append(torch.tensor([-1.0]))
+            else:
+                coords.append(box.reshape(2, 2))
+                labels.append(torch.tensor([2.0, 3.0]))
+            ours_masks, ours_scores = graph(
+                emb,
+                torch.cat(coords)[None],
+                torch.cat(labels)[None],
+                mask if mask is not None else torch.zeros(1, 1, 256, 256),
+                torch.ones(1) if mask is not None else torch.zeros(1),
+            )
+            torch.testing.assert_close(ours_masks, ref_masks, atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(ours_scores, ref_scores, atol=1e-5, rtol=1e-5)

@@ -3,6 +3,7 @@ identical to the torch path's (IoU ≥ 0.99), cancellable, and replaced by torch
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import threading
@@ -42,7 +43,8 @@ def test_onnx_masks_match_torch(
     names = [p.name.split("-v")[-1] for p in graphs]
     assert names == ["1-checked.json", "1-decoder.onnx", "1-encoder.onnx"]
     checked = json.loads(graphs[0].read_text())
-    assert set(checked) == {"graph", "torch", "onnxruntime"}
+    assert checked["decoder_sha256"] == hashlib.sha256(graphs[1].read_bytes()).hexdigest()
+    assert {"graph", "torch", "onnxruntime"} <= set(checked["versions"])
 
     _, shapes = scene
     # The decoder on the same embedding: the same masks as torch.
@@ -72,21 +74,34 @@ def test_onnx_encode_is_cancellable(onnx_engine: Any, scene: Any) -> None:
     assert onnx_engine.cached("onnx-cancel") is None
 
 
-def test_unusable_graphs_fall_back_to_torch(
+def test_damaged_graphs_are_exported_again(
     onnx_engine: Any, mobile_sam_registry: Any, tmp_path: Path
 ) -> None:
     for graph in (onnx_engine.registry.root / "onnx").glob("mobile-sam-*"):
         shutil.copyfile(graph, tmp_path / graph.name)
     decoder = next(tmp_path.glob("*-decoder.onnx"))
-    decoder.write_bytes(decoder.read_bytes()[:5000])
-    auto = EngineOptions(runtime="auto", onnx_dir=tmp_path, disk_cache=False)
+    good = decoder.read_bytes()
+    decoder.write_bytes(good[:5000])
+    options = EngineOptions(runtime="auto", onnx_dir=tmp_path, disk_cache=False)
+    with SamEngine("mobile-sam", registry=mobile_sam_registry, options=options) as engine:
+        assert engine.runtime == "onnxruntime"
+        assert "exported graphs agree" in engine.runtime_note  # exported and checked again
+    assert len(decoder.read_bytes()) > 5000
+
+
+def test_without_usable_onnx_auto_falls_back_to_torch(
+    mobile_sam_registry: Any, tmp_path: Path
+) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("a file where the graphs' directory should be")
+    auto = EngineOptions(runtime="auto", onnx_dir=not_a_dir, disk_cache=False)
     with SamEngine("mobile-sam", registry=mobile_sam_registry, options=auto) as engine:
         assert engine.runtime == "torch"
         assert "ONNX Runtime unavailable" in engine.runtime_note
-    strict = EngineOptions(runtime="onnx", onnx_dir=tmp_path, disk_cache=False)
+    strict = EngineOptions(runtime="onnx", onnx_dir=not_a_dir, disk_cache=False)
     with (
         SamEngine("mobile-sam", registry=mobile_sam_registry, options=strict) as engine,
-        pytest.raises(ProposerError, match="cannot load the SAM graphs"),
+        pytest.raises(ProposerError, match="cannot write the ONNX graphs"),
     ):
         engine.load()
 

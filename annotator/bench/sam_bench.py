@@ -201,6 +201,15 @@ def _measure(
     out["click_all_candidates_ms_median"] = round(statistics.median(wall_all), 2)
     out["clicks_timed"] = len(wall)
 
+    # Clicks while the worker prefetches other images: they are not queued behind the encode.
+    others = [synthetic_scene(args.width, args.height, seed=s)[0] for s in (2, 3)]
+    futures = engine.prefetch([(f"bench-prefetch-{i}", img) for i, img in enumerate(others)])
+    busy, _, _ = _time_clicks(engine, handle, points, 10)
+    out["click_ms_median_while_prefetching"] = round(statistics.median(busy), 2)
+    out["prefetch_busy_during_clicks"] = not all(f.done() for f in futures)
+    for future in futures:
+        future.result()
+
     naive = []
     names = list(points)
     for i in range(max(1, args.naive_clicks)):

@@ -122,46 +122,57 @@ class SamEngine:
 
     # -- lifecycle -----------------------------------------------------------------------
     def load(self, task: Task | None = None) -> None:
-        """Verify and load the weights, and prepare the runtime (idempotent)."""
+        """Verify and load the weights, and prepare the runtime (idempotent).
+
+        With ONNX graphs exported and checked earlier, torch is not even imported: start-up
+        takes a fraction of a second and far less memory."""
         with self._load_lock:
             if self._backend is not None:
                 return
             started = time.perf_counter()
-            from annotator.proposers.sam.model_loading import load_sam_model
-            from annotator.proposers.sam.torch_backend import TorchSamBackend
-
-            model = load_sam_model(self.weights, device=self.options.device, task=task)
-            torch_backend = TorchSamBackend(model, self.options.device)
-            backend: SamBackend = torch_backend
-            if self.options.runtime != "torch":
-                backend = self._onnx_or(torch_backend, task)
-            self._backend = backend
+            self._backend = self._load_backend(task)
             self.load_seconds = time.perf_counter() - started
 
-    def _onnx_or(self, fallback: SamBackend, task: Task | None) -> SamBackend:
-        from annotator.proposers.sam.onnx_backend import prepare_onnx_backend
+    def _load_backend(self, task: Task | None) -> SamBackend:
+        from annotator.proposers.sam.onnx_backend import (
+            load_checked_onnx_backend,
+            prepare_onnx_backend,
+        )
+
+        onnx_wanted = self.options.runtime != "torch" and self.options.device == "cpu"
+        # Next to the weights they derive from (one export per machine, shared by all users of
+        # the models directory), named by the weights' sha256.
+        onnx_dir = self.options.onnx_dir or self.registry.root / "onnx"
+        if onnx_wanted:
+            try:
+                ready = load_checked_onnx_backend(self.model_id, self.weights.sha256, onnx_dir)
+            except ProposerError as exc:
+                log.warning("checked ONNX graphs did not load, exporting again: %s", exc)
+                ready = None
+            if ready is not None:
+                self.runtime_note = "onnxruntime: graphs checked against torch when exported"
+                return ready
+
+        from annotator.proposers.sam.model_loading import load_sam_model
         from annotator.proposers.sam.torch_backend import TorchSamBackend
 
-        assert isinstance(fallback, TorchSamBackend)
-        if self.options.device != "cpu":
-            self.runtime_note = "torch: ONNX Runtime is used on the CPU only"
-            return fallback
+        model = load_sam_model(self.weights, device=self.options.device, task=task)
+        torch_backend = TorchSamBackend(model, self.options.device)
+        if not onnx_wanted:
+            self.runtime_note = (
+                "torch: asked for" if self.options.runtime == "torch" else "torch: not on the CPU"
+            )
+            return torch_backend
         try:
             backend = prepare_onnx_backend(
-                self.model_id,
-                self.weights.sha256,
-                fallback,
-                # Next to the weights they derive from (one export per machine, shared by all
-                # users of the models directory), named by the weights' sha256.
-                self.options.onnx_dir or self.registry.root / "onnx",
-                task,
+                self.model_id, self.weights.sha256, torch_backend, onnx_dir, task
             )
         except ProposerError as exc:
             if self.options.runtime == "onnx":
                 raise
             self.runtime_note = f"torch: ONNX Runtime unavailable ({exc})"
             log.warning("SAM runs on torch: %s", exc)
-            return fallback
+            return torch_backend
         self.runtime_note = "onnxruntime: exported graphs agree with torch"
         return backend
 

@@ -14,15 +14,18 @@ import logging
 import os
 import tempfile
 import threading
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from annotator.core.errors import Cancelled, ProposerError
+from annotator.core.errors import Cancelled, ProposerError, WeightsError
 from annotator.core.progress import Task
 from annotator.proposers.sam.backend import FloatArray
 from annotator.proposers.torch_runtime import wanted_torch_threads
+from annotator.proposers.weights import sha256_file
 
 if TYPE_CHECKING:
     import torch
@@ -116,6 +119,49 @@ def onnx_available() -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class GraphFiles:
+    encoder: Path
+    decoder: Path
+    marker: Path  # written after the check: versions and the graphs' sha256
+
+    @classmethod
+    def for_model(cls, directory: Path, model_id: str, model_sha256: str) -> GraphFiles:
+        stem = f"{model_id}-{model_sha256[:16]}-v{GRAPH_VERSION}"
+        return cls(
+            directory / f"{stem}-encoder.onnx",
+            directory / f"{stem}-decoder.onnx",
+            directory / f"{stem}-checked.json",
+        )
+
+    def checked(self) -> bool:
+        """True when both graphs are there, were checked against torch with the installed
+        versions, and still have the bytes that were checked."""
+        marker = _read_marker(self.marker)
+        if marker is None or marker.get("versions") != _versions():
+            return False
+        for path, key in ((self.encoder, "encoder_sha256"), (self.decoder, "decoder_sha256")):
+            try:
+                if sha256_file(path) != marker.get(key):
+                    return False
+            except WeightsError:
+                return False
+        return True
+
+
+def load_checked_onnx_backend(
+    model_id: str, model_sha256: str, directory: Path
+) -> OnnxSamBackend | None:
+    """The ONNX backend from graphs exported and checked earlier, without importing torch;
+    None when there are none (or they changed since they were checked)."""
+    if not onnx_available():
+        return None
+    files = GraphFiles.for_model(directory, model_id, model_sha256)
+    if not files.checked():
+        return None
+    return OnnxSamBackend(files.encoder, files.decoder)
+
+
 def prepare_onnx_backend(
     model_id: str,
     model_sha256: str,
@@ -123,49 +169,44 @@ def prepare_onnx_backend(
     directory: Path,
     task: Task | None = None,
 ) -> OnnxSamBackend:
-    """Export (once), check against ``reference`` (once) and load the ONNX graphs."""
+    """Export the graphs from ``reference``, check them against it and load them; graphs that
+    were checked already (and are unchanged) are loaded as they are."""
     task = task or Task()
     if not onnx_available():
         raise ProposerError("ONNX export needs the packages onnx and onnxruntime")
     try:
-        return _prepare(model_id, model_sha256, reference, directory, task)
+        return _prepare(GraphFiles.for_model(directory, model_id, model_sha256), reference, task)
     except OSError as exc:
         raise ProposerError(f"cannot write the ONNX graphs to {directory}: {exc}") from exc
 
 
-def _prepare(
-    model_id: str,
-    model_sha256: str,
-    reference: TorchSamBackend,
-    directory: Path,
-    task: Task,
-) -> OnnxSamBackend:
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = f"{model_id}-{model_sha256[:16]}-v{GRAPH_VERSION}"
-    encoder_path = directory / f"{stem}-encoder.onnx"
-    decoder_path = directory / f"{stem}-decoder.onnx"
-    marker = directory / f"{stem}-checked.json"
-    versions = _versions()
-    if not (encoder_path.is_file() and decoder_path.is_file()):
-        task.start(2, "exporting SAM to ONNX (once per model)")
-        marker.unlink(missing_ok=True)
-        _export(reference.encoder, _encoder_example(), ["image"], ["embedding"], {}, encoder_path)
-        task.step()
-        _export(
-            reference.decoder,
-            _decoder_example(),
-            ["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input"],
-            ["low_res_logits", "scores"],
-            {"point_coords": {1: "points"}, "point_labels": {1: "points"}},
-            decoder_path,
-        )
-        task.step()
-    backend = OnnxSamBackend(encoder_path, decoder_path)
-    if _read_marker(marker) != versions:
-        task.start(1, "checking the ONNX graphs against torch (once)")
-        check_against(backend, reference)
-        _atomic_write_text(marker, json.dumps(versions))
-        task.step()
+def _prepare(files: GraphFiles, reference: TorchSamBackend, task: Task) -> OnnxSamBackend:
+    if files.checked():
+        return OnnxSamBackend(files.encoder, files.decoder)
+    files.encoder.parent.mkdir(parents=True, exist_ok=True)
+    files.marker.unlink(missing_ok=True)
+    # Unchecked graphs (never checked, damaged, or from other versions) are exported afresh.
+    task.start(3, "exporting SAM to ONNX (once per model)")
+    _export(reference.encoder, _encoder_example(), ["image"], ["embedding"], {}, files.encoder)
+    task.step()
+    _export(
+        reference.decoder,
+        _decoder_example(),
+        ["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input"],
+        ["low_res_logits", "scores"],
+        {"point_coords": {1: "points"}, "point_labels": {1: "points"}},
+        files.decoder,
+    )
+    task.step(message="checking the ONNX graphs against torch (once)")
+    backend = OnnxSamBackend(files.encoder, files.decoder)
+    check_against(backend, reference)
+    marker = {
+        "versions": _versions(),
+        "encoder_sha256": sha256_file(files.encoder),
+        "decoder_sha256": sha256_file(files.decoder),
+    }
+    _atomic_write_text(files.marker, json.dumps(marker, indent=2))
+    task.step()
     return backend
 
 
@@ -273,17 +314,17 @@ def _export(
 
 
 def _versions() -> dict[str, str]:
-    import onnxruntime
-    import torch
+    """What the check depends on; read from package metadata so torch is not imported."""
+    out = {"graph": str(GRAPH_VERSION)}
+    for package in ("torch", "onnxruntime", "mobilesam-mirror", "segment-anything"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "absent"
+    return out
 
-    return {
-        "graph": str(GRAPH_VERSION),
-        "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__,
-    }
 
-
-def _read_marker(path: Path) -> dict[str, str] | None:
+def _read_marker(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
