@@ -129,3 +129,24 @@ def test_check_refuses_graphs_that_disagree(onnx_engine: Any, sam_engine: Any) -
     reference = TorchSamBackend(altered)  # type: ignore[arg-type]
     with pytest.raises(ProposerError, match="decoder masks differ"):
         check_against(onnx_engine.backend, reference, encoder=False)
+
+
+def test_recorded_failure_is_not_retried_at_every_start(
+    mobile_sam_registry: Any, tmp_path: Path
+) -> None:
+    from annotator.proposers.sam.onnx_backend import GraphFiles, _versions
+
+    sha = mobile_sam_registry.resolve("mobile-sam").sha256
+    files = GraphFiles.for_model(tmp_path, "mobile-sam", sha)
+    record = {"versions": _versions(), "reason": "exporter crashed"}
+    files.failed.write_text(json.dumps(record))
+    auto = EngineOptions(runtime="auto", onnx_dir=tmp_path, disk_cache=False)
+    with SamEngine("mobile-sam", registry=mobile_sam_registry, options=auto) as engine:
+        assert engine.runtime == "torch" and "exporter crashed" in engine.runtime_note
+    assert not files.encoder.exists()  # no export was attempted
+    # Other package versions: tried again.
+    files.failed.write_text(json.dumps({**record, "versions": {"graph": "0"}}))
+    strict = EngineOptions(runtime="onnx", onnx_dir=tmp_path, disk_cache=False)
+    with SamEngine("mobile-sam", registry=mobile_sam_registry, options=strict) as engine:
+        assert engine.runtime == "onnxruntime"
+    assert files.checked() and not files.failed.exists()

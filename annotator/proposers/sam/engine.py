@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 RUNTIME_ENV = "ANNOTATOR_SAM_RUNTIME"
 RUNTIMES = ("auto", "torch", "onnx")
+AUTO_ONNX_MAX_BYTES = 1_500_000_000
 _WAIT_POLL_S = 0.02
 _MULTIMASK_OUTPUTS = [1, 2, 3]
 _SINGLE_OUTPUT = [0]
@@ -139,7 +140,16 @@ class SamEngine:
             prepare_onnx_backend,
         )
 
-        onnx_wanted = self.options.runtime != "torch" and self.options.device == "cpu"
+        why_torch = None
+        if self.options.runtime == "torch":
+            why_torch = "asked for"
+        elif self.options.device != "cpu":
+            why_torch = "ONNX Runtime is used on the CPU only"
+        elif self.options.runtime == "auto" and self.weights.size_bytes > AUTO_ONNX_MAX_BYTES:
+            # One ONNX protobuf holds at most 2 GB (ViT-H is 2.5 GB), and for the big encoders
+            # ONNX Runtime gains little: "auto" keeps them on torch.
+            why_torch = "model too large for an ONNX export"
+        onnx_wanted = why_torch is None
         # Next to the weights they derive from (one export per machine, shared by all users of
         # the models directory), named by the weights' sha256.
         onnx_dir = self.options.onnx_dir or self.registry.root / "onnx"
@@ -159,9 +169,7 @@ class SamEngine:
         model = load_sam_model(self.weights, device=self.options.device, task=task)
         torch_backend = TorchSamBackend(model, self.options.device)
         if not onnx_wanted:
-            self.runtime_note = (
-                "torch: asked for" if self.options.runtime == "torch" else "torch: not on the CPU"
-            )
+            self.runtime_note = f"torch: {why_torch}"
             return torch_backend
         try:
             backend = prepare_onnx_backend(

@@ -124,6 +124,7 @@ class GraphFiles:
     encoder: Path
     decoder: Path
     marker: Path  # written after the check: versions and the graphs' sha256
+    failed: Path  # written when the export or the check failed: versions and the reason
 
     @classmethod
     def for_model(cls, directory: Path, model_id: str, model_sha256: str) -> GraphFiles:
@@ -132,6 +133,7 @@ class GraphFiles:
             directory / f"{stem}-encoder.onnx",
             directory / f"{stem}-decoder.onnx",
             directory / f"{stem}-checked.json",
+            directory / f"{stem}-failed.json",
         )
 
     def checked(self) -> bool:
@@ -183,8 +185,21 @@ def prepare_onnx_backend(
 def _prepare(files: GraphFiles, reference: TorchSamBackend, task: Task) -> OnnxSamBackend:
     if files.checked():
         return OnnxSamBackend(files.encoder, files.decoder)
+    failure = _read_marker(files.failed)
+    if failure is not None and failure.get("versions") == _versions():
+        # Not tried again at every start; new package versions or removing the file retry.
+        raise ProposerError(f"{failure.get('reason')} (recorded in {files.failed})")
     files.encoder.parent.mkdir(parents=True, exist_ok=True)
     files.marker.unlink(missing_ok=True)
+    try:
+        return _export_and_check(files, reference, task)
+    except ProposerError as exc:
+        record = {"versions": _versions(), "reason": str(exc)}
+        _atomic_write_text(files.failed, json.dumps(record, indent=2))
+        raise
+
+
+def _export_and_check(files: GraphFiles, reference: TorchSamBackend, task: Task) -> OnnxSamBackend:
     # Unchecked graphs (never checked, damaged, or from other versions) are exported afresh.
     task.start(3, "exporting SAM to ONNX (once per model)")
     _export(reference.encoder, _encoder_example(), ["image"], ["embedding"], {}, files.encoder)
@@ -206,6 +221,7 @@ def _prepare(files: GraphFiles, reference: TorchSamBackend, task: Task) -> OnnxS
         "decoder_sha256": sha256_file(files.decoder),
     }
     _atomic_write_text(files.marker, json.dumps(marker, indent=2))
+    files.failed.unlink(missing_ok=True)
     task.step()
     return backend
 
