@@ -1,8 +1,9 @@
 """Per-pair metrics for many stored masks at once, spread over worker processes.
 
-Masks travel to the workers as compressed RLE (a few hundred bytes each) and are decoded there,
-so the parent never holds more than one chunk of arrays. Small batches run in-process: starting
-workers costs more than it saves below a few hundred pairs.
+Masks travel to the workers as compressed RLE (a few hundred bytes each) and only the union box
+of each pair is decoded there (:mod:`annotator.core.metrics_rle`), so no whole frame is built.
+Small batches run in-process: starting workers costs more than it saves below a few hundred
+pairs.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from annotator.core.errors import MaskError
 from annotator.core.mask import BoolArray, Mask
 from annotator.core.metrics import (
     DEFAULT_DILATION_RATIO,
-    Box,
     PairMetrics,
     boundary_width,
     counts_in_box,
     pair_metrics,
     union_box,
 )
+from annotator.core.metrics_rle import box_of, decode_box
 from annotator.core.progress import Task
 
 _Packed = tuple[int, int, bytes]
@@ -42,53 +43,31 @@ def available_cores() -> int:
 
 def decode(mask: Mask) -> BoolArray:
     """The mask as a bool array, without the copy :meth:`Mask.to_array` makes (column-major)."""
-    return _decode((mask.height, mask.width, mask.counts))
-
-
-def _decode(packed: _Packed) -> BoolArray:
-    h, w, counts = packed
     # pycocotools returns a fresh 0/1 uint8 array, which is a valid bool buffer as it is.
-    return mask_utils.decode({"size": [h, w], "counts": counts}).view(np.bool_)
-
-
-def _box(packed: _Packed) -> Box | None:
-    """The tight box of an RLE mask in the transposed (row-major view) frame, from the runs."""
-    h, w, counts = packed
-    x, y, bw, bh = (int(v) for v in mask_utils.toBbox({"size": [h, w], "counts": counts}))
-    if bw == 0 or bh == 0:
-        return None
-    return x, x + bw, y, y + bh  # rows of the transposed view are image columns
+    return mask_utils.decode(mask.rle()).view(np.bool_)
 
 
 def _evaluate_chunk(
     chunk: Sequence[tuple[_Packed, _Packed]], dilation_ratio: float, edge: bool
 ) -> list[PairMetrics]:
     out = []
-    for p, r in chunk:
-        if edge:
-            out.append(
-                pair_metrics(_decode(p), _decode(r), dilation_ratio=dilation_ratio, edge=True)
-            )
+    for packed_p, packed_r in chunk:
+        p, r = Mask(*packed_p), Mask(*packed_r)
+        if edge:  # Canny needs the whole frame (its result depends on the image border)
+            out.append(pair_metrics(decode(p), decode(r), dilation_ratio=dilation_ratio, edge=True))
             continue
-        # Boxes from the runs cost microseconds; scanning a decoded frame for them does not.
-        d = boundary_width(p[0], p[1], dilation_ratio)
-        box = union_box(_box(p), _box(r))
-        out.append(counts_in_box(_decode(p).T, _decode(r).T, box, d))
+        box = union_box(box_of(p), box_of(r))
+        if box is None:
+            out.append(PairMetrics(0, 0, 0, 0, 0))
+            continue
+        d = boundary_width(p.height, p.width, dilation_ratio)
+        crop = (0, box[1] - box[0], 0, box[3] - box[2])
+        out.append(counts_in_box(decode_box(p, box), decode_box(r, box), crop, d))
     return out
 
 
 def _worker_init() -> None:
     cv2.setNumThreads(1)  # one process per core already; OpenCV threads would only contend
-    _reuse_frame_sized_blocks()
-
-
-def _reuse_frame_sized_blocks() -> None:
-    # Every decode allocates one frame (~0.8 MB). A fresh process's allocator serves blocks that
-    # size with mmap and returns them on free, so each frame costs hundreds of page faults (the
-    # workers ran ~2x slower than the parent). Freeing one larger block first raises glibc's
-    # dynamic mmap threshold above a frame, and frames are then reused from the heap.
-    warm = np.ones(8 << 20, dtype=np.uint8)  # below glibc's 32 MB cap on that threshold
-    del warm
 
 
 def evaluate_pairs(
@@ -117,7 +96,6 @@ def evaluate_pairs(
     task.start(len(packed), "computing mask metrics")
     n_workers = available_cores() if workers is None else max(1, workers)
     if n_workers == 1 or len(packed) < INLINE_BELOW:
-        _reuse_frame_sized_blocks()
         out: list[PairMetrics] = []
         for chunk in chunks:
             out.extend(_evaluate_chunk(chunk, dilation_ratio, edge))
