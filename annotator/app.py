@@ -1,16 +1,19 @@
-"""Composition root of the desktop app: builds the store, settings, session, SAM controller and
-main window, and wires the import/export/propose services into the menus. Nothing here is a
-module-level singleton; ``build_app`` returns everything it made."""
+"""Composition root of the desktop app: builds the store, settings, icons, editing session, SAM
+controller, proposer controller and main window. Nothing here is a module-level singleton;
+``build_app`` returns everything it made.
+
+Start-up stays light: torch, the SAM engine, pyqtgraph and qtawesome are imported only when
+they are first needed (icons come from a rendered cache), so the window is interactive quickly.
+"""
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from annotator.core.appdirs import config_dir
+from annotator.core.appdirs import cache_dir, config_dir
 from annotator.services.session import EditSession
 from annotator.services.settings import Settings, load_settings, settings_path
 from annotator.storage import Store, open_store
@@ -24,21 +27,20 @@ class AppParts:
     session: EditSession
     window: Any
     sam: Any
+    proposer: Any
 
 
 def segmenter_factory(settings: Settings) -> Any:
-    """A callable that builds the SAM engine on the worker thread (torch is imported there,
-    never at start-up), or ``None`` when no SAM model is configured."""
+    """A callable that builds the SAM engine on the worker thread (the engine loads torch on
+    first use, never at start-up), or ``None`` when no SAM model is configured."""
     if not settings.sam_model:
         return None
+    model = settings.sam_model
 
     def build() -> Any:
-        sam = importlib.import_module("annotator.proposers.sam")
-        for name in ("open_segmenter", "load_segmenter", "create_segmenter"):
-            fn = getattr(sam, name, None)
-            if fn is not None:
-                return fn(settings.sam_model)
-        raise RuntimeError("the SAM engine is not available in this installation")
+        from annotator.proposers.sam import open_segmenter
+
+        return open_segmenter(model)
 
     return build
 
@@ -51,10 +53,15 @@ def build_app(
     segmenter: Any = "auto",
     settings: Settings | None = None,
 ) -> AppParts:
+    """Build the app on ``db``. ``offer_sample``: an empty database shows the banner offering
+    the sample project; with ``db=None`` (the user's default database) it is imported at once,
+    so the first run opens on something to look at."""
     from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtWidgets import QApplication
 
+    from annotator.ui.icons import Icons
     from annotator.ui.main_window import MainWindow
+    from annotator.ui.propose_controller import ProposeController
     from annotator.ui.sam_controller import SamController
     from annotator.ui.theme import apply_theme
 
@@ -63,26 +70,23 @@ def build_app(
     apply_theme(qapp)
     settings = settings or load_settings()
     store = open_store(db)
-    if offer_sample and store.is_empty():
-        answer = QMessageBox.question(
-            None,
-            "PRIST Annotator",
-            "This database is empty.\n\nOpen the sample project (ten conversations on four "
-            "photographs) to try the tool?",
-        )
-        if answer == QMessageBox.StandardButton.Yes:
-            from annotator.services.sample_project import ensure_sample
+    if offer_sample and db is None and store.is_empty():
+        from annotator.services.sample_project import ensure_sample
 
-            ensure_sample(store)
+        ensure_sample(store)
     session = EditSession(store, lambda: settings.reviewer)
     factory = segmenter_factory(settings) if segmenter == "auto" else segmenter
     sam = SamController(factory)
+    proposer = ProposeController(store, session, settings)
     layout = QSettings(str(config_dir() / "layout.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(store, session, settings, sam, layout, settings_path=settings_path())
-    from annotator.ui.jobs_menu import install_jobs
-
-    install_jobs(window, store, settings)
-    return AppParts(qapp, store, settings, session, window, sam)
+    icons = Icons(cache_dir() / "icons")
+    window = MainWindow(
+        store, session, settings, sam, proposer, layout, icons, settings_path=settings_path()
+    )
+    if not offer_sample:
+        window.banner.setVisible(False)
+    proposer.setParent(window)
+    return AppParts(qapp, store, settings, session, window, sam, proposer)
 
 
 def run(db: str | Path | None) -> int:

@@ -56,7 +56,7 @@ def test_title_list_and_open(sample_db: Path, make_app: Any) -> None:
     assert len(w.conversation.cards) == doc.turn_count
     w.go(+1)
     assert parts.session.document.id == w.model.summary(1).id
-    w.flag_filter.setCurrentIndex(w.flag_filter.findData(True))
+    w.browser.flag_filter.setCurrentIndex(w.browser.flag_filter.findData(True))
     assert 0 < w.model.rowCount() < 10
     assert all(w.model.summary(r).flag_count > 0 for r in range(w.model.rowCount()))
 
@@ -171,8 +171,9 @@ def test_polygon_fill_holes_clear_and_layers(sample_db: Path, make_app: Any) -> 
     w.editor.clear_mask()
     assert not arr.any()
     for key_name in ("draft", "final", "diff"):
-        w.layer_boxes[key_name].setChecked(not w.editor.layer_visible(key_name))
+        w.actions[f"toggle_{key_name}"].setChecked(not w.editor.layer_visible(key_name))
     assert w.editor._raster["diff"].isVisible()
+    assert not w.editor._raster["draft"].isVisible()
 
 
 def test_shortcut_and_history_dialogs(sample_db: Path, make_app: Any) -> None:

@@ -90,21 +90,24 @@ class EditSession:
     def dirty_records(self) -> list[RecordDocument]:
         return [r.document for r in self._records.values() if not r.history.is_clean]
 
-    def open(self, conv_id: int) -> RecordDocument:
-        """Open a record; a recently edited one comes back with its working copy and history."""
+    def open(self, conv_id: int, stored: Conversation | None = None) -> RecordDocument:
+        """Open a record; a recently edited one comes back with its working copy and history.
+        ``stored``: the record as just read from the store (prefetched), saving a read."""
+        if stored is not None and stored.id != conv_id:
+            raise WorkflowError(f"record {stored.id} given for {conv_id}")
         cached = self._records.get(conv_id)
         if cached is not None:
             if not cached.history.is_clean:
                 self._records.move_to_end(conv_id)
                 self._current = cached
                 return cached.document  # unsaved work wins over the stored version
-            stored = self.store.get_conversation(conv_id)
+            stored = stored or self.store.get_conversation(conv_id)
             if stored.revision == cached.document.conversation.revision:
                 self._records.move_to_end(conv_id)
                 self._current = cached
                 return cached.document
             del self._records[conv_id]  # changed elsewhere: its history no longer applies
-        stored = self.store.get_conversation(conv_id)
+        stored = stored or self.store.get_conversation(conv_id)
         record = _OpenRecord(RecordDocument(stored), UndoHistory(self.history_limit))
         self._records[conv_id] = record
         self._current = record
@@ -122,6 +125,20 @@ class EditSession:
 
     def close(self) -> None:
         self._current = None
+
+    def adopt_stored(self, conv_id: int) -> bool:
+        """Another writer changed a record (proposals added, status moved on): a clean working
+        copy follows the stored version and keeps its undo history. A dirty one is left alone
+        (its next save reports the conflict rather than overwrite either side)."""
+        rec = self._records.get(conv_id)
+        if rec is None or not rec.history.is_clean:
+            return False
+        stored = self.store.get_conversation(conv_id)
+        before = rec.document.status
+        rec.document.rebase(stored)
+        if stored.status != before:
+            rec.document.set_status(stored.status)  # notify listeners
+        return True
 
     # -- editing ------------------------------------------------------------------------
     def execute(self, command: Command) -> SaveResult:

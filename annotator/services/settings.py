@@ -34,7 +34,10 @@ def _default_reviewer() -> str:
 class Settings:
     reviewer: str = field(default_factory=_default_reviewer)
     sam_model: str = "mobile-sam"  # name in the weights registry
-    proposer: str = ""  # entry point name of the MIRAS proposer; "" = none configured
+    proposer: str = ""  # entry point name ("miras", "remote"); "" = none (or miras if a checkpoint)
+    proposer_checkpoint: str = ""  # MIRAS checkpoint directory
+    proposer_device: str = ""  # "" = the proposer's default (auto)
+    proposer_url: str = ""  # remote proposer server
     images_dir: str = ""  # default folder for import dialogs
     export_dir: str = ""
     colours: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_COLOURS))

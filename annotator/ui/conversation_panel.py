@@ -1,183 +1,52 @@
-"""The conversation: one card per turn with the question, the draft answer, the model's proposed
-answer and the verified answer. Selecting a card shows that turn's masks; text edits are
+"""The conversation: a warning when the proposer is a random test model, the record's focus, and
+one card per turn (see ``turn_card``). Selecting a card shows that turn's masks; text edits are
 committed when the editor loses focus (one undo step per edit)."""
 
 from __future__ import annotations
 
-import qtawesome as qta
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QFocusEvent, QKeyEvent, QMouseEvent
-from PySide6.QtWidgets import (
-    QComboBox,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QPlainTextEdit,
-    QScrollArea,
-    QSizePolicy,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from dataclasses import dataclass, field
+from html import escape
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from annotator.core.model import SEG_TOKEN, Decision, MaskLayer, Proposal, ReasonCode
 from annotator.services.record_document import RecordDocument
+from annotator.ui.icons import Icons
+from annotator.ui.turn_card import TurnCard
+
+DiffStats = tuple[int, float | None, int, int]  # changed, IoU, added, removed
 
 
-class CommitTextEdit(QPlainTextEdit):
-    """Emits ``committed`` with the text when focus leaves or Ctrl+Enter is pressed."""
-
-    committed = Signal(str)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setTabChangesFocus(True)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
-        self.document().contentsChanged.connect(self._fit)
-
-    def _fit(self) -> None:
-        doc = self.document()
-        doc.setTextWidth(max(50, self.viewport().width()))
-        height = int(doc.documentLayout().documentSize().height())
-        self.setFixedHeight(max(34, min(180, height + 12)))
-
-    def resizeEvent(self, event: object) -> None:
-        super().resizeEvent(event)  # type: ignore[arg-type]
-        self._fit()
-
-    def focusOutEvent(self, event: QFocusEvent) -> None:
-        self.committed.emit(self.toPlainText())
-        super().focusOutEvent(event)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
-            event.modifiers() & Qt.KeyboardModifier.ControlModifier
-        ):
-            self.committed.emit(self.toPlainText())
-            return
-        super().keyPressEvent(event)
-
-    def set_text_quietly(self, text: str) -> None:
-        if self.toPlainText() != text and not self.hasFocus():
-            self.setPlainText(text)
+@dataclass(frozen=True)
+class Verdict:
+    decision: Decision
+    reason: ReasonCode | None
+    reviewer: str
 
 
-def _caption(text: str, icon: str, colour: str) -> QWidget:
-    """A small icon and a label above a text block."""
-    w = QWidget()
-    lay = QHBoxLayout(w)
-    lay.setContentsMargins(0, 4, 0, 0)
-    lay.setSpacing(4)
-    ic = QLabel()
-    ic.setPixmap(qta.icon(icon, color=colour).pixmap(QSize(13, 13)))
-    lay.addWidget(ic)
-    lab = QLabel(text)
-    lab.setObjectName("caption")
-    lay.addWidget(lab)
-    lay.addStretch(1)
-    return w
+@dataclass
+class PanelState:
+    """What the cards show besides the document's own text."""
+
+    proposals: dict[int, Proposal] = field(default_factory=dict)
+    hidden: set[int] = field(default_factory=set)  # blind-first: model output hidden
+    verdicts: dict[int, Verdict] = field(default_factory=dict)
+    diffs: dict[int, DiffStats | None] = field(default_factory=dict)
+    noise_versions: set[str] = field(default_factory=set)
 
 
-class TurnCard(QFrame):
-    clicked = Signal(int)
-    textCommitted = Signal(int, str, str)
-    useDraft = Signal(int)
-    useProposal = Signal(int)
-    review = Signal(int, object, object)  # turn, Decision, ReasonCode | None
-
-    def __init__(self, index: int, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.index = index
-        self.setObjectName("turnCard")
-        self.setProperty("selected", False)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(10, 8, 10, 10)
-        lay.setSpacing(3)
-        head = QHBoxLayout()
-        self.title = QLabel(f"Turn {index + 1}")
-        self.title.setObjectName("turnTitle")
-        head.addWidget(self.title)
-        self.badges = QLabel()
-        self.badges.setObjectName("badges")
-        head.addWidget(self.badges)
-        head.addStretch(1)
-        self.reason = QComboBox()
-        self.reason.addItem("reason…", None)
-        for code in ReasonCode:
-            self.reason.addItem(code.value.replace("_", " "), code)
-        self.reason.setToolTip("Reason for rejecting this turn")
-        head.addWidget(self.reason)
-        ok = QToolButton()
-        ok.setIcon(qta.icon("mdi6.check-circle-outline", color="#2ecc71"))
-        ok.setToolTip("Approve this turn")
-        ok.clicked.connect(lambda: self.review.emit(self.index, Decision.APPROVE, None))
-        bad = QToolButton()
-        bad.setIcon(qta.icon("mdi6.close-circle-outline", color="#e74c3c"))
-        bad.setToolTip("Reject this turn with the chosen reason")
-        bad.clicked.connect(
-            lambda: self.review.emit(self.index, Decision.REJECT, self.reason.currentData())
-        )
-        head.addWidget(ok)
-        head.addWidget(bad)
-        lay.addLayout(head)
-
-        lay.addWidget(_caption("Question", "mdi6.account-question-outline", "#9aa4b2"))
-        self.question = CommitTextEdit()
-        self.question.committed.connect(
-            lambda t: self.textCommitted.emit(self.index, "question", t)
-        )
-        lay.addWidget(self.question)
-
-        lay.addWidget(_caption("Draft answer", "mdi6.file-document-edit-outline", "#f5a623"))
-        self.draft = QLabel()
-        self.draft.setWordWrap(True)
-        self.draft.setObjectName("draftText")
-        self.draft.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        lay.addWidget(self.draft)
-
-        self.proposal_caption = _caption("MIRAS proposal", "mdi6.robot-outline", "#4a90e2")
-        lay.addWidget(self.proposal_caption)
-        self.proposal = QLabel()
-        self.proposal.setWordWrap(True)
-        self.proposal.setObjectName("proposalText")
-        self.proposal.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        lay.addWidget(self.proposal)
-
-        row = QHBoxLayout()
-        row.addWidget(_caption("Verified answer", "mdi6.check-decagram-outline", "#2ecc71"))
-        take_draft = QToolButton()
-        take_draft.setText("From draft")
-        take_draft.setIcon(qta.icon("mdi6.arrow-down-bold-outline", color="#f5a623"))
-        take_draft.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        take_draft.setToolTip("Take the draft answer (and draft mask when the final one is empty)")
-        take_draft.clicked.connect(lambda: self.useDraft.emit(self.index))
-        self.take_proposal = QToolButton()
-        self.take_proposal.setText("From proposal")
-        self.take_proposal.setIcon(qta.icon("mdi6.arrow-down-bold-outline", color="#4a90e2"))
-        self.take_proposal.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.take_proposal.setToolTip("Take MIRAS's answer and mask")
-        self.take_proposal.clicked.connect(lambda: self.useProposal.emit(self.index))
-        row.addWidget(take_draft)
-        row.addWidget(self.take_proposal)
-        lay.addLayout(row)
-        self.final = CommitTextEdit()
-        self.final.setPlaceholderText("not verified yet")
-        self.final.committed.connect(
-            lambda t: self.textCommitted.emit(self.index, "final_answer", t)
-        )
-        lay.addWidget(self.final)
-
-    def set_target(self, is_target: bool) -> None:
-        self.title.setText(f"Turn {self.index + 1}" + ("  ·  target" if is_target else ""))
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        self.clicked.emit(self.index)
-        super().mousePressEvent(event)
-
-    def set_selected(self, selected: bool) -> None:
-        self.setProperty("selected", selected)
-        self.style().unpolish(self)
-        self.style().polish(self)
+def diff_html(stats: DiffStats | None, colours: dict[str, str]) -> str:
+    if stats is None:
+        return ""
+    changed, iou, added, removed = stats
+    if iou is None:
+        return "<span style='color:#8a8f98'>Mask diff: proposal and final are both empty</span>"
+    return (
+        f"Mask diff: ΔIoU <b>{1 - iou:.3f}</b> · <b>{changed:,}</b> px changed "
+        f"(<span style='color:{colours['diff_added']}'>+{added:,} added</span>, "
+        f"<span style='color:{colours['diff_removed']}'>−{removed:,} removed</span>)"
+    )
 
 
 class ConversationPanel(QScrollArea):
@@ -187,36 +56,56 @@ class ConversationPanel(QScrollArea):
     useProposal = Signal(int)
     turnReview = Signal(int, object, object)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, icons: Icons, colours: dict[str, str], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("conversationPanel")
         self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._icons = icons
+        self._colours = colours
         self._host = QWidget()
+        self._host.setObjectName("conversationHost")
+        self._host.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._layout = QVBoxLayout(self._host)
-        self._layout.setContentsMargins(6, 6, 6, 6)
+        self._layout.setContentsMargins(8, 8, 8, 8)
         self._layout.setSpacing(8)
-        self.focus_label = QLabel()
+        self.noise_banner = QLabel()
+        self.noise_banner.setObjectName("noiseBanner")
+        self.noise_banner.setWordWrap(True)
+        self.noise_banner.setVisible(False)
+        self._layout.addWidget(self.noise_banner)
+        self.focus_label = QLabel("Open a record from the list")
         self.focus_label.setObjectName("focusLabel")
         self.focus_label.setWordWrap(True)
+        self.focus_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._layout.addWidget(self.focus_label)
         self._layout.addStretch(1)
         self.setWidget(self._host)
+        self.setMinimumWidth(300)
         self.cards: list[TurnCard] = []
         self._pool: list[TurnCard] = []
         self.selected = -1
-        self._hide_model = False
+        self.state = PanelState()
 
-    def show_record(self, doc: RecordDocument, proposals: dict[int, Proposal]) -> None:
+    def set_noise_warning(self, text: str) -> None:
+        """A banner above the cards ("" hides it)."""
+        self.noise_banner.setText(text)
+        self.noise_banner.setVisible(bool(text))
+
+    def show_record(self, doc: RecordDocument, state: PanelState) -> None:
         """Fill the cards for ``doc``; cards are reused between records (building widgets is
         the slowest part of switching records)."""
         conv = doc.conversation
         self.focus_label.setText(
-            f"<b>Focus:</b> {conv.focus}   "
-            f"<span style='color:#8a8f98'>#{conv.id} · {conv.image.path}</span>"
+            f"<span style='color:#9aa4b2'>Focus</span> <b>{escape(conv.focus)}</b><br>"
+            f"<span style='color:#8a8f98'>#{conv.id} · {escape(conv.image.path)} · "
+            f"{conv.image.width}×{conv.image.height}</span>"
         )
         while len(self._pool) < doc.turn_count:
-            card = TurnCard(len(self._pool))
+            card = TurnCard(len(self._pool), self._icons)
             card.clicked.connect(self.turnSelected)
             card.textCommitted.connect(self.textCommitted)
             card.useDraft.connect(self.useDraft)
@@ -231,41 +120,68 @@ class ConversationPanel(QScrollArea):
                 card.question.setPlainText("")
                 card.final.setPlainText("")
         self.cards = self._pool[: doc.turn_count]
-        self.refresh(doc, proposals)
+        self.refresh(doc, state)
 
-    def refresh(
-        self,
-        doc: RecordDocument,
-        proposals: dict[int, Proposal],
-        hidden_turns: set[int] | None = None,
-    ) -> None:
-        hidden_turns = hidden_turns or set()
+    def refresh(self, doc: RecordDocument, state: PanelState | None = None) -> None:
+        if state is not None:
+            self.state = state
+        st = self.state
         for card in self.cards:
             i = card.index
             turn = doc.turn(i)
             card.question.set_text_quietly(doc.text(i, "question") or "")
-            card.draft.setText(turn.draft_answer or "—")
-            final = doc.text(i, "final_answer")
-            card.final.set_text_quietly(final or "")
-            p = proposals.get(i)
-            blind = i in hidden_turns
+            card.draft.setText(escape(turn.draft_answer or "—"))
+            card.final.set_text_quietly(doc.text(i, "final_answer") or "")
+            p = st.proposals.get(i)
+            blind = i in st.hidden
             card.proposal_caption.setVisible(p is not None)
             card.proposal.setVisible(p is not None)
             card.take_proposal.setEnabled(p is not None and not blind)
             if p is not None:
-                card.proposal.setText(
-                    "hidden until you judge this turn (blind-first)" if blind else (p.answer or "—")
+                noise = p.proposer_version in st.noise_versions
+                card.proposal_title.setText(
+                    f"Model proposal · {p.proposer} {p.proposer_version}"
+                    + ("  ⚠ NOISE: random test model" if noise else "")
                 )
-            badges = []
-            if doc.has_mask((i, MaskLayer.DRAFT)):
-                badges.append("<span style='color:#f5a623'>● draft</span>")
-            if p is not None and p.masks:
-                badges.append("<span style='color:#4a90e2'>● proposal</span>")
-            if doc.has_mask((i, MaskLayer.FINAL)):
-                badges.append("<span style='color:#2ecc71'>● final</span>")
-            if SEG_TOKEN in (turn.draft_answer or ""):
-                badges.append("<span style='color:#c792ea'>[SEG]</span>")
-            card.badges.setText("  ".join(badges))
+                card.proposal.setText(
+                    "<i>hidden until you judge this turn (blind-first review)</i>"
+                    if blind
+                    else escape(p.answer or "—")
+                )
+            card.badges.setText(self._badges(doc, i, p, turn.draft_answer))
+            card.diff.setText("" if blind else diff_html(st.diffs.get(i), self._colours))
+            card.diff.setVisible(not blind and st.diffs.get(i) is not None)
+            card.verdict.setText(self._verdict(st.verdicts.get(i)))
+
+    def _badges(self, doc: RecordDocument, i: int, p: Proposal | None, draft: str) -> str:
+        c = self._colours
+        out = []
+        if doc.has_mask((i, MaskLayer.DRAFT)):
+            out.append(f"<span style='color:{c['draft']}'>● draft</span>")
+        if p is not None and p.masks:
+            out.append(f"<span style='color:{c['proposal']}'>● proposal</span>")
+        if doc.has_mask((i, MaskLayer.FINAL)):
+            out.append(f"<span style='color:{c['final']}'>● final</span>")
+        if SEG_TOKEN in (draft or ""):
+            out.append("<span style='color:#c792ea'>[SEG]</span>")
+        return "  ".join(out)
+
+    @staticmethod
+    def _verdict(v: Verdict | None) -> str:
+        if v is None:
+            return ""
+        if v.decision == Decision.APPROVE:
+            return f"<span style='color:#2ecc71'>✔ OK</span> <small>{escape(v.reviewer)}</small>"
+        reason = v.reason.value.replace("_", " ") if v.reason else "rejected"
+        return f"<span style='color:#e74c3c'>✘ {reason}</span> <small>{escape(v.reviewer)}</small>"
+
+    def set_diff(self, doc: RecordDocument, turn: int, stats: DiffStats | None) -> None:
+        self.state.diffs[turn] = stats
+        if 0 <= turn < len(self.cards):
+            card = self.cards[turn]
+            blind = turn in self.state.hidden
+            card.diff.setText("" if blind else diff_html(stats, self._colours))
+            card.diff.setVisible(not blind and stats is not None)
 
     def select(self, index: int) -> None:
         self.selected = index

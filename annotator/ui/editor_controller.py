@@ -123,15 +123,33 @@ class EditorController(QObject):
         self._sam_preview.setZValue(20)
         scene.addItem(self._sam_preview)
         self._candidates = None
+        self._set_latest(proposals)
+        self._judged.clear()
+        self.view.set_scene_size(w, h)
+        self.turn = -1  # the caller selects the turn (binding the layers twice is wasted work)
+
+    def _set_latest(self, proposals: list[Proposal]) -> None:
         self.proposals = {}
         for p in proposals:  # latest proposal per turn
             old = self.proposals.get(p.turn_index)
             if old is None or (p.created_at, p.id or 0) >= (old.created_at, old.id or 0):
                 self.proposals[p.turn_index] = p
         self._proposal_arrays = {}
-        self._judged.clear()
-        self.view.set_scene_size(w, h)
-        self.turn = -1  # the caller selects the turn (binding the layers twice is wasted work)
+
+    def set_proposals(self, proposals: list[Proposal]) -> None:
+        """New proposals for the open record (a Propose run finished): redraw the layers."""
+        self._set_latest(proposals)
+        if self.doc is not None and self.turn >= 0:
+            self._bind_layers()
+            self.maskChanged.emit()
+
+    def set_judged(self, turns: set[int]) -> None:
+        """Turns already reviewed: blind-first review no longer hides their model output."""
+        self._judged = set(turns)
+        self._apply_visibility()
+
+    def judged(self) -> set[int]:
+        return set(self._judged)
 
     def proposal_array(self, turn: int) -> NDArray[np.bool_] | None:
         if turn in self._proposal_arrays:
@@ -388,14 +406,16 @@ class EditorController(QObject):
         self.candidatesChanged.emit(-1, 0, 0.0)
 
     # -- measures -----------------------------------------------------------------------
-    def diff_stats(self) -> tuple[int, float | None, int, int] | None:
-        """(changed pixels, IoU proposal vs final, added, removed) for the shown turn."""
+    def diff_stats(self, turn: int | None = None) -> tuple[int, float | None, int, int] | None:
+        """(changed pixels, IoU proposal vs final, added, removed) for ``turn`` (default: the
+        shown one); None without a proposal."""
         if self.doc is None:
             return None
-        proposal = self.proposal_array(self.turn)
+        turn = self.turn if turn is None else turn
+        proposal = self.proposal_array(turn)
         if proposal is None:
             return None
-        final = self.doc.layer_array(self._final_key())
+        final = self.doc.layer_array((turn, MaskLayer.FINAL))
         added = int(np.count_nonzero(final & ~proposal))
         removed = int(np.count_nonzero(proposal & ~final))
         union = int(np.count_nonzero(final | proposal))

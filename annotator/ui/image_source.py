@@ -1,32 +1,37 @@
-"""Finds and loads the image of a record for the canvas (RGB array) on a worker thread."""
+"""Finds and loads the image of a record for the canvas (RGB array)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from annotator.core.errors import AnnotatorError
 from annotator.core.model import Image
 from annotator.storage import ConversationSummary
 
 
 class ImageResolver:
     """Maps stored (root, relative path) to a file; remembers roots seen so that list rows,
-    which carry only the relative path, can be resolved too."""
+    which carry only the relative path, can be resolved too. Lookups (``locate``) may run on
+    worker threads; roots are added on the UI thread."""
 
     def __init__(self, extra_roots: list[str] | None = None) -> None:
-        self._roots: list[str] = [r for r in (extra_roots or []) if r]
+        self._roots: tuple[str, ...] = tuple(r for r in (extra_roots or []) if r)
         self._cache: dict[str, str] = {}
 
     def add_root(self, root: str) -> None:
         if root and root not in self._roots:
-            self._roots.insert(0, root)
-            self._cache.clear()
+            self._roots = (root, *self._roots)  # replaced whole: readers see old or new
+            self._cache = {}
 
     def image_path(self, image: Image) -> str:
+        """The file of ``image``; its root becomes known for list rows."""
         self.add_root(image.root)
+        return self.locate(image)
+
+    def locate(self, image: Image) -> str:
         return self._find(image.path, image.root)
 
     def summary_path(self, summary: ConversationSummary) -> str:
@@ -34,7 +39,8 @@ class ImageResolver:
 
     def _find(self, rel: str, root: str) -> str:
         key = f"{root}\0{rel}"
-        hit = self._cache.get(key)
+        cache = self._cache
+        hit = cache.get(key)
         if hit is not None:
             return hit
         found = ""
@@ -46,29 +52,18 @@ class ImageResolver:
             if p.is_file():
                 found = str(p)
                 break
-        self._cache[key] = found
+        cache[key] = found
         return found
 
 
 def load_rgb(path: str) -> NDArray[np.uint8] | None:
-    """The image as RGB, or ``None`` when it is missing or unreadable (the canvas then shows a
-    placeholder so the masks can still be reviewed)."""
+    """The image as RGB through the vetted loader, or ``None`` when it is missing, unreadable
+    or refused (the canvas then shows a placeholder so the masks can still be reviewed)."""
     if not path:
         return None
+    from annotator.io.images import load_image  # Pillow: imported when the first image opens
+
     try:
-        from annotator.io.images import load_image  # the vetted loader, when present
-    except ImportError:
-        load_image = None
-    if load_image is not None:
-        try:
-            loaded = load_image(path)
-            arr = getattr(loaded, "pixels", loaded)
-            if isinstance(arr, np.ndarray) and arr.ndim == 3:
-                return np.ascontiguousarray(arr[:, :, :3])
-        except Exception:  # fall back to OpenCV below; a bad file shows the placeholder
-            pass
-    data = np.fromfile(path, dtype=np.uint8)
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if bgr is None:
+        return np.ascontiguousarray(load_image(path))
+    except (AnnotatorError, OSError):
         return None
-    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))

@@ -1,61 +1,58 @@
-"""The main window: record list (left), canvas (centre), conversation and review (right)."""
+"""The main window: record list (left), canvas (centre), conversation and review (right), tool
+bars on top, status bar below. It wires the widgets to the editing session, the SAM controller,
+the proposer and the file jobs; each of those lives in its own module."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import weakref
 from pathlib import Path
 
-import qtawesome as qta
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCheckBox,
-    QComboBox,
     QDockWidget,
     QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QSlider,
-    QTableView,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
 from annotator.core.commands import SetText
 from annotator.core.errors import AnnotatorError
-from annotator.core.model import Decision, MaskLayer
+from annotator.core.model import Decision, MaskLayer, ReasonCode, Review
+from annotator.core.progress import Task
 from annotator.core.status import Status
 from annotator.services.session import EditSession, SaveResult
-from annotator.services.settings import Settings, save_settings
-from annotator.storage import ListQuery, Store
+from annotator.services.settings import DEFAULT_COLOURS, Settings, save_settings
+from annotator.storage import Store
 from annotator.ui.canvas.tools import BrushTool, PolygonTool, SamTool
 from annotator.ui.canvas.view import CanvasView
-from annotator.ui.conversation_panel import ConversationPanel
+from annotator.ui.conversation_panel import ConversationPanel, PanelState, Verdict
+from annotator.ui.dashboard_dock import DashboardDock
 from annotator.ui.editor_controller import EditorController
+from annotator.ui.empty_banner import EmptyDatabaseBanner
+from annotator.ui.file_jobs import FileJobs
 from annotator.ui.history_dialog import HistoryDialog
-from annotator.ui.image_source import ImageResolver, load_rgb
+from annotator.ui.icons import Icons
+from annotator.ui.image_source import ImageResolver
+from annotator.ui.job_runner import JobRunner
+from annotator.ui.propose_controller import ProposeController
+from annotator.ui.record_browser import RecordBrowser
 from annotator.ui.record_list import RecordListModel, ThumbnailCache
+from annotator.ui.record_prefetch import RecordBundle, RecordPrefetcher, load_bundle
 from annotator.ui.review_panel import ReviewPanel
 from annotator.ui.sam_controller import SamController
 from annotator.ui.settings_dialog import SettingsDialog
-from annotator.ui.shortcuts import SHORTCUTS, ShortcutsDialog, by_action
+from annotator.ui.shortcuts import ShortcutsDialog
+from annotator.ui.status_line import StatusLine
 from annotator.ui.task_runner import TaskRunner
+from annotator.ui.toolbars import Toolbars
+from annotator.ui.window_actions import build_actions, build_menus
 
 TITLE = "PRIST Annotator"
-SORTS = (
-    ("ID", "id"),
-    ("Recently changed", "-updated"),
-    ("Status", "status"),
-    ("Focus", "focus"),
-    ("Largest correction", "correction"),
-)
+LAYOUT_VERSION = 2  # bump when docks or tool bars change: an older saved state is not applied
 
 
 class MainWindow(QMainWindow):
@@ -65,53 +62,134 @@ class MainWindow(QMainWindow):
         session: EditSession,
         settings: Settings,
         sam: SamController,
+        proposer: ProposeController,
         layout_store: QSettings,
+        icons: Icons,
         *,
         settings_path: Path | None = None,
-        extra_menus: Callable[[MainWindow], None] | None = None,
     ) -> None:
         super().__init__()
         self.store = store
         self.session = session
         self.settings = settings
         self.sam = sam
+        self.proposer = proposer
+        self.icons = icons
         self._layout = layout_store
         self._settings_path = settings_path
         self.resolver = ImageResolver([settings.images_dir])
-        self.setWindowTitle(f"{TITLE} — {store.url}")
-        self.setWindowIcon(qta.icon("mdi6.vector-selection", color="#5b8def"))
+        self.setWindowTitle(f"{TITLE} — {store.url}[*]")
+        self.setWindowIcon(icons.get("mdi6.vector-selection", "#5b8def"))
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+        )
         self._runner = TaskRunner(threads=1, parent=self)
         self.thumbnails = ThumbnailCache(self._runner, parent=self)
         self.model = RecordListModel(store, self.resolver.summary_path, self.thumbnails, self)
+        self.prefetcher = RecordPrefetcher(store, self.resolver.locate, parent=self)
         self.current_row = -1
-        self.actions: dict[str, QAction] = {}
+        self._bundle: RecordBundle | None = None  # what the open record was read with
+        self._listening: weakref.WeakSet[object] = weakref.WeakSet()
+        self.panel_state = PanelState(noise_versions=proposer.noise_versions)
+        colours = {name: settings.colour(name) for name in DEFAULT_COLOURS}
 
         self.canvas = CanvasView()
         self.editor = EditorController(
             self.canvas, session, settings, sam, lambda: self.settings.reviewer, self
         )
-        self.conversation = ConversationPanel()
-        self.review = ReviewPanel()
+        self.conversation = ConversationPanel(icons, colours)
+        self.review = ReviewPanel(icons, colours)
+        self.browser = RecordBrowser(self.model, icons)
+        self.jobs = JobRunner(self)
+        self.files = FileJobs(self, store, settings, self.jobs, self.resolver.add_root)
+        self.dashboard = DashboardDock(self, store, self.jobs, self.show_records)
         self._tools = {
             "brush": BrushTool(self.editor),
             "eraser": BrushTool(self.editor, erase=True),
             "polygon": PolygonTool(self.editor, self.canvas.scene()),
             "sam": SamTool(self.editor, self.canvas.scene()),
         }
+        self.actions = build_actions(self, icons, self._handlers())
+        for key in ("draft", "proposal", "final", "diff"):
+            act = self.actions[f"toggle_{key}"]
+            act.blockSignals(True)
+            act.setChecked(self.editor.layer_visible(key))
+            act.blockSignals(False)
+        self.toolbars = Toolbars(self, self.actions, settings.colour, settings.overlay_opacity)
+        self.editor.set_opacity(settings.overlay_opacity)
         self._build_central()
-        self._build_list_dock()
-        self._build_right_dock()
-        self._build_actions()
-        self._build_menus()
-        self._build_status_bar()
+        self._build_docks()
+        quit_action = self.addAction("Quit")
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.setIcon(icons.get("mdi6.exit-to-app"))
+        quit_action.triggered.connect(self.close)
+        self.menus = build_menus(
+            self,
+            self.actions,
+            {
+                "File": [quit_action],
+                "View": [
+                    self.list_dock.toggleViewAction(),
+                    self.conversation_dock.toggleViewAction(),
+                ],
+            },
+        )
+        self.status = StatusLine(self.statusBar(), icons)
         self._connect()
-        if extra_menus is not None:
-            extra_menus(self)
         self._restore_layout()
-        self.model.set_query(ListQuery())
+        self.browser.apply_filters()
         self._learn_image_root()
+        self._update_banner()
         self.set_tool("brush")
+        self._sam_state(sam.state)
+        self._proposer_changed()
         self._update_enabled()
+
+    def _handlers(self) -> dict[str, object]:
+        e = self.editor
+        return {
+            "next": lambda: self.go(+1),
+            "prev": lambda: self.go(-1),
+            "next_unreviewed": self.next_unreviewed,
+            "next_turn": lambda: self.select_turn(e.turn + 1),
+            "prev_turn": lambda: self.select_turn(e.turn - 1),
+            **{
+                name: (lambda n=name: self.set_tool(n))
+                for name in ("brush", "eraser", "polygon", "sam")
+            },
+            "pan": lambda: self.set_tool(None),
+            "bigger": lambda: e.set_brush_radius(e.brush_radius * 1.25),
+            "smaller": lambda: e.set_brush_radius(e.brush_radius / 1.25),
+            "fill_holes": e.fill_holes,
+            "keep_largest": e.keep_largest,
+            "clear": e.clear_mask,
+            "take_draft": e.take_draft_mask,
+            "take_proposal": lambda: self.use_proposal(e.turn),
+            "undo": self.undo,
+            "redo": self.redo,
+            "approve": lambda: self.decide(Decision.APPROVE, self.review.comment.text()),
+            "reject": lambda: self.decide(Decision.REJECT, self.review.comment.text()),
+            "reopen": lambda: self.decide(Decision.REOPEN, self.review.comment.text()),
+            "approve_turn": lambda: self.turn_review(e.turn, Decision.APPROVE, None),
+            "reject_turn": self._reject_selected_turn,
+            "history": self.show_history,
+            "propose": lambda: self.propose(None),
+            "propose_turn": lambda: self.propose([e.turn]),
+            "cancel_propose": self.proposer.cancel,
+            **{
+                f"toggle_{key}": (lambda k=key: self._set_layer(k))
+                for key in ("draft", "proposal", "final", "diff")
+            },
+            "fit": self.canvas.fit,
+            "actual": self.canvas.actual_size,
+            "dashboard": self.dashboard.show,
+            "save": self.save_now,
+            "import": self.files.import_dialog,
+            "sample": self.add_sample,
+            "export": self.files.export_dialog,
+            "settings": self.settings_dialog,
+            "help": lambda: ShortcutsDialog(self).exec(),
+        }
 
     # -- construction -------------------------------------------------------------------
     def _build_central(self) -> None:
@@ -119,279 +197,120 @@ class MainWindow(QMainWindow):
         lay = QVBoxLayout(host)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        self.toolbar = QToolBar("Tools")
-        self.toolbar.setObjectName("toolsBar")
-        self.toolbar.setIconSize(QSize(20, 20))
-        lay.addWidget(self.toolbar)
+        self.banner = EmptyDatabaseBanner(self.store.url, self.icons)
+        self.banner.sampleRequested.connect(self.add_sample)
+        self.banner.importRequested.connect(self.files.import_dialog)
+        self.banner.setVisible(False)
+        lay.addWidget(self.banner)
         lay.addWidget(self.canvas, 1)
+        self.canvas.setMinimumWidth(280)
         self.setCentralWidget(host)
 
-    def _build_list_dock(self) -> None:
-        panel = QWidget()
-        lay = QVBoxLayout(panel)
-        lay.setContentsMargins(6, 6, 6, 6)
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search focus or image…")
-        self.search.setClearButtonEnabled(True)
-        self.search.addAction(
-            qta.icon("mdi6.magnify", color="#9aa4b2"), QLineEdit.ActionPosition.LeadingPosition
-        )
-        lay.addWidget(self.search)
-        row = QHBoxLayout()
-        self.status_filter = QComboBox()
-        self.status_filter.addItem("All statuses", None)
-        for s in Status:
-            self.status_filter.addItem(s.value.replace("_", " "), s)
-        self.flag_filter = QComboBox()
-        self.flag_filter.addItem("Any flags", None)
-        self.flag_filter.addItem("Flagged", True)
-        self.flag_filter.addItem("Not flagged", False)
-        self.sort = QComboBox()
-        for label, key in SORTS:
-            self.sort.addItem(label, key)
-        row.addWidget(self.status_filter)
-        row.addWidget(self.flag_filter)
-        row.addWidget(self.sort)
-        lay.addLayout(row)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setObjectName("recordTable")
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(40)
-        self.table.setIconSize(QSize(48, 36))
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(False)
-        for col, width in enumerate((58, 170, 76, 40, 76, 42, 64, 44)):
-            self.table.setColumnWidth(col, width)
-        lay.addWidget(self.table, 1)
-        self.count_label = QLabel()
-        self.count_label.setObjectName("caption")
-        lay.addWidget(self.count_label)
-        dock = QDockWidget("Records", self)
-        dock.setObjectName("recordsDock")
-        dock.setWidget(panel)
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
         dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
         )
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
-        self.list_dock = dock
+        self.addDockWidget(area, dock)
+        return dock
 
-    def _build_right_dock(self) -> None:
+    def _build_docks(self) -> None:
+        self.list_dock = self._dock(
+            "Records", "recordsDock", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
         panel = QWidget()
         lay = QVBoxLayout(panel)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self.conversation, 1)
         lay.addWidget(self.review)
-        dock = QDockWidget("Conversation", self)
-        dock.setObjectName("conversationDock")
-        dock.setWidget(panel)
-        dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetMovable
-            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        self.conversation_dock = self._dock(
+            "Conversation", "conversationDock", panel, Qt.DockWidgetArea.RightDockWidgetArea
         )
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        self.conversation_dock = dock
-
-    def _action(
-        self, name: str, handler: Callable[[], object], *, checkable: bool = False
-    ) -> QAction:
-        sc = by_action()[name]
-        act = QAction(sc.label, self)
-        if sc.icon:
-            act.setIcon(qta.icon(sc.icon, color="#c8ccd4", color_active="#ffffff"))
-        act.setShortcut(QKeySequence(sc.keys))
-        act.setToolTip(f"{sc.label} ({sc.keys})")
-        act.setCheckable(checkable)
-        act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        if checkable:
-            act.toggled.connect(lambda _checked: handler())
-        else:
-            act.triggered.connect(lambda _checked=False: handler())
-        self.addAction(act)
-        self.actions[name] = act
-        return act
-
-    def _build_actions(self) -> None:
-        tool_group = QActionGroup(self)
-        for name in ("brush", "eraser", "polygon", "sam"):
-            act = self._action(name, lambda n=name: self.set_tool(n))
-            act.setCheckable(True)
-            tool_group.addAction(act)
-        pan = self._action("pan", lambda: self.set_tool(None))
-        pan.setCheckable(True)
-        tool_group.addAction(pan)
-        self._action(
-            "bigger", lambda: self.editor.set_brush_radius(self.editor.brush_radius * 1.25)
-        )
-        self._action(
-            "smaller", lambda: self.editor.set_brush_radius(self.editor.brush_radius / 1.25)
-        )
-        self._action("fill_holes", self.editor.fill_holes)
-        self._action("keep_largest", self.editor.keep_largest)
-        self._action("clear", self.editor.clear_mask)
-        self._action("take_draft", self.editor.take_draft_mask)
-        self._action("take_proposal", lambda: self.use_proposal(self.editor.turn))
-        self._action("undo", self.undo)
-        self._action("redo", self.redo)
-        self._action("next", lambda: self.go(+1))
-        self._action("prev", lambda: self.go(-1))
-        self._action("next_unreviewed", self.next_unreviewed)
-        self._action("next_turn", lambda: self.select_turn(self.editor.turn + 1))
-        self._action("prev_turn", lambda: self.select_turn(self.editor.turn - 1))
-        self._action("approve", lambda: self.decide(Decision.APPROVE, self.review.comment.text()))
-        self._action("reject", lambda: self.decide(Decision.REJECT, self.review.comment.text()))
-        self._action("reopen", lambda: self.decide(Decision.REOPEN, self.review.comment.text()))
-        self._action("history", self.show_history)
-        self._action("propose", self.propose)
-        for key in ("draft", "proposal", "final", "diff"):
-            act = self._action(f"toggle_{key}", lambda k=key: self._toggle_layer(k), checkable=True)
-            act.blockSignals(True)
-            act.setChecked(self.editor.layer_visible(key))
-            act.blockSignals(False)
-        self._action("fit", self.canvas.fit)
-        self._action("actual", self.canvas.actual_size)
-        self._action("save", self.save_now)
-        self._action("import", self.import_dialog)
-        self._action("export", self.export_dialog)
-        self._action("settings", self.settings_dialog)
-        self._action("help", lambda: ShortcutsDialog(self).exec())
-
-        tb = self.toolbar
-        for name in ("brush", "eraser", "polygon", "sam", "pan"):
-            tb.addAction(self.actions[name])
-        tb.addSeparator()
-        self.size_label = QLabel()
-        tb.addWidget(self.size_label)
-        tb.addSeparator()
-        for name in ("fill_holes", "keep_largest", "clear", "take_draft", "take_proposal"):
-            tb.addAction(self.actions[name])
-        tb.addSeparator()
-        tb.addAction(self.actions["undo"])
-        tb.addAction(self.actions["redo"])
-        tb.addSeparator()
-        self.layer_boxes: dict[str, QCheckBox] = {}
-        for key, colour in (
-            ("draft", "draft"),
-            ("proposal", "proposal"),
-            ("final", "final"),
-            ("diff", "diff_added"),
-        ):
-            box = QCheckBox(key.capitalize())
-            box.setChecked(self.editor.layer_visible(key))
-            box.setStyleSheet(f"QCheckBox {{ color: {self.settings.colour(colour)}; }}")
-            box.toggled.connect(lambda on, k=key: self._set_layer(k, on))
-            tb.addWidget(box)
-            self.layer_boxes[key] = box
-        tb.addSeparator()
-        tb.addWidget(QLabel(" Opacity "))
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(5, 100)
-        self.opacity.setValue(int(self.settings.overlay_opacity * 100))
-        self.opacity.setFixedWidth(110)
-        self.opacity.valueChanged.connect(lambda v: self.editor.set_opacity(v / 100))
-        self.editor.set_opacity(self.settings.overlay_opacity)
-        tb.addWidget(self.opacity)
-        tb.addSeparator()
-        tb.addAction(self.actions["fit"])
-        tb.addAction(self.actions["actual"])
-        self.candidate_label = QLabel()
-        tb.addWidget(self.candidate_label)
-
-    def _build_menus(self) -> None:
-        mb = self.menuBar()
-        groups: dict[str, list[str]] = {}
-        for sc in SHORTCUTS:
-            groups.setdefault(sc.group, []).append(sc.action)
-        for title in ("File", "Edit", "View", "Navigate", "Tools", "Mask", "Review", "Help"):
-            menu = mb.addMenu(f"&{title}")
-            for name in groups.get(title, []):
-                menu.addAction(self.actions[name])
-            if title == "File":
-                menu.addSeparator()
-                quit_act = menu.addAction(qta.icon("mdi6.exit-to-app", color="#c8ccd4"), "Quit")
-                quit_act.setShortcut(QKeySequence.StandardKey.Quit)
-                quit_act.triggered.connect(self.close)
-            if title == "View":
-                menu.addSeparator()
-                menu.addAction(self.list_dock.toggleViewAction())
-                menu.addAction(self.conversation_dock.toggleViewAction())
-        self.file_menu = mb.actions()[0].menu()
-
-    def _build_status_bar(self) -> None:
-        sb = self.statusBar()
-        self.model_label = QLabel()
-        self.encode_bar = QProgressBar()
-        self.encode_bar.setFixedWidth(120)
-        self.encode_bar.setVisible(False)
-        self.save_label = QLabel("No record open")
-        self.zoom_label = QLabel()
-        self.pos_label = QLabel()
-        sb.addWidget(self.save_label, 1)
-        sb.addPermanentWidget(self.pos_label)
-        sb.addPermanentWidget(self.zoom_label)
-        sb.addPermanentWidget(self.model_label)
-        sb.addPermanentWidget(self.encode_bar)
-        self._sam_state(self.sam.state)
 
     def _connect(self) -> None:
-        self.table.selectionModel().currentRowChanged.connect(
-            lambda cur, _prev: self.open_row(cur.row())
-        )
-        self._search_timer = QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(250)
-        self._search_timer.timeout.connect(self.apply_filters)
-        self.search.textChanged.connect(lambda _t: self._search_timer.start())
-        for combo in (self.status_filter, self.flag_filter, self.sort):
-            combo.currentIndexChanged.connect(lambda _i: self.apply_filters())
-        self.model.countChanged.connect(lambda n: self.count_label.setText(f"{n:,} records"))
-        self.conversation.turnSelected.connect(self.select_turn)
-        self.conversation.textCommitted.connect(self.commit_text)
-        self.conversation.useDraft.connect(self.use_draft)
-        self.conversation.useProposal.connect(self.use_proposal)
-        self.conversation.turnReview.connect(self.turn_review)
+        self.browser.rowActivated.connect(self.open_row)
+        self.browser.queryChanged.connect(self._query_changed)
+        c = self.conversation
+        c.turnSelected.connect(self.select_turn)
+        c.textCommitted.connect(self.commit_text)
+        c.useDraft.connect(self.use_draft)
+        c.useProposal.connect(self.use_proposal)
+        c.turnReview.connect(self.turn_review)
         self.review.decided.connect(self.decide)
         self.review.historyRequested.connect(self.show_history)
         self.editor.saved.connect(self._saved)
         self.editor.message.connect(lambda m: self.statusBar().showMessage(m, 4000))
         self.editor.maskChanged.connect(self._mask_changed)
-        self.editor.candidatesChanged.connect(self._candidates_changed)
-        self.canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        self.editor.candidatesChanged.connect(self.status.show_candidates)
+        self.canvas.zoomChanged.connect(lambda z: self.status.zoom_label.setText(f"{z * 100:.0f}%"))
         self.canvas.cursorMoved.connect(
-            lambda x, y: self.pos_label.setText(f"x {x:.0f}  y {y:.0f}")
+            lambda x, y: self.status.pos_label.setText(f"x {x:.0f}  y {y:.0f}")
         )
+        self.toolbars.opacity.valueChanged.connect(self._opacity_changed)
         self.sam.stateChanged.connect(self._sam_state)
-        self.sam.progress.connect(self._sam_progress)
+        self.sam.progress.connect(self.status.show_sam_progress)
         self.sam.failed.connect(lambda m: self.statusBar().showMessage(f"SAM: {m}", 8000))
+        self.prefetcher.ready.connect(lambda _id: self._sam_prefetch())
+        p = self.proposer
+        p.stateChanged.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        p.noiseChanged.connect(lambda _noise: self._proposer_changed())
+        p.running.connect(self._proposing)
+        p.progress.connect(self.status.show_propose_progress)
+        p.stored.connect(self._proposals_stored)
+        p.failed.connect(
+            lambda m: self.jobs.show_message(QMessageBox.Icon.Warning, f"Propose failed:\n{m}")
+        )
+        self.status.propose_cancel.clicked.connect(p.cancel)
+        self.files.imported.connect(lambda _summary: self._data_changed())
+        self.session.save_listeners.append(self._session_saved)
 
     # -- layout -------------------------------------------------------------------------
     def _restore_layout(self) -> None:
         geometry = self._layout.value("geometry")
         state = self._layout.value("state")
-        if not (isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)):
-            self.resize(1600, 960)
-        if self.width() < 900 or self.height() < 600:  # a layout saved from a tiny or headless run
-            self.resize(1600, 960)
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
-        else:
+        restored = isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)
+        if not restored or self.width() < 900 or self.height() < 600:
+            self._default_geometry()  # first run, or a layout saved from a tiny/headless run
+        if not (isinstance(state, QByteArray) and self.restoreState(state, LAYOUT_VERSION)):
+            w = self.width()
             self.resizeDocks(
-                [self.list_dock, self.conversation_dock], [430, 430], Qt.Orientation.Horizontal
+                [self.list_dock, self.conversation_dock],
+                [max(260, int(w * 0.22)), max(340, int(w * 0.26))],
+                Qt.Orientation.Horizontal,
             )
+
+    def _default_geometry(self) -> None:
+        """Most of the screen, centred: a tool one works in all day."""
+        screen = QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(1600, 960)
+            return
+        area = screen.availableGeometry()
+        w = max(min(area.width(), 1000), int(area.width() * 0.92))
+        h = max(min(area.height(), 700), int(area.height() * 0.92))
+        self.setGeometry(
+            area.x() + (area.width() - w) // 2, area.y() + (area.height() - h) // 2, w, h
+        )
 
     def _save_layout(self) -> None:
         self._layout.setValue("geometry", self.saveGeometry())
-        self._layout.setValue("state", self.saveState())
+        self._layout.setValue("state", self.saveState(LAYOUT_VERSION))
         self._layout.sync()
 
     # -- records ------------------------------------------------------------------------
+    @property
+    def save_label(self) -> object:
+        return self.status.save_label
+
+    @property
+    def table(self) -> object:
+        return self.browser.table
+
     def _learn_image_root(self) -> None:
         """List rows carry relative image paths; the first record tells where they live."""
         first = self.model.summary(0)
@@ -404,21 +323,37 @@ class MainWindow(QMainWindow):
         self.resolver.add_root(conv.image.root)
         self.model.reload()
 
-    def apply_filters(self) -> None:
-        query = ListQuery(
-            status=self.status_filter.currentData(),
-            flagged=self.flag_filter.currentData(),
-            text=self.search.text().strip() or None,
-            sort=self.sort.currentData(),
-        )
-        self.model.set_query(query)
+    def _update_banner(self) -> None:
+        self.banner.setVisible(self.store.is_empty())
+
+    def _data_changed(self) -> None:
+        """Records were added (import, sample): list them and open the first."""
+        self.prefetcher.invalidate()
+        self.model.reload()
+        self._learn_image_root()
+        self._update_banner()
+        if self.session.document is None:
+            self.select_row(0)
+
+    def _query_changed(self) -> None:
         self.current_row = -1
+        doc = self.session.document
+        if doc is not None and doc.id is not None:
+            row = self.model.row_of(doc.id)
+            if row is not None:
+                self.current_row = row
+                self.browser.table.blockSignals(True)
+                self.browser.table.selectRow(row)
+                self.browser.table.blockSignals(False)
+
+    def show_records(self, ids: list[int]) -> None:
+        """Filter the list to these records and open the first (the dashboard's bars)."""
+        self.list_dock.show()
+        self.browser.show_ids(ids)
+        self.select_row(0)
 
     def select_row(self, row: int) -> None:
-        self.model.ensure_loaded(row)
-        if 0 <= row < self.model.rowCount():
-            self.table.selectRow(row)
-            self.table.scrollTo(self.model.index(row, 0))
+        self.browser.select_row(row)
 
     def go(self, step: int) -> None:
         self.select_row(max(0, self.current_row + step) if self.current_row >= 0 else 0)
@@ -440,45 +375,62 @@ class MainWindow(QMainWindow):
         s = self.model.summary(row)
         if s is None:
             return
-        self.open_record(s.id)
         self.current_row = row
+        self.open_record(s.id)
 
     def open_record(self, conv_id: int) -> None:
-        previous = self.session.document
-        if previous is not None and self.session.is_dirty:
+        if self.session.document is not None and self.session.is_dirty:
             self.session.save()
-        doc = self.session.open(conv_id)
-        conv = doc.conversation
-        path = self.resolver.image_path(conv.image)
-        rgb = load_rgb(path)
-        try:
-            proposals = list(self.store.proposals(conv_id))
-        except (AttributeError, AnnotatorError):
-            proposals = []
-        self.editor.show_record(doc, rgb, proposals)
-        self.conversation.show_record(doc, self.editor.proposals)
-        doc.text_listeners.append(lambda _i, _f: self._refresh_texts())
-        doc.status_listeners.append(lambda _s: self._refresh_status())
+        bundle = self.prefetcher.take(conv_id)
+        if bundle is None:
+            try:
+                bundle = load_bundle(self.store, conv_id, self.resolver.locate)
+            except AnnotatorError as exc:
+                self.jobs.show_message(QMessageBox.Icon.Warning, f"Cannot open #{conv_id}: {exc}")
+                return
+        self._bundle = bundle
+        self.resolver.add_root(bundle.conversation.image.root)
+        doc = self.session.open(conv_id, stored=bundle.conversation)
+        self.editor.show_record(doc, bundle.rgb, bundle.proposals)
+        verdicts = _verdicts(bundle.reviews)
+        self.editor.set_judged(set(verdicts))
+        self.panel_state = PanelState(
+            proposals=self.editor.proposals,
+            verdicts=verdicts,
+            noise_versions=self.proposer.noise_versions,
+        )
+        self.conversation.show_record(doc, self.panel_state)
+        if doc not in self._listening:
+            doc.text_listeners.append(lambda _i, _f: self._refresh_texts())
+            doc.status_listeners.append(lambda _s: self._refresh_status())
+            self._listening.add(doc)
         self.select_turn(doc.target_turn)
-        self._refresh_status()
-        if rgb is not None:
-            self.sam.open_image(conv_id, rgb)
-            self._prefetch()
-        self.save_label.setText(f"#{conv_id} · rev {conv.revision} · saved")
+        if bundle.rgb is not None:
+            self.sam.open_image(conv_id, bundle.rgb, bundle.key)
+        self.status.show_saved(f"#{conv_id} · rev {doc.conversation.revision} · saved", True)
+        self.setWindowModified(self.session.is_dirty)
         self._update_enabled()
+        QTimer.singleShot(0, self._after_open)
 
-    def _prefetch(self) -> None:
-        n = self.settings.prefetch
-        if n <= 0 or not self.sam.available:
+    def _after_open(self) -> None:
+        """Work that can wait until the record is on screen: the queue's prefetch and the
+        mask diffs of the turns not shown."""
+        doc = self.session.document
+        if doc is None:
             return
-        self.sam.cancel_prefetch()
-        ids = self.model.ids_after(self.current_row if self.current_row >= 0 else 0, n)
+        n = self.settings.prefetch
+        if n > 0 and self.current_row >= 0:
+            self.prefetcher.prefetch([s.id for s in self.browser.queue_after(self.current_row, n)])
+            self._sam_prefetch()
+        for t in range(doc.turn_count):
+            if t != self.editor.turn and t in self.editor.proposals:
+                self.conversation.set_diff(doc, t, self.editor.diff_stats(t))
 
-        def load(conv_id: int) -> object:
-            s = self.model.summary(self.model.row_of(conv_id) or 0)
-            return load_rgb(self.resolver.summary_path(s)) if s is not None else None
-
-        self.sam.prefetch(ids, load)  # type: ignore[arg-type]
+    def _sam_prefetch(self) -> None:
+        if self.settings.prefetch > 0 and self.sam.available:
+            self.sam.prefetch(
+                [(b.key, b.rgb) for b in self.prefetcher.ready_bundles() if b.rgb is not None]
+            )
 
     def select_turn(self, turn: int) -> None:
         doc = self.session.document
@@ -487,17 +439,22 @@ class MainWindow(QMainWindow):
         turn = max(0, min(turn, doc.turn_count - 1))
         self.editor.select_turn(turn)
         self.conversation.select(turn)
-        self._refresh_texts()
         self._mask_changed()
+
+    def _hidden_turns(self) -> set[int]:
+        doc = self.session.document
+        if doc is None or not self.editor.blind:
+            return set()
+        judged = self.editor.judged()
+        return {i for i in range(doc.turn_count) if i not in judged}
 
     def _refresh_texts(self) -> None:
         doc = self.session.document
         if doc is None:
             return
-        hidden = {
-            i for i in range(doc.turn_count) if self.editor.blind and i not in self.editor._judged
-        }
-        self.conversation.refresh(doc, self.editor.proposals, hidden)
+        self.panel_state.proposals = self.editor.proposals
+        self.panel_state.hidden = self._hidden_turns()
+        self.conversation.refresh(doc, self.panel_state)
 
     def _refresh_status(self) -> None:
         doc = self.session.document
@@ -507,7 +464,13 @@ class MainWindow(QMainWindow):
         self.review.set_status(doc.status, can)
 
     def _mask_changed(self) -> None:
-        self.review.set_diff(self.editor.diff_stats())
+        doc = self.session.document
+        if doc is None:
+            return
+        turn = self.editor.turn
+        stats = self.editor.diff_stats()
+        self.panel_state.diffs[turn] = stats
+        self.review.set_diff(turn, stats, hidden=self.editor.model_hidden())
         self._refresh_status()
         self._refresh_texts()
 
@@ -518,8 +481,8 @@ class MainWindow(QMainWindow):
         act = self.actions.get(name or "pan")
         if act is not None and not act.isChecked():
             act.setChecked(True)
-        self.size_label.setText(
-            f"  size {self.editor.brush_radius:.0f} px  " if name in ("brush", "eraser") else ""
+        self.toolbars.size_label.setText(
+            f" {self.editor.brush_radius:.0f} px " if name in ("brush", "eraser") else ""
         )
         self.canvas.setFocus()
 
@@ -528,13 +491,12 @@ class MainWindow(QMainWindow):
         if doc is None:
             return
         before = doc.text(turn, field)
-        after: str | None = text
         if field == "final_answer" and not text and before is None:
             return
         if (before or "") == text:
             return
         label = "Edit question" if field == "question" else "Edit answer"
-        self._saved(self.session.execute(SetText(turn, field, before, after, label=label)))
+        self._saved(self.session.execute(SetText(turn, field, before, text, label=label)))
 
     def use_draft(self, turn: int) -> None:
         doc = self.session.document
@@ -550,24 +512,25 @@ class MainWindow(QMainWindow):
         if p is None:
             self.statusBar().showMessage("No proposal for this turn — run Propose first", 4000)
             return
+        if turn in self._hidden_turns():
+            self.statusBar().showMessage("Judge the turn first (blind-first review)", 4000)
+            return
         self.select_turn(turn)
         self.commit_text(turn, "final_answer", p.answer)
         if p.masks:
             self.editor.take_proposal_mask()
 
     def undo(self) -> None:
-        if self.session.history is None:
-            return
-        try:
-            self._saved(self.session.undo())
-        except AnnotatorError as exc:
-            self.statusBar().showMessage(str(exc), 6000)
+        self._history_step(self.session.undo)
 
     def redo(self) -> None:
+        self._history_step(self.session.redo)
+
+    def _history_step(self, step: object) -> None:
         if self.session.history is None:
             return
         try:
-            self._saved(self.session.redo())
+            self._saved(step())  # type: ignore[operator]
         except AnnotatorError as exc:
             self.statusBar().showMessage(str(exc), 6000)
 
@@ -575,18 +538,21 @@ class MainWindow(QMainWindow):
         if self.session.document is not None:
             self._saved(self.session.save())
 
+    def _session_saved(self, result: SaveResult) -> None:
+        doc = self.session.document
+        if result.ok and doc is not None and doc.id is not None:
+            self.prefetcher.invalidate(doc.id)
+
     def _saved(self, result: SaveResult) -> None:
         doc = self.session.document
         if doc is None:
             return
         if result.ok:
-            self.save_label.setText(
-                f"#{doc.id} · rev {doc.conversation.revision} · {result.message}"
+            self.status.show_saved(
+                f"#{doc.id} · rev {doc.conversation.revision} · {result.message}", True
             )
-            self.save_label.setStyleSheet("")
         else:
-            self.save_label.setText(f"#{doc.id} · UNSAVED · {result.message}")
-            self.save_label.setStyleSheet("color: #e74c3c; font-weight: 600;")
+            self.status.show_saved(f"#{doc.id} · UNSAVED · {result.message}", False)
         self.setWindowModified(self.session.is_dirty)
         if doc.id is not None and result.ok:
             self.model.refresh_row(doc.id)
@@ -605,6 +571,8 @@ class MainWindow(QMainWindow):
             "approve",
             "reject",
             "reopen",
+            "approve_turn",
+            "reject_turn",
             "history",
             "fill_holes",
             "keep_largest",
@@ -613,26 +581,18 @@ class MainWindow(QMainWindow):
             "take_proposal",
         ):
             self.actions[name].setEnabled(has_doc)
+        for name in ("propose", "propose_turn"):
+            self.actions[name].setEnabled(has_doc and self.proposer.configured)
+        self.actions["cancel_propose"].setEnabled(self.proposer.busy)
         self.review.setEnabled(has_doc)
 
     # -- layers -------------------------------------------------------------------------
-    def _toggle_layer(self, key: str) -> None:
-        self.layer_boxes[key].setChecked(self.actions[f"toggle_{key}"].isChecked())
+    def _set_layer(self, key: str) -> None:
+        self.editor.set_layer_visible(key, self.actions[f"toggle_{key}"].isChecked())
 
-    def _set_layer(self, key: str, on: bool) -> None:
-        self.editor.set_layer_visible(key, on)
-        act = self.actions[f"toggle_{key}"]
-        if act.isChecked() != on:
-            act.blockSignals(True)
-            act.setChecked(on)
-            act.blockSignals(False)
-
-    def _candidates_changed(self, index: int, count: int, score: float) -> None:
-        self.candidate_label.setText(
-            f"  SAM candidate {index + 1}/{count} · score {score:.2f}  (Tab, Enter)"
-            if count
-            else ""
-        )
+    def _opacity_changed(self, value: int) -> None:
+        self.settings.overlay_opacity = value / 100
+        self.editor.set_opacity(value / 100)
 
     # -- review -------------------------------------------------------------------------
     def decide(self, decision: Decision, comment: str = "") -> None:
@@ -641,29 +601,47 @@ class MainWindow(QMainWindow):
         try:
             result = self.session.review(decision, comment.strip())
         except AnnotatorError as exc:
-            QMessageBox.warning(self, TITLE, str(exc))
+            self.jobs.show_message(QMessageBox.Icon.Warning, str(exc))
             return
         self._saved(result)
         if result.ok:
             self.review.clear_comment()
             self._refresh_status()
         else:
-            QMessageBox.warning(self, TITLE, result.message)
+            self.jobs.show_message(QMessageBox.Icon.Warning, result.message)
 
-    def turn_review(self, turn: int, decision: Decision, reason: object) -> None:
-        if self.session.document is None:
+    def _reject_selected_turn(self) -> None:
+        turn = self.editor.turn
+        if 0 <= turn < len(self.conversation.cards):
+            reason = self.conversation.cards[turn].reason.currentData()
+            self.turn_review(turn, Decision.REJECT, reason)
+
+    def turn_review(self, turn: int, decision: Decision, reason: ReasonCode | None) -> None:
+        doc = self.session.document
+        if doc is None:
             return
         try:
             result = self.session.review(
                 decision, self.review.comment.text().strip(), turn_index=turn, reason=reason
-            )  # type: ignore[arg-type]
+            )
         except AnnotatorError as exc:
-            QMessageBox.warning(self, TITLE, str(exc))
+            self.jobs.show_message(QMessageBox.Icon.Warning, str(exc))
             return
-        self.editor.mark_judged(turn)
         self._saved(result)
-        self._refresh_texts()
-        self._refresh_status()
+        if not result.ok:
+            self.jobs.show_message(QMessageBox.Icon.Warning, result.message)
+            return
+        self.panel_state.verdicts[turn] = Verdict(decision, reason, self.settings.reviewer)
+        self.editor.mark_judged(turn)  # blind-first: the model's output may be shown now
+        if turn == self.editor.turn:
+            self._mask_changed()
+        else:
+            self._refresh_texts()
+        self.statusBar().showMessage(
+            f"Turn {turn + 1}: {decision.value}"
+            + (f" ({reason.value.replace('_', ' ')})" if reason else ""),
+            4000,
+        )
 
     def show_history(self) -> None:
         doc = self.session.document
@@ -671,45 +649,92 @@ class MainWindow(QMainWindow):
             return
         HistoryDialog(self.store.history(doc.id), f"History of #{doc.id}", self).exec()
 
-    # -- jobs (wired by the composition root when the services exist) ----------------------
-    def propose(self) -> None:
-        self.statusBar().showMessage("No proposer configured (Settings > Proposer)", 5000)
+    # -- propose --------------------------------------------------------------------------
+    def propose(self, turns: list[int] | None = None) -> None:
+        doc = self.session.document
+        if doc is None:
+            return
+        if not self.proposer.configured:
+            self.jobs.show_message(
+                QMessageBox.Icon.Information,
+                "No proposer is configured.\n\nChoose one (MIRAS with a checkpoint folder, or "
+                "a remote server) in File > Settings > Models.",
+            )
+            return
+        bundle = self._bundle
+        if bundle is None or bundle.rgb is None:
+            self.jobs.show_message(
+                QMessageBox.Icon.Warning, "The image of this record cannot be read."
+            )
+            return
+        self.proposer.propose(doc.conversation, bundle.rgb, turns)
+        self._update_enabled()
 
-    def import_dialog(self) -> None:
-        self.statusBar().showMessage("Import is not available in this build", 5000)
+    def _proposing(self, running: bool) -> None:
+        self.status.show_proposing(running)
+        self._update_enabled()
 
-    def export_dialog(self) -> None:
-        self.statusBar().showMessage("Export is not available in this build", 5000)
+    def _proposer_changed(self) -> None:
+        p = self.proposer
+        self.status.show_proposer(p.state_text(), p.noise)
+        self.conversation.set_noise_warning(
+            "⚠ The configured proposer has RANDOM weights (a test checkpoint): its answers and "
+            "masks are noise, not MIRAS. Do not take them over."
+            if p.noise
+            else ""
+        )
+        doc = self.session.document
+        if doc is not None:
+            self._refresh_texts()
+        self._update_enabled()
+
+    def _proposals_stored(self, conv_id: int, proposals: list[object]) -> None:
+        self.prefetcher.invalidate(conv_id)
+        self.model.refresh_row(conv_id)
+        doc = self.session.document
+        if doc is None or doc.id != conv_id:
+            return
+        self.editor.set_proposals(proposals)  # type: ignore[arg-type]
+        self.status.show_saved(f"#{conv_id} · rev {doc.conversation.revision} · saved", True)
+        self._after_open()
+        self._mask_changed()
+
+    # -- sample, settings -----------------------------------------------------------------
+    def add_sample(self) -> None:
+        from annotator.services.sample_project import import_sample
+
+        store = self.store
+
+        def work(task: Task) -> object:
+            return import_sample(store, task=task)
+
+        def done(_summary: object) -> None:
+            self._data_changed()
+            self.statusBar().showMessage("Sample project added", 5000)
+
+        self.jobs.start("Adding the sample project…", work, done)
 
     def settings_dialog(self) -> None:
         dialog = SettingsDialog(self.settings, self)
         if dialog.exec():
-            new = dialog.result_settings()
-            for field in dataclasses.fields(Settings):
-                setattr(self.settings, field.name, getattr(new, field.name))
-            save_settings(self.settings, self._settings_path)
-            self.editor.blind = self.settings.blind_first
-            self.resolver.add_root(self.settings.images_dir)
-            self.statusBar().showMessage("Settings saved", 3000)
+            self.apply_settings(dialog.result_settings())
+
+    def apply_settings(self, new: Settings) -> None:
+        for field in dataclasses.fields(Settings):
+            setattr(self.settings, field.name, getattr(new, field.name))
+        save_settings(self.settings, self._settings_path)
+        self.editor.blind = self.settings.blind_first
+        self.resolver.add_root(self.settings.images_dir)
+        self.proposer.configure()
+        self._proposer_changed()
+        if self.session.document is not None:
+            self._mask_changed()
+            self.editor.set_judged(self.editor.judged())
+        self.statusBar().showMessage("Settings saved", 3000)
 
     # -- status bar -----------------------------------------------------------------------
     def _sam_state(self, state: str) -> None:
-        text = {
-            "off": "SAM: off",
-            "idle": "SAM: not loaded",
-            "loading": "SAM: loading model…",
-            "encoding": "SAM: encoding image…",
-            "ready": "SAM: ready",
-        }.get(state, f"SAM: {state}")
-        self.model_label.setText(text)
-        self.encode_bar.setVisible(state in ("loading", "encoding"))
-        if state in ("loading", "encoding"):
-            self.encode_bar.setRange(0, 0)
-
-    def _sam_progress(self, done: int, total: object, _message: str) -> None:
-        if isinstance(total, int) and total > 0:
-            self.encode_bar.setRange(0, total)
-            self.encode_bar.setValue(done)
+        self.status.show_sam_state(state)
 
     # -- closing ------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -741,7 +766,20 @@ class MainWindow(QMainWindow):
                 write_unsaved(Path(path), [d.to_conversation() for d in dirty])
         self._save_layout()
         save_settings(self.settings, self._settings_path)
+        self.jobs.cancel()
+        self.jobs.wait(3000)
+        self.proposer.shutdown()
+        self.prefetcher.shutdown()
         self.sam.shutdown()
         self._runner.cancel_all()
         self._runner.wait(2000)
         event.accept()
+
+
+def _verdicts(reviews: list[Review]) -> dict[int, Verdict]:
+    """The latest per-turn decision for each turn (approve or reject)."""
+    out: dict[int, Verdict] = {}
+    for r in sorted(reviews, key=lambda r: r.created_at):
+        if r.turn_index is not None and r.decision in (Decision.APPROVE, Decision.REJECT):
+            out[r.turn_index] = Verdict(r.decision, r.reason, r.reviewer)
+    return out

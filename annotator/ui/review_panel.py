@@ -1,8 +1,8 @@
-"""Review controls: status, comment, approve / reject / reopen, and the proposal-vs-final diff."""
+"""Review controls under the conversation: the record's status, the selected turn's
+proposal-vs-final diff with its colour legend, a comment, approve / reject / reopen, history."""
 
 from __future__ import annotations
 
-import qtawesome as qta
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
@@ -10,30 +10,38 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
 from annotator.core.model import Decision
 from annotator.core.status import Status
+from annotator.ui.icons import Icons
 from annotator.ui.record_list import STATUS_COLOURS
+
+DiffStats = tuple[int, float | None, int, int]
 
 
 class ReviewPanel(QFrame):
     decided = Signal(object, str)  # Decision, comment
     historyRequested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, icons: Icons, colours: dict[str, str], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("reviewPanel")
+        self._colours = colours
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(10, 8, 10, 8)
+        lay.setContentsMargins(10, 8, 10, 10)
+        lay.setSpacing(6)
         top = QHBoxLayout()
         self.status = QLabel()
         self.status.setObjectName("statusBadge")
         top.addWidget(self.status)
         top.addStretch(1)
-        hist = QPushButton(qta.icon("mdi6.history", color="#c8ccd4"), "History")
+        hist = QPushButton(icons.get("mdi6.history"), "History")
         hist.setToolTip("Who changed what, when (Ctrl+H)")
         hist.clicked.connect(self.historyRequested)
         top.addWidget(hist)
@@ -41,21 +49,26 @@ class ReviewPanel(QFrame):
         self.diff = QLabel()
         self.diff.setObjectName("diffLabel")
         self.diff.setTextFormat(Qt.TextFormat.RichText)
+        self.diff.setWordWrap(True)
+        self.diff.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         lay.addWidget(self.diff)
         self.comment = QLineEdit()
         self.comment.setPlaceholderText("Comment for the review (optional)")
         lay.addWidget(self.comment)
         row = QHBoxLayout()
-        self.approve = QPushButton(qta.icon("mdi6.check-bold", color="white"), "Approve")
+        row.setSpacing(6)
+        self.approve = QPushButton(icons.get("mdi6.check-bold", "#ffffff"), "Approve")
         self.approve.setObjectName("approveButton")
-        self.reject = QPushButton(qta.icon("mdi6.close-thick", color="white"), "Reject")
+        self.reject = QPushButton(icons.get("mdi6.close-thick", "#ffffff"), "Reject")
         self.reject.setObjectName("rejectButton")
-        self.reopen = QPushButton(qta.icon("mdi6.restore", color="#c8ccd4"), "Reopen")
+        self.reopen = QPushButton(icons.get("mdi6.restore"), "Reopen")
         for button, decision in (
             (self.approve, Decision.APPROVE),
             (self.reject, Decision.REJECT),
             (self.reopen, Decision.REOPEN),
         ):
+            button.setMinimumWidth(60)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             button.clicked.connect(lambda _=False, d=decision: self._decide(d))
             row.addWidget(button)
         lay.addLayout(row)
@@ -82,16 +95,27 @@ class ReviewPanel(QFrame):
         self.reject.setEnabled(not terminal)
         self.reopen.setEnabled(terminal)
 
-    def set_diff(self, stats: tuple[int, float | None, int, int] | None) -> None:
+    def set_diff(self, turn: int, stats: DiffStats | None, hidden: bool = False) -> None:
+        c = self._colours
+        if hidden:
+            self.diff.setText(
+                f"<span style='color:#8a8f98'>Turn {turn + 1}: the model's mask is hidden until "
+                "you judge the turn (blind-first)</span>"
+            )
+            return
         if stats is None:
-            self.diff.setText("<span style='color:#8a8f98'>No proposal for this turn</span>")
+            self.diff.setText(
+                f"<span style='color:#8a8f98'>Turn {turn + 1}: no proposal to compare with</span>"
+            )
             return
         changed, iou, added, removed = stats
         iou_text = "–" if iou is None else f"{iou:.3f}"
         delta = "–" if iou is None else f"{1 - iou:.3f}"
-        plus = f"<span style='color:#3498db'>+{added:,}</span>"
-        minus = f"<span style='color:#e74c3c'>−{removed:,}</span>"
         self.diff.setText(
-            f"Proposal → final: IoU <b>{iou_text}</b> · ΔIoU <b>{delta}</b> · "
-            f"changed <b>{changed:,}</b> px ({plus} / {minus})"
+            f"Turn {turn + 1}, proposal → final: IoU <b>{iou_text}</b> · ΔIoU <b>{delta}</b> · "
+            f"<b>{changed:,}</b> px changed<br>"
+            f"<span style='color:{c['diff_kept']}'>■ kept</span>  "
+            f"<span style='color:{c['diff_added']}'>■ added +{added:,}</span>  "
+            f"<span style='color:{c['diff_removed']}'>■ removed −{removed:,}</span>"
+            "  <span style='color:#8a8f98'>(key 4 shows it)</span>"
         )

@@ -1,24 +1,47 @@
-"""SAM on a worker thread: encode the open image (cancellable, cached by the engine), answer
-clicks and boxes with candidate masks, and prefetch embeddings for the next records of the
-review queue. Results carry a request id; answers for an image or prompt that is no longer the
-current one are dropped."""
+"""SAM on worker threads: encode the open image (cancellable, cached by the engine), answer
+clicks and boxes with candidate masks, and hand the next records of the review queue to the
+engine's own prefetch (its encoder always serves the open image first and interrupts a
+prefetch for it). Results carry a request id; answers for an image or prompt that is no longer
+the current one are dropped."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 from PySide6.QtCore import QObject, Signal
 
-from annotator.core.mask import Mask
 from annotator.core.progress import Task
 from annotator.ui.task_runner import TaskRunner
 
-SegmenterFactory = Callable[[], Any]  # builds the engine (imports torch) on the worker thread
-ImageLoader = Callable[[int], NDArray[np.uint8] | None]  # conversation id -> RGB (worker thread)
+
+class ClickEngine(Protocol):
+    """What the app needs of a SAM engine (``annotator.proposers.sam.SamEngine``): the
+    ``Segmenter`` protocol plus background prefetch and shutdown."""
+
+    def prepare(
+        self, image: NDArray[np.uint8], key: str | None = None, task: Task | None = None
+    ) -> Any: ...
+
+    def segment(
+        self,
+        handle: Any,
+        points: Any,
+        labels: Any,
+        box: Any = None,
+        mask_input: Any = None,
+        multimask: bool = True,
+    ) -> Any: ...
+
+    def prefetch(self, items: Any) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+SegmenterFactory = Callable[[], ClickEngine]  # builds the engine on the worker thread
 
 
 @dataclass(frozen=True)
@@ -29,21 +52,11 @@ class Candidates:
 
 
 def candidate_arrays(result: Any) -> tuple[list[NDArray[np.bool_]], list[float]]:
-    """Normalise an engine's answer (object with ``masks``/``scores`` or a list of candidates)."""
-    masks = getattr(result, "masks", None)
-    scores = getattr(result, "scores", None)
-    if masks is None and isinstance(result, Sequence):
-        masks = [getattr(c, "mask", c) for c in result]
-        scores = [float(getattr(c, "score", 0.0)) for c in result]
-    out: list[NDArray[np.bool_]] = []
-    for m in list(masks or []):
-        if isinstance(m, Mask):
-            out.append(m.to_array())
-        else:
-            out.append(np.asarray(m).astype(bool))
-    sc = [float(s) for s in (list(scores) if scores is not None else [0.0] * len(out))]
-    order = sorted(range(len(out)), key=lambda i: -sc[i] if i < len(sc) else 0.0)
-    return [out[i] for i in order], [sc[i] for i in order]
+    """The candidates of a ``Segmentation`` as full-size boolean masks, best score first."""
+    masks = [np.asarray(m, dtype=bool) for m in result.masks]
+    scores = [float(s) for s in result.scores]
+    order = sorted(range(len(masks)), key=lambda i: -scores[i])
+    return [masks[i] for i in order], [scores[i] for i in order]
 
 
 class SamController(QObject):
@@ -55,15 +68,14 @@ class SamController(QObject):
     def __init__(self, factory: SegmenterFactory | None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._factory = factory
-        self._engine: Any = None  # touched only on the worker thread after creation
-        self._runner = TaskRunner(threads=1, parent=self)
+        self._engine: ClickEngine | None = None  # created on a worker thread
+        # Two threads: a prepare still waiting for a cancelled encode never delays the next one.
+        self._runner = TaskRunner(threads=2, parent=self)
         self._runner.finished.connect(self._finished)
         self._runner.failed.connect(self._failed)
-        self._runner.cancelled.connect(self._cancelled)
         self._runner.progress.connect(self._progress)
         self._prepare_request = 0
         self._segment_request = 0
-        self._prefetch_requests: set[int] = set()
         self._current_key: int | None = None
         self._handle: Any = None
         self.state = "off" if factory is None else "idle"
@@ -87,40 +99,30 @@ class SamController(QObject):
         self.stateChanged.emit(state)
 
     # -- image --------------------------------------------------------------------------
-    def open_image(self, key: int, rgb: NDArray[np.uint8]) -> None:
-        """Start encoding the image of record ``key`` (dropping any older request)."""
+    def open_image(self, record: int, rgb: NDArray[np.uint8], key: str) -> None:
+        """Start preparing the image of ``record`` whose pixels ``key`` identifies (dropping any
+        older request); a cached embedding makes it ready at once."""
         if self._factory is None:
             return
         if self._prepare_request:
             self._runner.cancel(self._prepare_request)
-        self._current_key = key
+        self._current_key = record
         self._handle = None
 
         def work(task: Task) -> Any:
             engine = self._engine_now()
             task.start(None, "encoding image")
-            return engine.prepare(rgb, task=task)
+            return engine.prepare(rgb, key=key, task=task)
 
         self._set_state("encoding" if self._engine is not None else "loading")
         self._prepare_request = self._runner.submit(work)
 
-    def prefetch(self, keys: list[int], load: ImageLoader) -> None:
-        """Prepare embeddings for the next records of the queue; results stay in the engine's
-        cache (nothing is shown)."""
-        if self._factory is None:
-            return
-        for key in keys:
-
-            def work(task: Task, key: int = key) -> None:
-                rgb = load(key)
-                if rgb is not None:
-                    self._engine_now().prepare(rgb, task=task)
-
-            self._prefetch_requests.add(self._runner.submit(work))
-
-    def cancel_prefetch(self) -> None:
-        for request in list(self._prefetch_requests):
-            self._runner.cancel(request)
+    def prefetch(self, items: list[tuple[str, NDArray[np.uint8]]]) -> None:
+        """Embeddings to prepare ahead, in review-queue order, as (pixel key, RGB); replaces the
+        previous list. Results stay in the engine's cache; nothing is shown."""
+        engine = self._engine
+        if engine is not None:
+            engine.prefetch(items)  # thread-safe and non-blocking: the engine's worker encodes
 
     # -- prompts ------------------------------------------------------------------------
     def segment(
@@ -149,7 +151,6 @@ class SamController(QObject):
 
     # -- results ------------------------------------------------------------------------
     def _finished(self, request: int, result: object) -> None:
-        self._prefetch_requests.discard(request)
         if request == self._prepare_request:
             self._prepare_request = 0
             self._handle = result
@@ -158,16 +159,12 @@ class SamController(QObject):
             self.candidatesReady.emit(result)
 
     def _failed(self, request: int, message: str) -> None:
-        self._prefetch_requests.discard(request)
         if request == self._prepare_request:
             self._prepare_request = 0
             self._set_state(f"error: {message}")
             self.failed.emit(message)
         elif request == self._segment_request:
             self.failed.emit(message)
-
-    def _cancelled(self, request: int) -> None:
-        self._prefetch_requests.discard(request)
 
     def _progress(self, request: int, done: int, total: object, message: str) -> None:
         if request == self._prepare_request:
@@ -178,3 +175,6 @@ class SamController(QObject):
     def shutdown(self) -> None:
         self._runner.cancel_all()
         self._runner.wait(3000)
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.close()

@@ -1,4 +1,4 @@
-"""Settings: reviewer name, models, paths, colours, review options."""
+"""Settings: reviewer and review options, models (SAM, proposer), folders, colours."""
 
 from __future__ import annotations
 
@@ -8,59 +8,100 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QColorDialog,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
     QWidget,
 )
 
+from annotator.services.record_propose import available_proposers
 from annotator.services.settings import DEFAULT_COLOURS, Settings
+from annotator.ui.path_field import PathField
+
+
+def _form(tabs: QTabWidget, title: str) -> QFormLayout:
+    page = QWidget()
+    form = QFormLayout(page)
+    tabs.addTab(page, title)
+    return form
 
 
 class SettingsDialog(QDialog):
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
+        self.setMinimumWidth(620)
+        self._base = settings
         self._colours = dict(settings.colours)
-        form = QFormLayout(self)
+        outer = QVBoxLayout(self)
+        tabs = QTabWidget()
+        outer.addWidget(tabs)
+
+        general = _form(tabs, "Review")
         self.reviewer = QLineEdit(settings.reviewer)
-        form.addRow("Reviewer name", self.reviewer)
+        general.addRow("Reviewer name", self.reviewer)
+        self.blind = QCheckBox("Hide the model's answer and mask until I have judged the turn")
+        self.blind.setChecked(settings.blind_first)
+        general.addRow("Blind-first review", self.blind)
+        self.images_dir = PathField("folder", "Images folder", text=settings.images_dir)
+        general.addRow("Images folder", self.images_dir)
+        self.export_dir = PathField("folder", "Export folder", text=settings.export_dir)
+        general.addRow("Export folder", self.export_dir)
+
+        models = _form(tabs, "Models")
         self.sam_model = QLineEdit(settings.sam_model)
         self.sam_model.setToolTip(
             "Name in the weights registry (annotator models list); empty: no SAM"
         )
-        form.addRow("SAM model", self.sam_model)
-        self.proposer = QLineEdit(settings.proposer)
-        self.proposer.setToolTip("Proposer entry point used by Propose (empty: none)")
-        form.addRow("Proposer", self.proposer)
-        self.images_dir = QLineEdit(settings.images_dir)
-        form.addRow("Images folder", self.images_dir)
-        self.export_dir = QLineEdit(settings.export_dir)
-        form.addRow("Export folder", self.export_dir)
-        self.blind = QCheckBox("Hide the model's mask until I have judged the turn")
-        self.blind.setChecked(settings.blind_first)
-        form.addRow("Blind-first review", self.blind)
+        models.addRow("SAM model", self.sam_model)
         self.prefetch = QSpinBox()
         self.prefetch.setRange(0, 20)
         self.prefetch.setValue(settings.prefetch)
-        form.addRow("Prefetch SAM embeddings", self.prefetch)
+        self.prefetch.setToolTip("Records of the review queue read and encoded ahead")
+        models.addRow("Prefetch ahead", self.prefetch)
+        self.proposer = QComboBox()
+        self.proposer.setEditable(True)
+        self.proposer.addItem("")
+        for name in available_proposers():
+            self.proposer.addItem(name)
+        self.proposer.setCurrentText(settings.proposer)
+        self.proposer.setToolTip("Proposer for Propose: miras (a checkpoint folder) or remote")
+        models.addRow("Proposer", self.proposer)
+        self.checkpoint = PathField(
+            "folder",
+            "MIRAS checkpoint folder",
+            text=settings.proposer_checkpoint,
+            placeholder="MIRAS checkpoint folder",
+        )
+        models.addRow("Checkpoint", self.checkpoint)
+        self.device = QLineEdit(settings.proposer_device)
+        self.device.setPlaceholderText("auto (GPU when there is one), cpu, cuda, cuda:1 …")
+        models.addRow("Device", self.device)
+        self.url = QLineEdit(settings.proposer_url)
+        self.url.setPlaceholderText("remote proposer, e.g. http://gpu-box:8765")
+        models.addRow("Server", self.url)
+
+        colours = _form(tabs, "Colours")
         self._colour_buttons: dict[str, QPushButton] = {}
         for name in DEFAULT_COLOURS:
             button = QPushButton(name.replace("_", " "))
             button.clicked.connect(lambda _=False, n=name: self._pick(n))
             self._colour_buttons[name] = button
             self._paint(name)
-            form.addRow(f"Colour: {name.replace('_', ' ')}", button)
+            colours.addRow(name.replace("_", " ").capitalize(), button)
+
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-        self._base = settings
+        outer.addWidget(buttons)
 
     def _paint(self, name: str) -> None:
         colour = self._colours.get(name, DEFAULT_COLOURS[name])
@@ -77,9 +118,12 @@ class SettingsDialog(QDialog):
             self._base,
             reviewer=self.reviewer.text().strip() or self._base.reviewer,
             sam_model=self.sam_model.text().strip(),
-            proposer=self.proposer.text().strip(),
-            images_dir=self.images_dir.text().strip(),
-            export_dir=self.export_dir.text().strip(),
+            proposer=self.proposer.currentText().strip(),
+            proposer_checkpoint=self.checkpoint.text(),
+            proposer_device=self.device.text().strip(),
+            proposer_url=self.url.text().strip(),
+            images_dir=self.images_dir.text(),
+            export_dir=self.export_dir.text(),
             blind_first=self.blind.isChecked(),
             prefetch=self.prefetch.value(),
             colours=dict(self._colours),

@@ -57,17 +57,39 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("reject", "Reject record", "Ctrl+Backspace", "mdi6.close-thick", "Review"),
     Shortcut("reopen", "Reopen record", "Ctrl+R", "mdi6.restore", "Review"),
     Shortcut("history", "Record history", "Ctrl+H", "mdi6.history", "Review"),
-    Shortcut("propose", "Propose (MIRAS) for the record", "Ctrl+P", "mdi6.robot-outline", "Review"),
+    Shortcut(
+        "approve_turn",
+        "Approve the selected turn",
+        "Alt+Return",
+        "mdi6.check-circle-outline",
+        "Review",
+    ),
+    Shortcut(
+        "reject_turn",
+        "Reject the selected turn (with its reason)",
+        "Alt+Backspace",
+        "mdi6.close-circle-outline",
+        "Review",
+    ),
+    Shortcut("propose", "Propose for the whole record", "Ctrl+P", "mdi6.robot-outline", "Review"),
+    Shortcut(
+        "propose_turn", "Propose for the selected turn", "Ctrl+Shift+P", "mdi6.robot", "Review"
+    ),
+    Shortcut(
+        "cancel_propose", "Cancel Propose", "Ctrl+Shift+.", "mdi6.robot-off-outline", "Review"
+    ),
     Shortcut("toggle_draft", "Show draft mask", "1", "", "View"),
     Shortcut("toggle_proposal", "Show proposal mask", "2", "", "View"),
     Shortcut("toggle_final", "Show final mask", "3", "", "View"),
     Shortcut("toggle_diff", "Show diff (kept / added / removed)", "4", "mdi6.compare", "View"),
     Shortcut("fit", "Fit image", "F", "mdi6.fit-to-screen-outline", "View"),
     Shortcut("actual", "Zoom 100%", "Ctrl+0", "mdi6.magnify-scan", "View"),
+    Shortcut("dashboard", "Quality dashboard", "Ctrl+Shift+Q", "mdi6.chart-box-outline", "View"),
     Shortcut(
         "save", "Save now (retry a failed save)", "Ctrl+S", "mdi6.content-save-outline", "File"
     ),
-    Shortcut("import", "Import PRIST…", "Ctrl+I", "mdi6.import", "File"),
+    Shortcut("import", "Import…", "Ctrl+I", "mdi6.import", "File"),
+    Shortcut("sample", "Add the sample project", "", "mdi6.flask-outline", "File"),
     Shortcut("export", "Export…", "Ctrl+E", "mdi6.export", "File"),
     Shortcut("settings", "Settings…", "Ctrl+,", "mdi6.cog-outline", "File"),
     Shortcut("help", "Keyboard shortcuts", "F1", "mdi6.keyboard-outline", "Help"),

@@ -7,7 +7,9 @@ from PySide6.QtWidgets import QApplication
 
 STYLE = """
 QMainWindow, QWidget { background: #25272b; color: #d7dae0; font-size: 10pt; }
-QToolBar { background: #2c2f34; border: none; spacing: 2px; padding: 3px; }
+QToolBar { background: #2c2f34; border: none; spacing: 2px; padding: 3px 4px; }
+QToolBar::separator { background: #3a3e45; width: 1px; margin: 4px 6px; }
+QMainWindow::separator { background: #1d1f22; width: 3px; height: 3px; }
 QToolButton { border-radius: 4px; padding: 4px; }
 QToolButton:hover { background: #3a3e45; }
 QToolButton:checked { background: #3d5a80; }
@@ -42,6 +44,8 @@ QPushButton#rejectButton {
 QPushButton#rejectButton:disabled { background: #3a2c2b; color: #7a6b6a; }
 QFrame#turnCard { background: #2c2f34; border: 1px solid #363a41; border-radius: 6px; }
 QFrame#turnCard[selected="true"] { border: 2px solid #5b8def; background: #2e333b; }
+QFrame#turnCard QLabel, QWidget#captionRow, QFrame#reviewPanel QLabel, QWidget#idsChip QLabel,
+QFrame#emptyBanner QLabel { background: transparent; }
 QLabel#turnTitle { font-weight: 700; color: #e6e9ee; }
 QLabel#caption { color: #9aa4b2; font-size: 9pt; }
 QLabel#draftText { color: #e8d3ad; }
@@ -49,6 +53,33 @@ QLabel#proposalText { color: #b5d0f5; }
 QLabel#focusLabel { padding: 4px 2px; font-size: 11pt; }
 QFrame#reviewPanel { background: #2a2d31; border-top: 1px solid #363a41; }
 QLabel#statusBadge { font-weight: 700; font-size: 11pt; }
+QLabel#noiseBanner {
+    background: #4a2a12;
+    border: 1px solid #c27a2c;
+    border-radius: 6px;
+    color: #ffd9a8;
+    padding: 8px 10px;
+    font-weight: 600;
+}
+QFrame#emptyBanner { background: #243447; border-bottom: 1px solid #3d5a80; }
+QPushButton#primaryButton {
+    background: #3d6fd1;
+    border-color: #5b8def;
+    color: white;
+    font-weight: 600;
+}
+QPushButton#primaryButton:hover { background: #4a7ce0; }
+QWidget#idsChip { background: #2e3b52; border: 1px solid #3d5a80; border-radius: 10px; }
+QToolButton#cardButton { padding: 2px 6px; color: #c8ccd4; }
+QLabel#diffLine { color: #c8ccd4; font-size: 9pt; }
+QLabel#verdict { font-size: 9pt; }
+QLabel#badges { font-size: 9pt; }
+QLabel#toolHint { color: #9aa4b2; padding: 0 4px; }
+QLabel#saveLabel[failed="true"] { color: #e74c3c; font-weight: 600; }
+QStatusBar QLabel[noise="true"] { color: #ffb454; font-weight: 600; }
+QTabWidget::pane { border: 1px solid #3a3e45; top: -1px; }
+QTabBar::tab { background: #2c2f34; padding: 6px 14px; border: 1px solid #3a3e45; }
+QTabBar::tab:selected { background: #363a41; }
 QStatusBar { background: #1d1f22; color: #9aa4b2; }
 QStatusBar QLabel { padding: 0 8px; }
 QSplitter::handle { background: #1d1f22; }

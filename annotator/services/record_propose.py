@@ -1,0 +1,150 @@
+"""Propose for one open record (the desktop app's Propose action): the configured proposer,
+what is known about it before it loads, and proposals for the whole conversation or chosen turns.
+
+Torch is imported only when :func:`load_configured_proposer` builds a proposer (on a worker
+thread in the app); :func:`describe_configured_proposer` reads a MIRAS checkpoint's config file
+only, so the app can say up front that a random test checkpoint proposes noise.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from annotator.core.errors import ProposerError
+from annotator.core.model import Conversation, Proposal
+from annotator.core.progress import Task
+from annotator.proposers.base import (
+    HistorySource,
+    Proposer,
+    RgbImage,
+    TurnRequest,
+    history_for,
+    image_key,
+    load_proposer,
+    proposer_names,
+)
+from annotator.services.propose_job import propose_conversation, proposer_version
+from annotator.services.settings import Settings
+
+MIRAS = "miras"
+
+
+@dataclass(frozen=True)
+class ProposerChoice:
+    """Which proposer the settings ask for, with the options its factory takes."""
+
+    name: str
+    options: tuple[tuple[str, str], ...]
+
+    @property
+    def label(self) -> str:
+        shown = dict(self.options)
+        where = shown.get("checkpoint") or shown.get("url") or ""
+        return f"{self.name} ({Path(where).name or where})" if where else self.name
+
+
+@dataclass(frozen=True)
+class ProposerPreview:
+    """What is known before loading: ``proposes_noise`` is None when it cannot be told."""
+
+    choice: ProposerChoice
+    proposes_noise: bool | None
+    description: str
+
+
+def configured_proposer(settings: Settings) -> ProposerChoice | None:
+    """The proposer the settings name (a checkpoint alone means MIRAS), or None."""
+    name = settings.proposer.strip() or (MIRAS if settings.proposer_checkpoint.strip() else "")
+    if not name:
+        return None
+    options = {
+        "checkpoint": settings.proposer_checkpoint.strip(),
+        "device": settings.proposer_device.strip(),
+        "url": settings.proposer_url.strip(),
+    }
+    if name == MIRAS:
+        options.pop("url")
+    return ProposerChoice(name, tuple((k, v) for k, v in options.items() if v))
+
+
+def available_proposers() -> list[str]:
+    """Names of the installed proposers (entry points; nothing is imported)."""
+    return proposer_names()
+
+
+def describe_configured_proposer(choice: ProposerChoice) -> ProposerPreview:
+    """Read what the proposer's files say about it without loading it."""
+    checkpoint = dict(choice.options).get("checkpoint")
+    if choice.name != MIRAS or not checkpoint:
+        return ProposerPreview(choice, None, choice.label)
+    from annotator.proposers.miras.config import read_config  # torch-free
+
+    try:
+        config = read_config(Path(checkpoint))
+    except Exception as exc:  # a broken checkpoint is reported when it is loaded
+        return ProposerPreview(choice, None, f"{choice.label}: {exc}")
+    noise = bool(config.random_init)
+    return ProposerPreview(
+        choice,
+        noise,
+        f"MIRAS {config.name}" + (": RANDOM WEIGHTS, its proposals are noise" if noise else ""),
+    )
+
+
+def load_configured_proposer(choice: ProposerChoice) -> Proposer:
+    """Build the proposer (imports torch for MIRAS: call it on a worker thread)."""
+    return load_proposer(choice.name, **dict(choice.options))
+
+
+def propose_record(
+    proposer: Proposer,
+    conv: Conversation,
+    image: RgbImage,
+    *,
+    turns: Sequence[int] | None = None,
+    task: Task | None = None,
+    on_turn: Callable[[Proposal], None] | None = None,
+) -> list[Proposal]:
+    """Proposals for ``turns`` of ``conv`` (all turns when None), each with the conversation's
+    own answers (verified, else draft) as history, as the batch job does. Unsaved."""
+    task = task or Task()
+    wanted = list(range(len(conv.turns))) if turns is None else sorted(set(turns))
+    for t in wanted:
+        if not 0 <= t < len(conv.turns):
+            raise ProposerError(f"conversation {conv.id} has no turn {t + 1}")
+    task.start(len(wanted), f"proposing {len(wanted)} turn(s)")
+
+    def step(proposal: Proposal) -> None:
+        task.step(message=f"turn {proposal.turn_index + 1} proposed")
+        if on_turn is not None:
+            on_turn(proposal)
+
+    if turns is None:
+        return propose_conversation(proposer, conv, image, task=task, on_turn=step)
+    info = proposer.info()
+    version = proposer_version(proposer, HistorySource.DRAFT)
+    key = image_key(image)
+    questions = [t.question for t in conv.turns]
+    answers = [t.final_answer if t.final_answer is not None else t.draft_answer for t in conv.turns]
+    made = []
+    for t in wanted:
+        task.check()
+        started = time.perf_counter()
+        out = proposer.propose(
+            TurnRequest(image, history_for(questions, answers, t), questions[t], key), task
+        )
+        proposal = Proposal(
+            turn_index=t,
+            proposer=info.name,
+            proposer_version=version,
+            answer=out.answer,
+            masks=tuple(out.masks),
+            scores=tuple(out.scores),
+            elapsed_s=float(out.timing.get("total_s", time.perf_counter() - started)),
+        )
+        made.append(proposal)
+        step(proposal)
+    return made

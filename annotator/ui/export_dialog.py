@@ -1,0 +1,132 @@
+"""File > Export: which format, which records, where to; and the summary shown afterwards
+(records, masks, what was left out, and how many polygon masks are lossy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QWidget,
+)
+
+from annotator.core.status import Status
+from annotator.io.export_report import ExportReport
+from annotator.ui.path_field import PathField
+
+ExportFormat = Literal["coco", "jsonl", "jsonl-miras", "labelme", "corrections"]
+
+FORMATS: tuple[tuple[ExportFormat, str, str], ...] = (
+    ("coco", "COCO (RLE masks, or polygons)", "JSON (*.json)"),
+    ("jsonl", "JSONL, full records (re-importable)", "JSON lines (*.jsonl)"),
+    ("jsonl-miras", "JSONL in the MIRAS training form", "JSON lines (*.jsonl)"),
+    ("labelme", "LabelMe files (one per image, into a folder)", ""),
+    ("corrections", "Corrections and rejections (JSONL, for training)", "JSON lines (*.jsonl)"),
+)
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    fmt: ExportFormat
+    out: str
+    status: Status | None = Status.APPROVED
+    categories: Literal["focus", "single"] = "focus"
+    polygons: bool = False
+
+
+class ExportDialog(QDialog):
+    def __init__(self, start_dir: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        self.setMinimumWidth(560)
+        form = QFormLayout(self)
+        self.fmt = QComboBox()
+        for key, label, _ in FORMATS:
+            self.fmt.addItem(label, key)
+        form.addRow("Format", self.fmt)
+        self.status = QComboBox()
+        self.status.addItem("approved records", Status.APPROVED)
+        self.status.addItem("all records", None)
+        for s in Status:
+            if s != Status.APPROVED:
+                self.status.addItem(f"{s.value.replace('_', ' ')} records", s)
+        form.addRow("Records", self.status)
+        self.categories = QComboBox()
+        self.categories.addItem("one category per focus", "focus")
+        self.categories.addItem("a single category", "single")
+        form.addRow("COCO categories", self.categories)
+        self.polygons = QCheckBox("Write polygons instead of RLE (reports lossy masks)")
+        form.addRow("COCO masks", self.polygons)
+        self.out = PathField("save", "Export to", text=start_dir)
+        form.addRow("Output", self.out)
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        form.addRow(self.problem)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.fmt.currentIndexChanged.connect(lambda _i: self._format_changed())
+        self._format_changed()
+
+    def _format_changed(self) -> None:
+        key = self.fmt.currentData()
+        coco = key == "coco"
+        self.categories.setEnabled(coco)
+        self.polygons.setEnabled(coco)
+        self.status.setEnabled(key != "corrections")
+        self.out.kind = "folder" if key == "labelme" else "save"
+        self.out.filters = next(f for k, _, f in FORMATS if k == key) or "All files (*)"
+
+    def request(self) -> ExportRequest:
+        return ExportRequest(
+            fmt=self.fmt.currentData(),
+            out=self.out.text(),
+            status=self.status.currentData(),
+            categories=self.categories.currentData(),
+            polygons=self.polygons.isChecked(),
+        )
+
+    def accept(self) -> None:
+        if not self.request().out:
+            self.problem.setText("Choose where to write the export.")
+            return
+        super().accept()
+
+
+def export_summary(report: ExportReport) -> tuple[str, str]:
+    """(message, detail) for the box shown after an export."""
+    lines = [
+        f"Wrote {report.records:,} record(s) with {report.annotations:,} mask(s) to",
+        report.path,
+    ]
+    if report.skipped:
+        lines.append(f"{len(report.skipped):,} left out (see details).")
+    if report.fidelity:
+        lossy = report.lossy
+        worst = min((f.iou for f in report.fidelity), default=1.0)
+        lines.append(
+            f"Polygons: {len(lossy):,} of {len(report.fidelity):,} mask(s) lossy"
+            f" (lowest IoU with the mask {worst:.4f})."
+        )
+    detail = [
+        f"conversation {i.conversation_id}"
+        + (f", turn {i.turn_index + 1}" if i.turn_index is not None else "")
+        + f": {i.message}"
+        for i in report.skipped
+    ]
+    detail += [
+        f"conversation {f.conversation_id}, turn {f.turn_index + 1}: polygon IoU {f.iou:.4f}"
+        + (f", {f.parts_dropped} part(s) dropped" if f.parts_dropped else "")
+        for f in report.lossy
+    ]
+    return "\n".join(lines), "\n".join(detail)

@@ -1,0 +1,124 @@
+"""File > Import and File > Export: the same services as ``annotator import`` / ``export``,
+run as jobs with progress and cancel, followed by a summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+
+from annotator.core.progress import Task
+from annotator.services import export_job, import_job
+from annotator.services.import_job import ImportSummary
+from annotator.services.settings import Settings
+from annotator.storage import Store
+from annotator.ui.export_dialog import ExportDialog, ExportRequest, export_summary
+from annotator.ui.import_dialog import ImportDialog, ImportRequest
+from annotator.ui.job_runner import JobRunner
+
+
+class FileJobs(QObject):
+    imported = Signal(object)  # ImportSummary
+    exported = Signal(object)  # ExportReport or CorrectionsSummary
+
+    def __init__(
+        self,
+        window: QWidget,
+        store: Store,
+        settings: Settings,
+        jobs: JobRunner,
+        on_images_dir: Callable[[str], None],
+    ) -> None:
+        super().__init__(window)
+        self._window = window
+        self._store = store
+        self._settings = settings
+        self.jobs = jobs
+        self._on_images_dir = on_images_dir
+
+    # -- import ---------------------------------------------------------------------------
+    def import_dialog(self) -> None:
+        dialog = ImportDialog(self._settings.images_dir, self._window)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.run_import(dialog.request())
+
+    def run_import(self, request: ImportRequest) -> bool:
+        store = self._store
+
+        def work(task: Task) -> ImportSummary:
+            if request.kind == "jsonl":
+                return import_job.import_jsonl(
+                    store, request.file, images_dir=request.images_dir or None, task=task
+                )
+            return import_job.import_prist(
+                store,
+                request.file,
+                images_dir=request.images_dir,
+                masks_dir=request.masks_dir or None,
+                match=request.match,
+                task=task,
+            )
+
+        def done(result: object) -> None:
+            assert isinstance(result, ImportSummary)
+            if request.images_dir:
+                self._on_images_dir(request.images_dir)
+                self._settings.images_dir = str(Path(request.file).parent)
+            text = (
+                f"Read {result.records:,} conversation(s) from {Path(result.file).name}: "
+                f"{result.added:,} added, {result.skipped:,} already in the database, "
+                f"{result.flagged:,} flagged."
+            )
+            detail = "\n".join(f"{code}: {n}" for code, n in sorted(result.flags_by_code().items()))
+            self.jobs.show_message(QMessageBox.Icon.Information, text, detail)
+            self.imported.emit(result)
+
+        return self.jobs.start(f"Importing {Path(request.file).name}…", work, done)
+
+    # -- export ---------------------------------------------------------------------------
+    def export_dialog(self) -> None:
+        dialog = ExportDialog(self._settings.export_dir, self._window)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.run_export(dialog.request())
+
+    def run_export(self, request: ExportRequest) -> bool:
+        store = self._store
+
+        def work(task: Task) -> object:
+            if request.fmt == "coco":
+                return export_job.export_coco(
+                    store,
+                    request.out,
+                    status=request.status,
+                    categories=request.categories,
+                    polygons=request.polygons,
+                    task=task,
+                )
+            if request.fmt in ("jsonl", "jsonl-miras"):
+                return export_job.export_jsonl(
+                    store,
+                    request.out,
+                    fmt="miras" if request.fmt == "jsonl-miras" else "prist",
+                    status=request.status,
+                    task=task,
+                )
+            if request.fmt == "labelme":
+                return export_job.export_labelme(
+                    store, request.out, status=request.status, task=task
+                )
+            from annotator.services.corrections_export import export_corrections
+
+            return export_corrections(store, request.out, task=task)
+
+        def done(result: object) -> None:
+            if isinstance(result, export_job.ExportReport):
+                text, detail = export_summary(result)
+            else:
+                text, detail = f"Wrote {result} to\n{request.out}", ""
+            self._settings.export_dir = str(Path(request.out).parent)
+            self.jobs.show_message(QMessageBox.Icon.Information, text, detail)
+            self.exported.emit(result)
+
+        return self.jobs.start(f"Exporting to {Path(request.out).name}…", work, done)

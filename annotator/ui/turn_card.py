@@ -1,0 +1,242 @@
+"""One turn of the conversation as a card: question, draft answer, the model's proposed answer,
+the verified answer, the proposal-vs-final mask diff and the per-turn review. Every row wraps or
+shrinks, so a card never needs more width than the dock gives it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QMouseEvent, QResizeEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotator.core.model import Decision, ReasonCode
+from annotator.ui.icons import Icons
+
+MAX_EDIT_HEIGHT = 200
+
+
+class CommitTextEdit(QPlainTextEdit):
+    """Grows with its text; emits ``committed`` when focus leaves or on Ctrl+Enter."""
+
+    committed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTabChangesFocus(True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumWidth(60)
+        self.document().contentsChanged.connect(self._fit)
+
+    def _fit(self) -> None:
+        """Height for the wrapped text (QPlainTextEdit's document size counts lines, not
+        pixels, so the text is measured with the font instead)."""
+        width = max(40, self.viewport().width() - 2 * int(self.document().documentMargin()))
+        text = self.toPlainText() or self.placeholderText() or " "
+        rect = self.fontMetrics().boundingRect(
+            QRect(0, 0, width, 100_000), int(Qt.TextFlag.TextWordWrap), text
+        )
+        frame = 2 * self.frameWidth() + 2 * int(self.document().documentMargin())
+        height = rect.height() + frame + 6
+        self.setFixedHeight(
+            max(self.fontMetrics().lineSpacing() + frame + 6, min(MAX_EDIT_HEIGHT, height))
+        )
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self._fit()
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        self.committed.emit(self.toPlainText())
+        super().focusOutEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
+            event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            self.committed.emit(self.toPlainText())
+            return
+        super().keyPressEvent(event)
+
+    def set_text_quietly(self, text: str) -> None:
+        if self.toPlainText() != text and not self.hasFocus():
+            self.setPlainText(text)
+
+
+def _wrapping_label(name: str) -> QLabel:
+    label = QLabel()
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    return label
+
+
+class TurnCard(QFrame):
+    clicked = Signal(int)
+    textCommitted = Signal(int, str, str)
+    useDraft = Signal(int)
+    useProposal = Signal(int)
+    review = Signal(int, object, object)  # turn, Decision, ReasonCode | None
+
+    def __init__(self, index: int, icons: Icons, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.index = index
+        self.setObjectName("turnCard")
+        self.setProperty("selected", False)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Maximum)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 8, 10, 8)
+        lay.setSpacing(3)
+
+        head = QHBoxLayout()
+        head.setSpacing(6)
+        self.title = QLabel(f"Turn {index + 1}")
+        self.title.setObjectName("turnTitle")
+        head.addWidget(self.title)
+        self.badges = QLabel()
+        self.badges.setObjectName("badges")
+        self.badges.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        head.addWidget(self.badges, 1)
+        self.verdict = QLabel()
+        self.verdict.setObjectName("verdict")
+        head.addWidget(self.verdict)
+        lay.addLayout(head)
+
+        lay.addWidget(self._caption("Question", "mdi6.account-question-outline", "#9aa4b2", icons))
+        self.question = CommitTextEdit()
+        self.question.committed.connect(
+            lambda t: self.textCommitted.emit(self.index, "question", t)
+        )
+        lay.addWidget(self.question)
+
+        lay.addWidget(
+            self._caption("Draft answer", "mdi6.file-document-edit-outline", "#f5a623", icons)
+        )
+        self.draft = _wrapping_label("draftText")
+        lay.addWidget(self.draft)
+
+        self.proposal_caption = self._caption(
+            "Model proposal", "mdi6.robot-outline", "#4a90e2", icons
+        )
+        self.proposal_title: QLabel = self.proposal_caption.findChild(QLabel, "caption")
+        lay.addWidget(self.proposal_caption)
+        self.proposal = _wrapping_label("proposalText")
+        lay.addWidget(self.proposal)
+
+        lay.addWidget(
+            self._caption("Verified answer", "mdi6.check-decagram-outline", "#2ecc71", icons)
+        )
+        self.final = CommitTextEdit()
+        self.final.setPlaceholderText("not verified yet")
+        self.final.committed.connect(
+            lambda t: self.textCommitted.emit(self.index, "final_answer", t)
+        )
+        lay.addWidget(self.final)
+        take = QHBoxLayout()
+        take.setSpacing(4)
+        self.take_draft = self._button(
+            "Use draft", "mdi6.arrow-down-bold-outline", "#f5a623", icons
+        )
+        self.take_draft.setToolTip(
+            "Take the draft answer (and the draft mask when there is no final one)"
+        )
+        self.take_draft.clicked.connect(lambda: self.useDraft.emit(self.index))
+        self.take_proposal = self._button(
+            "Use proposal", "mdi6.arrow-down-bold-outline", "#4a90e2", icons
+        )
+        self.take_proposal.setToolTip("Take the model's answer and mask")
+        self.take_proposal.clicked.connect(lambda: self.useProposal.emit(self.index))
+        take.addWidget(self.take_draft)
+        take.addWidget(self.take_proposal)
+        take.addStretch(1)
+        lay.addLayout(take)
+
+        self.diff = QLabel()
+        self.diff.setObjectName("diffLine")
+        self.diff.setWordWrap(True)
+        self.diff.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        lay.addWidget(self.diff)
+
+        judge = QHBoxLayout()
+        judge.setSpacing(4)
+        self.accept_button = self._button("Turn OK", "mdi6.check-circle-outline", "#2ecc71", icons)
+        self.accept_button.setToolTip("Approve this turn (answer and mask are right)")
+        self.accept_button.clicked.connect(
+            lambda: self.review.emit(self.index, Decision.APPROVE, None)
+        )
+        self.reject_button = self._button("Reject", "mdi6.close-circle-outline", "#e74c3c", icons)
+        self.reject_button.setToolTip("Reject this turn for the chosen reason")
+        self.reject_button.clicked.connect(
+            lambda: self.review.emit(self.index, Decision.REJECT, self.reason.currentData())
+        )
+        self.reason = QComboBox()
+        for code in ReasonCode:
+            self.reason.addItem(code.value.replace("_", " "), code)
+        self.reason.setToolTip("Why the turn is rejected")
+        self.reason.setMinimumContentsLength(6)
+        self.reason.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.reason.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        judge.addWidget(self.accept_button)
+        judge.addWidget(self.reject_button)
+        judge.addWidget(self.reason, 1)
+        lay.addLayout(judge)
+        for child in (self.question, self.final, self.draft, self.proposal):
+            child.installEventFilter(self)
+
+    @staticmethod
+    def _caption(text: str, icon: str, colour: str, icons: Icons) -> QWidget:
+        w = QWidget()
+        w.setObjectName("captionRow")
+        lay = QHBoxLayout(w)
+        lay.setContentsMargins(0, 4, 0, 0)
+        lay.setSpacing(4)
+        ic = QLabel()
+        ic.setPixmap(icons.pixmap(icon, colour, 13))
+        lay.addWidget(ic)
+        lab = QLabel(text)
+        lab.setObjectName("caption")
+        lab.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        lay.addWidget(lab, 1)
+        return w
+
+    @staticmethod
+    def _button(text: str, icon: str, colour: str, icons: Icons) -> QToolButton:
+        button = QToolButton()
+        button.setText(text)
+        button.setIcon(icons.get(icon, colour))
+        button.setIconSize(QSize(16, 16))
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        button.setObjectName("cardButton")
+        return button
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.FocusIn, QEvent.Type.MouseButtonPress):
+            self.clicked.emit(self.index)
+        return False
+
+    def set_target(self, is_target: bool) -> None:
+        self.title.setText(f"Turn {self.index + 1}" + ("  ·  target" if is_target else ""))
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.clicked.emit(self.index)
+        super().mousePressEvent(event)
+
+    def set_selected(self, selected: bool) -> None:
+        if self.property("selected") == selected:
+            return
+        self.setProperty("selected", selected)
+        self.style().unpolish(self)
+        self.style().polish(self)
