@@ -122,7 +122,7 @@ def test_full_resolution_masks_match_sam_postprocessing(
         ours = geometry.upsample_logits(low_res, size, input_size) > 0
         reference = Sam.postprocess_masks(
             sam_geometry,  # type: ignore[arg-type]  # only image_encoder.img_size is read
-            torch.from_numpy(np.ascontiguousarray(low_res))[None, None],
+            torch.from_numpy(np.array(low_res))[None, None],
             input_size,
             size,
         )
@@ -267,3 +267,8 @@ def test_decoder_graph_matches_sam_prompt_encoder_and_decoder(
             )
             torch.testing.assert_close(ours_masks, ref_masks, atol=1e-4, rtol=1e-4)
             torch.testing.assert_close(ours_scores, ref_scores, atol=1e-5, rtol=1e-5)
+
+
+def test_key_reused_for_other_pixels_is_refused(sam_engine: Any, scene_handle: Any) -> None:
+    with pytest.raises(InputError, match="'scene-0' was prepared for a 1024x768 image"):
+        sam_engine.prepare(np.zeros((100, 200, 3), np.uint8), "scene-0")

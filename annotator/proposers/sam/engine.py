@@ -69,7 +69,7 @@ class EngineOptions:
     disk_cache_dir: Path | None = None
     disk_cache_mb: float = 4096.0
     prefetch_limit: int = 4
-    onnx_dir: Path | None = None  # exported graphs; default ``<models dir>/onnx````
+    onnx_dir: Path | None = None  # exported graphs; default ``<models dir>/onnx``
 
 
 class SamEngine:
@@ -219,7 +219,13 @@ class SamEngine:
         key = key or pixel_key(image)
         task = task or Task()
         hit = self.memory_cache.get(self._cache_key(key))
-        if hit is not None and hit.original_size == image.shape[:2]:
+        if hit is not None:
+            if hit.original_size != image.shape[:2]:
+                h, w = hit.original_size
+                raise InputError(
+                    f"key {key!r} was prepared for a {w}x{h} image, this one is "
+                    f"{image.shape[1]}x{image.shape[0]}: the key must identify the pixels"
+                )
             return _with_source(hit, "memory")
         return self.wait(self.prepare_async(image, key, task), task)
 
@@ -327,6 +333,7 @@ class SamEngine:
         low_res, scores = self.backend.decode(
             handle.embedding, coords, point_labels, mask, has_mask
         )
+        low_res.setflags(write=False)  # handed out as mask_input material, never changed
         upsample = partial(
             geometry.upsample_logits,
             original_size=handle.original_size,
