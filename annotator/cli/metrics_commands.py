@@ -71,7 +71,7 @@ def run_metrics(args: argparse.Namespace) -> int:
 
 
 def _f(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
+    return f"{'-':>5}" if value is None else f"{value:.3f}"
 
 
 def _metric_line(label: str, agg: dict[str, Any]) -> str:
