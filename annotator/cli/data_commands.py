@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from importlib.util import find_spec
+from typing import TYPE_CHECKING, Any
 
 from annotator.cli.progress_bar import progress_task
 from annotator.core.status import Status
-from annotator.storage import Store, open_store
+
+if TYPE_CHECKING:
+    from annotator.storage import Store
 
 
 def register(sub: Any) -> None:
@@ -76,11 +79,7 @@ def register(sub: Any) -> None:
             help="which conversations: a status, or 'all' (default: approved)",
         )
         p_.add_argument("--json", action="store_true", help="print the export report as JSON")
-    try:
-        from annotator.services.corrections_export import export_corrections  # noqa: F401
-    except ModuleNotFoundError:
-        pass
-    else:
+    if find_spec("annotator.services.corrections_export") is not None:  # without importing it
         cr = fmts.add_parser(
             "corrections", help="(proposal, corrected mask, reason) triples as JSONL"
         )
@@ -94,6 +93,8 @@ def register(sub: Any) -> None:
 
 
 def _store(args: argparse.Namespace) -> Store:
+    from annotator.storage import open_store  # SQLAlchemy and Alembic: not for --help
+
     return open_store(args.db)
 
 
