@@ -140,10 +140,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             figures["model_load_s"] = round(time.perf_counter() - started, 3)
             best_masks: dict[str, NDArray[np.bool_]] = {}
             figures.update(_measure(engine, image, warm_image, shapes, args, best_masks))
+        figures["peak_rss_mb"] = _peak_rss_mb()
         if not args.no_compare:
             other = "torch" if figures["runtime"] != "torch" else "onnx"
             figures["comparison"] = _compare(args, other, image, shapes, best_masks, Path(tmp))
-    figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    if "comparison" in figures:
+        figures["comparison"]["peak_rss_mb_both_runtimes"] = _peak_rss_mb()
     figures["load_average_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     figures["targets_met"] = {
         key: (figures[key] <= limit if op == "<=" else figures[key] >= limit)
@@ -286,6 +288,10 @@ def _compare(
     except Exception as exc:  # a missing runtime is a figure, not a failure of the bench
         out["error"] = str(exc)
     return out
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _percentile(values: list[float], q: float) -> float:
