@@ -15,7 +15,7 @@ from annotator.core.errors import AnnotatorError, Cancelled
 COMMAND_MODULES = (
     "annotator.cli.data_commands",  # import, export, stats
     "annotator.cli.model_commands",  # models ...
-    "annotator.cli.miras_commands",  # propose, serve, import-miras
+    "annotator.cli.miras_commands",  # propose, serve (and `import miras`)
     "annotator.cli.metrics_commands",  # metrics
     "annotator.cli.bench_commands",  # bench ...
     "annotator.cli.gui_commands",  # gui (the default with no command)

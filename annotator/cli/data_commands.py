@@ -33,6 +33,10 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(run=run_import_prist)
 
+    from annotator.cli.miras_commands import register_import
+
+    register_import(kinds)
+
     j = kinds.add_parser(
         "jsonl", help="our own JSONL export (prist format) with reviews and proposals"
     )

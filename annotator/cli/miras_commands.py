@@ -1,4 +1,4 @@
-"""``annotator propose``, ``annotator serve``, ``annotator import-miras`` and the MIRAS model
+"""``annotator propose``, ``annotator serve``, ``annotator import miras`` and the MIRAS model
 commands (``annotator models convert-miras`` / ``make-tiny-miras``, registered by
 ``model_commands`` through :func:`register_models`). Heavy imports happen inside the handlers."""
 
@@ -56,9 +56,14 @@ def register(sub: Any) -> None:
     s.add_argument("--max-images", type=int, default=64, help="images kept for later turns")
     s.set_defaults(run=run_serve)
 
-    m = sub.add_parser(
-        "import-miras",
-        help="import MIRAS outputs made elsewhere (the authors' evaluation JSON + mask images)",
+
+
+def register_import(import_kinds: Any) -> None:
+    """``annotator import miras``: attached to the ``import`` group by ``data_commands``."""
+    m = import_kinds.add_parser(
+        "miras",
+        help="MIRAS outputs made elsewhere (the authors' evaluation JSON + mask images), "
+        "as proposals",
     )
     m.add_argument("file", type=Path, help="JSON array of {img_id, focus, response: [...]}")
     m.add_argument("--masks", type=Path, default=None, help="directory of predicted mask images")
