@@ -133,7 +133,7 @@ def test_export_dialog_and_jsonl_of_all_records(
     w = parts.window
     dialog = ExportDialog(parent=w)
     dialog.fmt.setCurrentIndex(dialog.fmt.findData("jsonl"))
-    dialog.status.setCurrentIndex(dialog.status.findData(None))
+    dialog.status.setCurrentIndex(dialog.status.findData(""))
     assert not dialog.polygons.isEnabled()
     dialog.accept()
     assert dialog.result() == 0 and "Choose where" in dialog.problem.text()

@@ -1,9 +1,11 @@
 """Propose for one open record (the desktop app's Propose action): the configured proposer,
 what is known about it before it loads, and proposals for the whole conversation or chosen turns.
 
-Torch is imported only when :func:`load_configured_proposer` builds a proposer (on a worker
-thread in the app); :func:`describe_configured_proposer` reads a MIRAS checkpoint's config file
-only, so the app can say up front that a random test checkpoint proposes noise.
+Imports are deferred to keep the app's start light: the proposer protocol's module (entry
+points) when it is used, torch when :func:`load_configured_proposer` builds a proposer (on a
+worker thread in the app), the batch job's module (image readers) when proposing.
+:func:`describe_configured_proposer` reads a MIRAS checkpoint's config file only, so the app can
+say up front that a random test checkpoint proposes noise.
 """
 
 from __future__ import annotations
@@ -12,22 +14,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from annotator.core.errors import ProposerError
 from annotator.core.model import Conversation, Proposal
 from annotator.core.progress import Task
-from annotator.proposers.base import (
-    HistorySource,
-    Proposer,
-    RgbImage,
-    TurnRequest,
-    history_for,
-    image_key,
-    load_proposer,
-    proposer_names,
-)
-from annotator.services.propose_job import propose_conversation, proposer_version
 from annotator.services.settings import Settings
+
+if TYPE_CHECKING:
+    from annotator.proposers.base import Proposer, RgbImage
 
 MIRAS = "miras"
 
@@ -72,6 +67,8 @@ def configured_proposer(settings: Settings) -> ProposerChoice | None:
 
 def available_proposers() -> list[str]:
     """Names of the installed proposers (entry points; nothing is imported)."""
+    from annotator.proposers.base import proposer_names
+
     return proposer_names()
 
 
@@ -96,6 +93,8 @@ def describe_configured_proposer(choice: ProposerChoice) -> ProposerPreview:
 
 def load_configured_proposer(choice: ProposerChoice) -> Proposer:
     """Build the proposer (imports torch for MIRAS: call it on a worker thread)."""
+    from annotator.proposers.base import load_proposer
+
     return load_proposer(choice.name, **dict(choice.options))
 
 
@@ -110,6 +109,9 @@ def propose_record(
 ) -> list[Proposal]:
     """Proposals for ``turns`` of ``conv`` (all turns when None), each with the conversation's
     own answers (verified, else draft) as history, as the batch job does. Unsaved."""
+    from annotator.proposers.base import HistorySource, TurnRequest, history_for, image_key
+    from annotator.services.propose_job import propose_conversation, proposer_version
+
     task = task or Task()
     wanted = list(range(len(conv.turns))) if turns is None else sorted(set(turns))
     for t in wanted:

@@ -152,10 +152,12 @@ class EditorController(QObject):
         return set(self._judged)
 
     def proposal_array(self, turn: int) -> NDArray[np.bool_] | None:
+        """The latest proposal's mask for ``turn`` (a proposal without a mask proposes the
+        empty mask, as the correction size in storage counts it); None without a proposal."""
         if turn in self._proposal_arrays:
             return self._proposal_arrays[turn]
         p = self.proposals.get(turn)
-        if p is None or not p.masks or self.doc is None:
+        if p is None or self.doc is None:
             return None
         h, w = self.doc.size
         acc = np.zeros((h, w), dtype=bool)
@@ -325,7 +327,7 @@ class EditorController(QObject):
     def take_proposal_mask(self) -> bool:
         proposal = self.proposal_array(self.turn)
         p = self.proposals.get(self.turn)
-        if proposal is None or p is None:
+        if proposal is None or p is None or not p.masks:
             self.message.emit("This turn has no proposed mask")
             return False
         return self._run_op(

@@ -51,11 +51,11 @@ class ExportDialog(QDialog):
             self.fmt.addItem(label, key)
         form.addRow("Format", self.fmt)
         self.status = QComboBox()
-        self.status.addItem("approved records", Status.APPROVED)
-        self.status.addItem("all records", None)
+        self.status.addItem("approved records", Status.APPROVED.value)
+        self.status.addItem("all records", "")
         for s in Status:
             if s != Status.APPROVED:
-                self.status.addItem(f"{s.value.replace('_', ' ')} records", s)
+                self.status.addItem(f"{s.value.replace('_', ' ')} records", s.value)
         form.addRow("Records", self.status)
         self.categories = QComboBox()
         self.categories.addItem("one category per focus", "focus")
@@ -91,7 +91,7 @@ class ExportDialog(QDialog):
         return ExportRequest(
             fmt=self.fmt.currentData(),
             out=self.out.text(),
-            status=self.status.currentData(),
+            status=Status(self.status.currentData()) if self.status.currentData() else None,
             categories=self.categories.currentData(),
             polygons=self.polygons.isChecked(),
         )

@@ -1,5 +1,6 @@
 """File > Import and File > Export: the same services as ``annotator import`` / ``export``,
-run as jobs with progress and cancel, followed by a summary."""
+run as jobs with progress and cancel, followed by a summary. The services (and the readers and
+writers behind them) are imported when a job starts, not with the window."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 from annotator.core.progress import Task
-from annotator.services import export_job, import_job
-from annotator.services.import_job import ImportSummary
+from annotator.io.export_report import ExportReport
 from annotator.services.settings import Settings
 from annotator.storage import Store
 from annotator.ui.export_dialog import ExportDialog, ExportRequest, export_summary
@@ -47,7 +47,9 @@ class FileJobs(QObject):
     def run_import(self, request: ImportRequest) -> bool:
         store = self._store
 
-        def work(task: Task) -> ImportSummary:
+        def work(task: Task) -> object:
+            from annotator.services import import_job
+
             if request.kind == "jsonl":
                 return import_job.import_jsonl(
                     store, request.file, images_dir=request.images_dir or None, task=task
@@ -62,6 +64,8 @@ class FileJobs(QObject):
             )
 
         def done(result: object) -> None:
+            from annotator.services.import_job import ImportSummary
+
             assert isinstance(result, ImportSummary)
             if request.images_dir:
                 self._on_images_dir(request.images_dir)
@@ -87,6 +91,8 @@ class FileJobs(QObject):
         store = self._store
 
         def work(task: Task) -> object:
+            from annotator.services import export_job
+
             if request.fmt == "coco":
                 return export_job.export_coco(
                     store,
@@ -113,7 +119,7 @@ class FileJobs(QObject):
             return export_corrections(store, request.out, task=task)
 
         def done(result: object) -> None:
-            if isinstance(result, export_job.ExportReport):
+            if isinstance(result, ExportReport):
                 text, detail = export_summary(result)
             else:
                 text, detail = f"Wrote {result} to\n{request.out}", ""

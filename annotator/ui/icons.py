@@ -6,7 +6,7 @@ again with qtawesome on demand."""
 from __future__ import annotations
 
 import hashlib
-from importlib.metadata import PackageNotFoundError, version
+from importlib.util import find_spec
 from pathlib import Path
 
 from PySide6.QtCore import QRect, QSize, Qt
@@ -16,11 +16,17 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 SIZES = (13, 16, 20, 24, 26, 32, 40, 48)
 
 
-def _qtawesome_version() -> str:
+def _qtawesome_stamp() -> str:
+    """Identifies the installed qtawesome (its version file) without importing it or
+    ``importlib.metadata``, both slow to import."""
+    spec = find_spec("qtawesome")
+    if spec is None or spec.origin is None:
+        return "absent"
+    version_file = Path(spec.origin).with_name("_version.py")
     try:
-        return version("qtawesome")
-    except PackageNotFoundError:
-        return "unknown"
+        return hashlib.sha1(version_file.read_bytes()).hexdigest()[:12]
+    except OSError:
+        return spec.origin
 
 
 class Icons:
@@ -31,7 +37,7 @@ class Icons:
     def __init__(self, directory: Path | None) -> None:
         self._dir = directory
         self._memory: dict[tuple[str, str, str], QIcon] = {}
-        self._stamp = f"{_qtawesome_version()}|{','.join(map(str, SIZES))}"
+        self._stamp = f"{_qtawesome_stamp()}|{','.join(map(str, SIZES))}"
         self.rendered = 0  # strips drawn with qtawesome in this process (a cold cache)
 
     def get(self, name: str, color: str = "#c8ccd4", *, active: str = "") -> QIcon:

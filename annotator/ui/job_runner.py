@@ -76,14 +76,15 @@ class JobRunner(QObject):
 
     # -- worker signals -------------------------------------------------------------------
     def _progress(self, request: int, done: int, total: object, message: str) -> None:
-        if request != self._request or self.dialog is None:
+        dialog = self.dialog
+        if request != self._request or dialog is None:
             return
         self.progressed.emit(done, total, message)
-        if isinstance(total, int) and total > 0:
-            self.dialog.setMaximum(total)
-            self.dialog.setValue(min(done, total))
         if message:
-            self.dialog.setLabelText(message)
+            dialog.setLabelText(message)
+        if isinstance(total, int) and total > 0:
+            dialog.setMaximum(total)
+            dialog.setValue(min(done, total))  # a modal dialog processes events here
 
     def _close(self) -> None:
         self._request = 0

@@ -23,6 +23,7 @@ from annotator.core.commands import SetText
 from annotator.core.errors import AnnotatorError
 from annotator.core.model import Decision, MaskLayer, ReasonCode, Review
 from annotator.core.progress import Task
+from annotator.core.review_rules import ReviewState, apply_review
 from annotator.core.status import Status
 from annotator.services.session import EditSession, SaveResult
 from annotator.services.settings import DEFAULT_COLOURS, Settings, save_settings
@@ -392,7 +393,7 @@ class MainWindow(QMainWindow):
         self.resolver.add_root(bundle.conversation.image.root)
         doc = self.session.open(conv_id, stored=bundle.conversation)
         self.editor.show_record(doc, bundle.rgb, bundle.proposals)
-        verdicts = _verdicts(bundle.reviews)
+        verdicts = verdicts_of(bundle.reviews, doc.turn_count)
         self.editor.set_judged(set(verdicts))
         self.panel_state = PanelState(
             proposals=self.editor.proposals,
@@ -606,14 +607,26 @@ class MainWindow(QMainWindow):
         self._saved(result)
         if result.ok:
             self.review.clear_comment()
+            self._reload_verdicts()
             self._refresh_status()
         else:
             self.jobs.show_message(QMessageBox.Icon.Warning, result.message)
 
+    def _reload_verdicts(self) -> None:
+        doc = self.session.document
+        if doc is None or doc.id is None:
+            return
+        try:
+            reviews = self.store.reviews(doc.id)
+        except AnnotatorError:
+            return
+        self.panel_state.verdicts = verdicts_of(reviews, doc.turn_count)
+        self._refresh_texts()
+
     def _reject_selected_turn(self) -> None:
         turn = self.editor.turn
         if 0 <= turn < len(self.conversation.cards):
-            reason = self.conversation.cards[turn].reason.currentData()
+            reason = self.conversation.cards[turn].reason_code()
             self.turn_review(turn, Decision.REJECT, reason)
 
     def turn_review(self, turn: int, decision: Decision, reason: ReasonCode | None) -> None:
@@ -631,7 +644,7 @@ class MainWindow(QMainWindow):
         if not result.ok:
             self.jobs.show_message(QMessageBox.Icon.Warning, result.message)
             return
-        self.panel_state.verdicts[turn] = Verdict(decision, reason, self.settings.reviewer)
+        self._reload_verdicts()
         self.editor.mark_judged(turn)  # blind-first: the model's output may be shown now
         if turn == self.editor.turn:
             self._mask_changed()
@@ -776,10 +789,24 @@ class MainWindow(QMainWindow):
         event.accept()
 
 
-def _verdicts(reviews: list[Review]) -> dict[int, Verdict]:
-    """The latest per-turn decision for each turn (approve or reject)."""
-    out: dict[int, Verdict] = {}
-    for r in sorted(reviews, key=lambda r: r.created_at):
-        if r.turn_index is not None and r.decision in (Decision.APPROVE, Decision.REJECT):
-            out[r.turn_index] = Verdict(r.decision, r.reason, r.reviewer)
-    return out
+def verdicts_of(reviews: list[Review], turn_count: int) -> dict[int, Verdict]:
+    """Each turn's standing verdict, folded by the same rules that set the record's status
+    (a whole-record approve approves every turn, a reopen clears them), with who gave it."""
+    state = ReviewState(Status.IN_REVIEW)
+    given: dict[int, Review] = {}
+    for r in reviews:  # stored order
+        try:
+            state = apply_review(state, r, turn_count)
+        except AnnotatorError:
+            continue  # a review of a turn that no longer exists
+        if r.turn_index is not None:
+            given[r.turn_index] = r
+        elif r.decision == Decision.APPROVE:
+            given.update(dict.fromkeys(range(turn_count), r))
+    return {
+        t: Verdict(
+            d, given[t].reason if given[t].turn_index is not None else None, given[t].reviewer
+        )
+        for t, d in state.verdicts.items()
+        if t in given
+    }

@@ -57,7 +57,7 @@ class RecordBrowser(QWidget):
         self.status_filter = QComboBox()
         self.status_filter.addItem("All statuses", None)
         for s in Status:
-            self.status_filter.addItem(s.value.replace("_", " "), s)
+            self.status_filter.addItem(s.value.replace("_", " "), s.value)
         self.flag_filter = QComboBox()
         self.flag_filter.addItem("Any flags", None)
         self.flag_filter.addItem("Flagged", True)
@@ -135,8 +135,9 @@ class RecordBrowser(QWidget):
 
     # -- query ----------------------------------------------------------------------------
     def query(self) -> ListQuery:
+        status = self.status_filter.currentData()  # Qt gives enum data back as plain text
         return ListQuery(
-            status=self.status_filter.currentData(),
+            status=Status(status) if status else None,
             flagged=self.flag_filter.currentData(),
             text=self.search.text().strip() or None,
             ids=self._ids,

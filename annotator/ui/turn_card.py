@@ -178,11 +178,11 @@ class TurnCard(QFrame):
         self.reject_button = self._button("Reject", "mdi6.close-circle-outline", "#e74c3c", icons)
         self.reject_button.setToolTip("Reject this turn for the chosen reason")
         self.reject_button.clicked.connect(
-            lambda: self.review.emit(self.index, Decision.REJECT, self.reason.currentData())
+            lambda: self.review.emit(self.index, Decision.REJECT, self.reason_code())
         )
         self.reason = QComboBox()
         for code in ReasonCode:
-            self.reason.addItem(code.value.replace("_", " "), code)
+            self.reason.addItem(code.value.replace("_", " "), code.value)
         self.reason.setToolTip("Why the turn is rejected")
         self.reason.setMinimumContentsLength(6)
         self.reason.setSizeAdjustPolicy(
@@ -226,6 +226,13 @@ class TurnCard(QFrame):
         if event.type() in (QEvent.Type.FocusIn, QEvent.Type.MouseButtonPress):
             self.clicked.emit(self.index)
         return False
+
+    def reason_code(self) -> ReasonCode:
+        """The chosen reason (Qt hands enum item data back as plain strings)."""
+        return ReasonCode(self.reason.currentData())
+
+    def set_reason(self, code: ReasonCode) -> None:
+        self.reason.setCurrentIndex(self.reason.findData(code.value))
 
     def set_target(self, is_target: bool) -> None:
         self.title.setText(f"Turn {self.index + 1}" + ("  ·  target" if is_target else ""))
