@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html import escape
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from annotator.core.model import SEG_TOKEN, Decision, MaskLayer, Proposal, ReasonCode
@@ -84,7 +84,7 @@ class ConversationPanel(QScrollArea):
         self._layout.addWidget(self.focus_label)
         self._layout.addStretch(1)
         self.setWidget(self._host)
-        self.setMinimumWidth(300)
+        self.setMinimumWidth(280)
         self.cards: list[TurnCard] = []
         self._pool: list[TurnCard] = []
         self.selected = -1
@@ -188,4 +188,20 @@ class ConversationPanel(QScrollArea):
         for card in self.cards:
             card.set_selected(card.index == index)
         if 0 <= index < len(self.cards):
-            self.ensureWidgetVisible(self.cards[index], 0, 40)
+            # After the cards are laid out for this record (their heights change with the text).
+            QTimer.singleShot(0, lambda: self._scroll_to(index))
+
+    def _scroll_to(self, index: int) -> None:
+        """Bring the selected card into view, its top first when it is taller than the view."""
+        if index != self.selected or not 0 <= index < len(self.cards):
+            return
+        card = self.cards[index]
+        bar = self.verticalScrollBar()
+        top, bottom = card.y(), card.y() + card.height()
+        view = self.viewport().height()
+        if top >= bar.value() and bottom <= bar.value() + view:
+            return  # already fully visible
+        if card.height() > view or top < bar.value():
+            bar.setValue(top - 8)
+        else:
+            bar.setValue(bottom - view + 8)

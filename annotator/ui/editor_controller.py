@@ -410,12 +410,15 @@ class EditorController(QObject):
     # -- measures -----------------------------------------------------------------------
     def diff_stats(self, turn: int | None = None) -> tuple[int, float | None, int, int] | None:
         """(changed pixels, IoU proposal vs final, added, removed) for ``turn`` (default: the
-        shown one); None without a proposal."""
+        shown one); None without a proposal, or on an earlier turn nobody drew a final mask
+        for (most turns of a PRIST conversation have none: only the target's mask is owed)."""
         if self.doc is None:
             return None
         turn = self.turn if turn is None else turn
         proposal = self.proposal_array(turn)
         if proposal is None:
+            return None
+        if turn != self.doc.target_turn and not self.doc.has_mask((turn, MaskLayer.FINAL)):
             return None
         final = self.doc.layer_array((turn, MaskLayer.FINAL))
         added = int(np.count_nonzero(final & ~proposal))

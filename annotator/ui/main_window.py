@@ -8,10 +8,11 @@ import dataclasses
 import weakref
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence
+import numpy as np
+from numpy.typing import NDArray
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget,
     QFileDialog,
     QMainWindow,
     QMessageBox,
@@ -21,39 +22,38 @@ from PySide6.QtWidgets import (
 
 from annotator.core.commands import SetText
 from annotator.core.errors import AnnotatorError
-from annotator.core.model import Decision, MaskLayer, ReasonCode, Review
+from annotator.core.model import Decision, MaskLayer, ReasonCode
 from annotator.core.progress import Task
-from annotator.core.review_rules import ReviewState, apply_review
 from annotator.core.status import Status
 from annotator.services.session import EditSession, SaveResult
 from annotator.services.settings import DEFAULT_COLOURS, Settings, save_settings
 from annotator.storage import Store
 from annotator.ui.canvas.tools import BrushTool, PolygonTool, SamTool
 from annotator.ui.canvas.view import CanvasView
-from annotator.ui.conversation_panel import ConversationPanel, PanelState, Verdict
+from annotator.ui.conversation_panel import ConversationPanel, PanelState
 from annotator.ui.dashboard_dock import DashboardDock
 from annotator.ui.editor_controller import EditorController
 from annotator.ui.empty_banner import EmptyDatabaseBanner
 from annotator.ui.file_jobs import FileJobs
-from annotator.ui.history_dialog import HistoryDialog
 from annotator.ui.icons import Icons
 from annotator.ui.image_source import ImageResolver
 from annotator.ui.job_runner import JobRunner
+from annotator.ui.propose_actions import ProposeActions
 from annotator.ui.propose_controller import ProposeController
 from annotator.ui.record_browser import RecordBrowser
 from annotator.ui.record_list import RecordListModel, ThumbnailCache
 from annotator.ui.record_prefetch import RecordBundle, RecordPrefetcher, load_bundle
+from annotator.ui.review_actions import ReviewActions, verdicts_of
 from annotator.ui.review_panel import ReviewPanel
 from annotator.ui.sam_controller import SamController
 from annotator.ui.settings_dialog import SettingsDialog
-from annotator.ui.shortcuts import ShortcutsDialog
 from annotator.ui.status_line import StatusLine
 from annotator.ui.task_runner import TaskRunner
 from annotator.ui.toolbars import Toolbars
-from annotator.ui.window_actions import build_actions, build_menus
+from annotator.ui.window_actions import build_actions, build_menus, window_handlers
+from annotator.ui.window_layout import make_dock, restore_layout, save_layout
 
 TITLE = "PRIST Annotator"
-LAYOUT_VERSION = 2  # bump when docks or tool bars change: an older saved state is not applied
 
 
 class MainWindow(QMainWindow):
@@ -104,13 +104,14 @@ class MainWindow(QMainWindow):
         self.jobs = JobRunner(self)
         self.files = FileJobs(self, store, settings, self.jobs, self.resolver.add_root)
         self.dashboard = DashboardDock(self, store, self.jobs, self.show_records)
+        self.reviews = ReviewActions(self)
         self._tools = {
             "brush": BrushTool(self.editor),
             "eraser": BrushTool(self.editor, erase=True),
             "polygon": PolygonTool(self.editor, self.canvas.scene()),
             "sam": SamTool(self.editor, self.canvas.scene()),
         }
-        self.actions = build_actions(self, icons, self._handlers())
+        self.actions = build_actions(self, icons, window_handlers(self))
         for key in ("draft", "proposal", "final", "diff"):
             act = self.actions[f"toggle_{key}"]
             act.blockSignals(True)
@@ -136,61 +137,16 @@ class MainWindow(QMainWindow):
             },
         )
         self.status = StatusLine(self.statusBar(), icons)
+        self.proposing = ProposeActions(self)
         self._connect()
-        self._restore_layout()
+        restore_layout(self, self._layout, self.list_dock, self.conversation_dock)
         self.browser.apply_filters()
         self._learn_image_root()
         self._update_banner()
         self.set_tool("brush")
         self._sam_state(sam.state)
-        self._proposer_changed()
-        self._update_enabled()
-
-    def _handlers(self) -> dict[str, object]:
-        e = self.editor
-        return {
-            "next": lambda: self.go(+1),
-            "prev": lambda: self.go(-1),
-            "next_unreviewed": self.next_unreviewed,
-            "next_turn": lambda: self.select_turn(e.turn + 1),
-            "prev_turn": lambda: self.select_turn(e.turn - 1),
-            **{
-                name: (lambda n=name: self.set_tool(n))
-                for name in ("brush", "eraser", "polygon", "sam")
-            },
-            "pan": lambda: self.set_tool(None),
-            "bigger": lambda: e.set_brush_radius(e.brush_radius * 1.25),
-            "smaller": lambda: e.set_brush_radius(e.brush_radius / 1.25),
-            "fill_holes": e.fill_holes,
-            "keep_largest": e.keep_largest,
-            "clear": e.clear_mask,
-            "take_draft": e.take_draft_mask,
-            "take_proposal": lambda: self.use_proposal(e.turn),
-            "undo": self.undo,
-            "redo": self.redo,
-            "approve": lambda: self.decide(Decision.APPROVE, self.review.comment.text()),
-            "reject": lambda: self.decide(Decision.REJECT, self.review.comment.text()),
-            "reopen": lambda: self.decide(Decision.REOPEN, self.review.comment.text()),
-            "approve_turn": lambda: self.turn_review(e.turn, Decision.APPROVE, None),
-            "reject_turn": self._reject_selected_turn,
-            "history": self.show_history,
-            "propose": lambda: self.propose(None),
-            "propose_turn": lambda: self.propose([e.turn]),
-            "cancel_propose": self.proposer.cancel,
-            **{
-                f"toggle_{key}": (lambda k=key: self._set_layer(k))
-                for key in ("draft", "proposal", "final", "diff")
-            },
-            "fit": self.canvas.fit,
-            "actual": self.canvas.actual_size,
-            "dashboard": self.dashboard.show,
-            "save": self.save_now,
-            "import": self.files.import_dialog,
-            "sample": self.add_sample,
-            "export": self.files.export_dialog,
-            "settings": self.settings_dialog,
-            "help": lambda: ShortcutsDialog(self).exec(),
-        }
+        self.proposing.proposer_changed()
+        self.update_enabled()
 
     # -- construction -------------------------------------------------------------------
     def _build_central(self) -> None:
@@ -204,24 +160,12 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(False)
         lay.addWidget(self.banner)
         lay.addWidget(self.canvas, 1)
-        self.canvas.setMinimumWidth(280)
+        self.canvas.setMinimumWidth(220)
         self.setCentralWidget(host)
 
-    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)
-        dock.setWidget(widget)
-        dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetMovable
-            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-            | QDockWidget.DockWidgetFeature.DockWidgetClosable
-        )
-        self.addDockWidget(area, dock)
-        return dock
-
     def _build_docks(self) -> None:
-        self.list_dock = self._dock(
-            "Records", "recordsDock", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea
+        self.list_dock = make_dock(
+            self, "Records", "recordsDock", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea
         )
         panel = QWidget()
         lay = QVBoxLayout(panel)
@@ -229,8 +173,8 @@ class MainWindow(QMainWindow):
         lay.setSpacing(0)
         lay.addWidget(self.conversation, 1)
         lay.addWidget(self.review)
-        self.conversation_dock = self._dock(
-            "Conversation", "conversationDock", panel, Qt.DockWidgetArea.RightDockWidgetArea
+        self.conversation_dock = make_dock(
+            self, "Conversation", "conversationDock", panel, Qt.DockWidgetArea.RightDockWidgetArea
         )
 
     def _connect(self) -> None:
@@ -243,65 +187,20 @@ class MainWindow(QMainWindow):
         c.useProposal.connect(self.use_proposal)
         c.turnReview.connect(self.turn_review)
         self.review.decided.connect(self.decide)
-        self.review.historyRequested.connect(self.show_history)
-        self.editor.saved.connect(self._saved)
+        self.review.historyRequested.connect(self.reviews.show_history)
+        self.editor.saved.connect(self.on_saved)
         self.editor.message.connect(lambda m: self.statusBar().showMessage(m, 4000))
-        self.editor.maskChanged.connect(self._mask_changed)
+        self.editor.maskChanged.connect(self.refresh_turn)
         self.editor.candidatesChanged.connect(self.status.show_candidates)
         self.canvas.zoomChanged.connect(lambda z: self.status.zoom_label.setText(f"{z * 100:.0f}%"))
-        self.canvas.cursorMoved.connect(
-            lambda x, y: self.status.pos_label.setText(f"x {x:.0f}  y {y:.0f}")
-        )
+        self.canvas.cursorMoved.connect(self.status.show_position)
         self.toolbars.opacity.valueChanged.connect(self._opacity_changed)
         self.sam.stateChanged.connect(self._sam_state)
         self.sam.progress.connect(self.status.show_sam_progress)
         self.sam.failed.connect(lambda m: self.statusBar().showMessage(f"SAM: {m}", 8000))
         self.prefetcher.ready.connect(lambda _id: self._sam_prefetch())
-        p = self.proposer
-        p.stateChanged.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        p.noiseChanged.connect(lambda _noise: self._proposer_changed())
-        p.running.connect(self._proposing)
-        p.progress.connect(self.status.show_propose_progress)
-        p.stored.connect(self._proposals_stored)
-        p.failed.connect(
-            lambda m: self.jobs.show_message(QMessageBox.Icon.Warning, f"Propose failed:\n{m}")
-        )
-        self.status.propose_cancel.clicked.connect(p.cancel)
         self.files.imported.connect(lambda _summary: self._data_changed())
         self.session.save_listeners.append(self._session_saved)
-
-    # -- layout -------------------------------------------------------------------------
-    def _restore_layout(self) -> None:
-        geometry = self._layout.value("geometry")
-        state = self._layout.value("state")
-        restored = isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)
-        if not restored or self.width() < 900 or self.height() < 600:
-            self._default_geometry()  # first run, or a layout saved from a tiny/headless run
-        if not (isinstance(state, QByteArray) and self.restoreState(state, LAYOUT_VERSION)):
-            w = self.width()
-            self.resizeDocks(
-                [self.list_dock, self.conversation_dock],
-                [max(260, int(w * 0.22)), max(340, int(w * 0.26))],
-                Qt.Orientation.Horizontal,
-            )
-
-    def _default_geometry(self) -> None:
-        """Most of the screen, centred: a tool one works in all day."""
-        screen = QGuiApplication.primaryScreen()
-        if screen is None:
-            self.resize(1600, 960)
-            return
-        area = screen.availableGeometry()
-        w = max(min(area.width(), 1000), int(area.width() * 0.92))
-        h = max(min(area.height(), 700), int(area.height() * 0.92))
-        self.setGeometry(
-            area.x() + (area.width() - w) // 2, area.y() + (area.height() - h) // 2, w, h
-        )
-
-    def _save_layout(self) -> None:
-        self._layout.setValue("geometry", self.saveGeometry())
-        self._layout.setValue("state", self.saveState(LAYOUT_VERSION))
-        self._layout.sync()
 
     # -- records ------------------------------------------------------------------------
     @property
@@ -402,18 +301,18 @@ class MainWindow(QMainWindow):
         )
         self.conversation.show_record(doc, self.panel_state)
         if doc not in self._listening:
-            doc.text_listeners.append(lambda _i, _f: self._refresh_texts())
-            doc.status_listeners.append(lambda _s: self._refresh_status())
+            doc.text_listeners.append(lambda _i, _f: self.refresh_cards())
+            doc.status_listeners.append(lambda _s: self.refresh_status())
             self._listening.add(doc)
         self.select_turn(doc.target_turn)
         if bundle.rgb is not None:
             self.sam.open_image(conv_id, bundle.rgb, bundle.key)
         self.status.show_saved(f"#{conv_id} · rev {doc.conversation.revision} · saved", True)
         self.setWindowModified(self.session.is_dirty)
-        self._update_enabled()
-        QTimer.singleShot(0, self._after_open)
+        self.update_enabled()
+        QTimer.singleShot(0, self.after_open)
 
-    def _after_open(self) -> None:
+    def after_open(self) -> None:
         """Work that can wait until the record is on screen: the queue's prefetch and the
         mask diffs of the turns not shown."""
         doc = self.session.document
@@ -440,31 +339,31 @@ class MainWindow(QMainWindow):
         turn = max(0, min(turn, doc.turn_count - 1))
         self.editor.select_turn(turn)
         self.conversation.select(turn)
-        self._mask_changed()
+        self.refresh_turn()
 
-    def _hidden_turns(self) -> set[int]:
+    def hidden_turns(self) -> set[int]:
         doc = self.session.document
         if doc is None or not self.editor.blind:
             return set()
         judged = self.editor.judged()
         return {i for i in range(doc.turn_count) if i not in judged}
 
-    def _refresh_texts(self) -> None:
+    def refresh_cards(self) -> None:
         doc = self.session.document
         if doc is None:
             return
         self.panel_state.proposals = self.editor.proposals
-        self.panel_state.hidden = self._hidden_turns()
+        self.panel_state.hidden = self.hidden_turns()
         self.conversation.refresh(doc, self.panel_state)
 
-    def _refresh_status(self) -> None:
+    def refresh_status(self) -> None:
         doc = self.session.document
         if doc is None:
             return
         can = doc.has_mask((doc.target_turn, MaskLayer.FINAL))
         self.review.set_status(doc.status, can)
 
-    def _mask_changed(self) -> None:
+    def refresh_turn(self) -> None:
         doc = self.session.document
         if doc is None:
             return
@@ -472,8 +371,8 @@ class MainWindow(QMainWindow):
         stats = self.editor.diff_stats()
         self.panel_state.diffs[turn] = stats
         self.review.set_diff(turn, stats, hidden=self.editor.model_hidden())
-        self._refresh_status()
-        self._refresh_texts()
+        self.refresh_status()
+        self.refresh_cards()
 
     # -- editing ------------------------------------------------------------------------
     def set_tool(self, name: str | None) -> None:
@@ -497,7 +396,7 @@ class MainWindow(QMainWindow):
         if (before or "") == text:
             return
         label = "Edit question" if field == "question" else "Edit answer"
-        self._saved(self.session.execute(SetText(turn, field, before, text, label=label)))
+        self.on_saved(self.session.execute(SetText(turn, field, before, text, label=label)))
 
     def use_draft(self, turn: int) -> None:
         doc = self.session.document
@@ -513,7 +412,7 @@ class MainWindow(QMainWindow):
         if p is None:
             self.statusBar().showMessage("No proposal for this turn — run Propose first", 4000)
             return
-        if turn in self._hidden_turns():
+        if turn in self.hidden_turns():
             self.statusBar().showMessage("Judge the turn first (blind-first review)", 4000)
             return
         self.select_turn(turn)
@@ -531,20 +430,20 @@ class MainWindow(QMainWindow):
         if self.session.history is None:
             return
         try:
-            self._saved(step())  # type: ignore[operator]
+            self.on_saved(step())  # type: ignore[operator]
         except AnnotatorError as exc:
             self.statusBar().showMessage(str(exc), 6000)
 
     def save_now(self) -> None:
         if self.session.document is not None:
-            self._saved(self.session.save())
+            self.on_saved(self.session.save())
 
     def _session_saved(self, result: SaveResult) -> None:
         doc = self.session.document
         if result.ok and doc is not None and doc.id is not None:
             self.prefetcher.invalidate(doc.id)
 
-    def _saved(self, result: SaveResult) -> None:
+    def on_saved(self, result: SaveResult) -> None:
         doc = self.session.document
         if doc is None:
             return
@@ -557,10 +456,10 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.session.is_dirty)
         if doc.id is not None and result.ok:
             self.model.refresh_row(doc.id)
-        self._refresh_status()
-        self._update_enabled()
+        self.refresh_status()
+        self.update_enabled()
 
-    def _update_enabled(self) -> None:
+    def update_enabled(self) -> None:
         hist = self.session.history
         undo, redo = self.actions["undo"], self.actions["redo"]
         undo.setEnabled(bool(hist and hist.can_undo))
@@ -588,129 +487,27 @@ class MainWindow(QMainWindow):
         self.review.setEnabled(has_doc)
 
     # -- layers -------------------------------------------------------------------------
-    def _set_layer(self, key: str) -> None:
+    def set_layer(self, key: str) -> None:
         self.editor.set_layer_visible(key, self.actions[f"toggle_{key}"].isChecked())
 
     def _opacity_changed(self, value: int) -> None:
         self.settings.overlay_opacity = value / 100
         self.editor.set_opacity(value / 100)
 
-    # -- review -------------------------------------------------------------------------
+    # -- review (see review_actions) ------------------------------------------------------
     def decide(self, decision: Decision, comment: str = "") -> None:
-        if self.session.document is None:
-            return
-        try:
-            result = self.session.review(decision, comment.strip())
-        except AnnotatorError as exc:
-            self.jobs.show_message(QMessageBox.Icon.Warning, str(exc))
-            return
-        self._saved(result)
-        if result.ok:
-            self.review.clear_comment()
-            self._reload_verdicts()
-            self._refresh_status()
-        else:
-            self.jobs.show_message(QMessageBox.Icon.Warning, result.message)
-
-    def _reload_verdicts(self) -> None:
-        doc = self.session.document
-        if doc is None or doc.id is None:
-            return
-        try:
-            reviews = self.store.reviews(doc.id)
-        except AnnotatorError:
-            return
-        self.panel_state.verdicts = verdicts_of(reviews, doc.turn_count)
-        self._refresh_texts()
-
-    def _reject_selected_turn(self) -> None:
-        turn = self.editor.turn
-        if 0 <= turn < len(self.conversation.cards):
-            reason = self.conversation.cards[turn].reason_code()
-            self.turn_review(turn, Decision.REJECT, reason)
+        self.reviews.decide(decision, comment)
 
     def turn_review(self, turn: int, decision: Decision, reason: ReasonCode | None) -> None:
-        doc = self.session.document
-        if doc is None:
-            return
-        try:
-            result = self.session.review(
-                decision, self.review.comment.text().strip(), turn_index=turn, reason=reason
-            )
-        except AnnotatorError as exc:
-            self.jobs.show_message(QMessageBox.Icon.Warning, str(exc))
-            return
-        self._saved(result)
-        if not result.ok:
-            self.jobs.show_message(QMessageBox.Icon.Warning, result.message)
-            return
-        self._reload_verdicts()
-        self.editor.mark_judged(turn)  # blind-first: the model's output may be shown now
-        if turn == self.editor.turn:
-            self._mask_changed()
-        else:
-            self._refresh_texts()
-        self.statusBar().showMessage(
-            f"Turn {turn + 1}: {decision.value}"
-            + (f" ({reason.value.replace('_', ' ')})" if reason else ""),
-            4000,
-        )
+        self.reviews.turn_review(turn, decision, reason)
 
-    def show_history(self) -> None:
-        doc = self.session.document
-        if doc is None or doc.id is None:
-            return
-        HistoryDialog(self.store.history(doc.id), f"History of #{doc.id}", self).exec()
-
-    # -- propose --------------------------------------------------------------------------
+    # -- propose (see propose_actions) ----------------------------------------------------
     def propose(self, turns: list[int] | None = None) -> None:
-        doc = self.session.document
-        if doc is None:
-            return
-        if not self.proposer.configured:
-            self.jobs.show_message(
-                QMessageBox.Icon.Information,
-                "No proposer is configured.\n\nChoose one (MIRAS with a checkpoint folder, or "
-                "a remote server) in File > Settings > Models.",
-            )
-            return
-        bundle = self._bundle
-        if bundle is None or bundle.rgb is None:
-            self.jobs.show_message(
-                QMessageBox.Icon.Warning, "The image of this record cannot be read."
-            )
-            return
-        self.proposer.propose(doc.conversation, bundle.rgb, turns)
-        self._update_enabled()
+        self.proposing.propose(turns)
 
-    def _proposing(self, running: bool) -> None:
-        self.status.show_proposing(running)
-        self._update_enabled()
-
-    def _proposer_changed(self) -> None:
-        p = self.proposer
-        self.status.show_proposer(p.state_text(), p.noise)
-        self.conversation.set_noise_warning(
-            "⚠ The configured proposer has RANDOM weights (a test checkpoint): its answers and "
-            "masks are noise, not MIRAS. Do not take them over."
-            if p.noise
-            else ""
-        )
-        doc = self.session.document
-        if doc is not None:
-            self._refresh_texts()
-        self._update_enabled()
-
-    def _proposals_stored(self, conv_id: int, proposals: list[object]) -> None:
-        self.prefetcher.invalidate(conv_id)
-        self.model.refresh_row(conv_id)
-        doc = self.session.document
-        if doc is None or doc.id != conv_id:
-            return
-        self.editor.set_proposals(proposals)  # type: ignore[arg-type]
-        self.status.show_saved(f"#{conv_id} · rev {doc.conversation.revision} · saved", True)
-        self._after_open()
-        self._mask_changed()
+    def open_pixels(self) -> NDArray[np.uint8] | None:
+        """The open record's image (RGB array), or None when it could not be read."""
+        return self._bundle.rgb if self._bundle is not None else None
 
     # -- sample, settings -----------------------------------------------------------------
     def add_sample(self) -> None:
@@ -739,9 +536,9 @@ class MainWindow(QMainWindow):
         self.editor.blind = self.settings.blind_first
         self.resolver.add_root(self.settings.images_dir)
         self.proposer.configure()
-        self._proposer_changed()
+        self.proposing.proposer_changed()
         if self.session.document is not None:
-            self._mask_changed()
+            self.refresh_turn()
             self.editor.set_judged(self.editor.judged())
         self.statusBar().showMessage("Settings saved", 3000)
 
@@ -777,7 +574,7 @@ class MainWindow(QMainWindow):
                 from annotator.services.unsaved_export import write_unsaved
 
                 write_unsaved(Path(path), [d.to_conversation() for d in dirty])
-        self._save_layout()
+        save_layout(self, self._layout)
         save_settings(self.settings, self._settings_path)
         self.jobs.cancel()
         self.jobs.wait(3000)
@@ -787,26 +584,3 @@ class MainWindow(QMainWindow):
         self._runner.cancel_all()
         self._runner.wait(2000)
         event.accept()
-
-
-def verdicts_of(reviews: list[Review], turn_count: int) -> dict[int, Verdict]:
-    """Each turn's standing verdict, folded by the same rules that set the record's status
-    (a whole-record approve approves every turn, a reopen clears them), with who gave it."""
-    state = ReviewState(Status.IN_REVIEW)
-    given: dict[int, Review] = {}
-    for r in reviews:  # stored order
-        try:
-            state = apply_review(state, r, turn_count)
-        except AnnotatorError:
-            continue  # a review of a turn that no longer exists
-        if r.turn_index is not None:
-            given[r.turn_index] = r
-        elif r.decision == Decision.APPROVE:
-            given.update(dict.fromkeys(range(turn_count), r))
-    return {
-        t: Verdict(
-            d, given[t].reason if given[t].turn_index is not None else None, given[t].reviewer
-        )
-        for t, d in state.verdicts.items()
-        if t in given
-    }

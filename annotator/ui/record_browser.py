@@ -3,10 +3,11 @@ and a chip for an id filter set from elsewhere (the quality dashboard's "open re
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
 from annotator.core.status import Status
 from annotator.storage import ConversationSummary, ListQuery
 from annotator.ui.icons import Icons
-from annotator.ui.record_list import COLUMNS, RecordListModel
+from annotator.ui.record_list import COLUMN_TIPS, COLUMNS, RecordListModel
 
 SORTS = (
     ("ID", "id"),
@@ -29,9 +30,12 @@ SORTS = (
     ("Focus", "focus"),
     ("Largest correction", "correction"),
 )
-# Column widths; the focus column (1) takes the rest.
-_WIDTHS = {0: 52, 2: 74, 3: 34, 4: 72, 5: 40, 6: 62, 7: 46}
-_HIDDEN_BY_DEFAULT = (4, 5, 7)  # reviewer, turns, id: in the tooltip and the header menu
+# Column widths; the focus column (1) takes the rest but keeps at least FOCUS_MIN.
+_WIDTHS = {0: 52, 2: 76, 3: 30, 4: 72, 5: 44, 6: 62, 7: 46}
+_SHOWN_BY_DEFAULT = {0, 1, 2, 3, 6}  # reviewer, turns and id: header menu and tooltip
+# When the panel is narrow, wanted columns are dropped in this order until the focus fits.
+_DROP_ORDER = (7, 5, 4, 6, 3, 0)
+FOCUS_MIN = 120
 
 
 class RecordBrowser(QWidget):
@@ -52,8 +56,9 @@ class RecordBrowser(QWidget):
             icons.get("mdi6.magnify", "#9aa4b2"), QLineEdit.ActionPosition.LeadingPosition
         )
         lay.addWidget(self.search)
-        row = QHBoxLayout()
-        row.setSpacing(4)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(4)
+        grid.setVerticalSpacing(4)
         self.status_filter = QComboBox()
         self.status_filter.addItem("All statuses", None)
         for s in Status:
@@ -71,8 +76,13 @@ class RecordBrowser(QWidget):
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
-            row.addWidget(combo, 1)
-        lay.addLayout(row)
+        grid.addWidget(self.status_filter, 0, 0)
+        grid.addWidget(self.flag_filter, 0, 1)
+        sort_label = QLabel("Sort")
+        sort_label.setObjectName("caption")
+        grid.addWidget(sort_label, 1, 0, Qt.AlignmentFlag.AlignRight)
+        grid.addWidget(self.sort, 1, 1)
+        lay.addLayout(grid)
 
         self.ids_chip = QWidget()
         self.ids_chip.setObjectName("idsChip")
@@ -109,17 +119,20 @@ class RecordBrowser(QWidget):
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         for col, width in _WIDTHS.items():
             self.table.setColumnWidth(col, width)
-        for col in range(1, len(COLUMNS)):
-            act = header.addAction(COLUMNS[col])  # right click on the header: show/hide
+        self.wanted_columns = set(_SHOWN_BY_DEFAULT)
+        for col in range(len(COLUMNS)):
+            if col == 1:
+                continue  # the focus is always shown
+            act = header.addAction(COLUMN_TIPS[col])  # right click on the header: show/hide
             act.setCheckable(True)
-            act.setChecked(col not in _HIDDEN_BY_DEFAULT)
-            act.toggled.connect(lambda on, c=col: self.table.setColumnHidden(c, not on))
-            self.table.setColumnHidden(col, col in _HIDDEN_BY_DEFAULT)
+            act.setChecked(col in self.wanted_columns)
+            act.toggled.connect(lambda on, c=col: self._want_column(c, on))
+        self.table.installEventFilter(self)
         lay.addWidget(self.table, 1)
         self.count_label = QLabel()
         self.count_label.setObjectName("caption")
         lay.addWidget(self.count_label)
-        self.setMinimumWidth(240)
+        self.setMinimumWidth(220)
 
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
@@ -132,6 +145,30 @@ class RecordBrowser(QWidget):
         self.table.selectionModel().currentRowChanged.connect(
             lambda cur, _prev: self.rowActivated.emit(cur.row())
         )
+
+    # -- columns --------------------------------------------------------------------------
+    def _want_column(self, col: int, on: bool) -> None:
+        if on:
+            self.wanted_columns.add(col)
+        else:
+            self.wanted_columns.discard(col)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Show the wanted columns that fit beside a readable focus column."""
+        room = self.table.viewport().width()
+        shown = set(self.wanted_columns) | {1}
+        for col in _DROP_ORDER:
+            if room - sum(_WIDTHS.get(c, 0) for c in shown if c != 1) >= FOCUS_MIN:
+                break
+            shown.discard(col)
+        for col in range(len(COLUMNS)):
+            self.table.setColumnHidden(col, col not in shown)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.table and event.type() == QEvent.Type.Resize:
+            self.fit_columns()
+        return False
 
     # -- query ----------------------------------------------------------------------------
     def query(self) -> ListQuery:

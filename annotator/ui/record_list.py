@@ -27,7 +27,17 @@ from annotator.ui.task_runner import TaskRunner
 
 PAGE = 200
 THUMB = 48
-COLUMNS = ("", "Focus", "Status", "Flags", "Reviewer", "Turns", "Δ px", "ID")
+COLUMNS = ("", "Focus", "Status", "⚑", "Reviewer", "Turns", "Δ px", "ID")
+COLUMN_TIPS = (
+    "Image",
+    "The conversation's focus (what the final mask shows)",
+    "Review status",
+    "Import flags (missing image, no mask match, ...)",
+    "Last reviewer",
+    "Turns in the conversation",
+    "Correction: pixels changed between the latest proposal and the final mask",
+    "Record id",
+)
 
 STATUS_COLOURS = {
     Status.DRAFT: QColor("#8a8f98"),
@@ -197,8 +207,12 @@ class RecordListModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMN_TIPS[section]
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

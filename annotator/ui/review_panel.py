@@ -105,7 +105,8 @@ class ReviewPanel(QFrame):
             return
         if stats is None:
             self.diff.setText(
-                f"<span style='color:#8a8f98'>Turn {turn + 1}: no proposal to compare with</span>"
+                f"<span style='color:#8a8f98'>Turn {turn + 1}: no proposal and final mask to "
+                "compare</span>"
             )
             return
         changed, iou, added, removed = stats
@@ -117,5 +118,5 @@ class ReviewPanel(QFrame):
             f"<span style='color:{c['diff_kept']}'>■ kept</span>  "
             f"<span style='color:{c['diff_added']}'>■ added +{added:,}</span>  "
             f"<span style='color:{c['diff_removed']}'>■ removed −{removed:,}</span>"
-            "  <span style='color:#8a8f98'>(key 4 shows it)</span>"
         )
+        self.diff.setToolTip("Show the diff on the canvas with View > Show diff (key 4)")

@@ -39,6 +39,8 @@ class StatusLine(QObject):
         self.propose_cancel.setToolTip("Cancel Propose (nothing is stored)")
         self.propose_cancel.setAutoRaise(True)
         self.propose_cancel.setVisible(False)
+        for label in (self.candidate_label, self.pos_label):
+            label.setVisible(False)  # shown when they have something to say
         bar.addWidget(self.save_label, 1)
         bar.addPermanentWidget(self.candidate_label)
         bar.addPermanentWidget(self.pos_label)
@@ -75,6 +77,11 @@ class StatusLine(QObject):
             if count
             else ""
         )
+        self.candidate_label.setVisible(bool(count))
+
+    def show_position(self, x: float, y: float) -> None:
+        self.pos_label.setText(f"x {x:.0f}  y {y:.0f}")
+        self.pos_label.setVisible(True)
 
     # -- proposer -------------------------------------------------------------------------
     def show_proposer(self, text: str, noise: bool) -> None:

@@ -106,6 +106,7 @@ class TurnCard(QFrame):
         head.addWidget(self.title)
         self.badges = QLabel()
         self.badges.setObjectName("badges")
+        self.badges.setWordWrap(True)  # narrow dock: the badges take a second line
         self.badges.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         head.addWidget(self.badges, 1)
         self.verdict = QLabel()

@@ -141,7 +141,7 @@ class CanvasView(QGraphicsView):
         rect = QRectF(pos.x() - radius, pos.y() - radius, 2 * radius, 2 * radius)
         self._cursor_item.setRect(rect)
         self._cursor_inner.setRect(rect.adjusted(0.5, 0.5, -0.5, -0.5))
-        self._cursor_item.setVisible(True)
+        self._cursor_item.setVisible(self.viewport().underMouse())  # not parked in a corner
 
     # -- events ---------------------------------------------------------------------------
     def wheelEvent(self, event: QWheelEvent) -> None:
