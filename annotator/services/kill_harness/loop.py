@@ -67,6 +67,7 @@ class HarnessResult:
             "kills": self.kills,
             "kills_survived": self.kills_survived,
             "acknowledged_calls": last.acknowledged,
+            "acknowledged_by_kind": last.acknowledged_by_kind,
             "conversations": last.conversations,
             "lost": last.lost,
             "mixed": last.mixed,

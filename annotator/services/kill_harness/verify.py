@@ -31,6 +31,7 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
     conversations: int = 0
     acknowledged: int = 0  # acknowledged calls in the log so far
+    acknowledged_by_kind: dict[str, int] = field(default_factory=dict)
     lost: int = 0  # acknowledged items missing or older than acknowledged
     mixed: int = 0  # conversations holding pieces of more than one save
     committed_unacknowledged: int = 0  # the kill fell between a commit and its acknowledgement
@@ -90,6 +91,12 @@ def verify(db: str | Path, ack_path: str | Path) -> Verdict:
     verdict = Verdict(problems=problems)
     acks = read_acks(ack_path)
     verdict.acknowledged = acks.total
+    verdict.acknowledged_by_kind = {
+        "saves": acks.saves,
+        "imports": len(acks.batches),
+        "reviews": sum(map(len, acks.reviews.values())),
+        "proposals": sum(map(len, acks.proposals.values())),
+    }
     with open_store(db) as store:  # a real reopen: the app's own reading of the rows
         convs = {c.key: c for c in store.iter_conversations()}
         summaries = {s.id: s for s in store.page(ListQuery(), 0, len(convs) + 1)}
