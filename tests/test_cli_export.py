@@ -183,3 +183,31 @@ def test_labelme_export_reads_back_through_the_prist_rule(
             ref = finals[conv.key].to_array()
             iou = (back & ref).sum() / (back | ref).sum()
             assert iou > 0.97, (conv.focus, iou)
+
+
+def test_rescue_file_restores_unsaved_edits_with_replace(tmp_path: Path) -> None:
+    """The app's rescue file (written when a save failed) is our JSONL: `import jsonl --replace`
+    brings the unsaved edit back into the database it came from."""
+    from annotator.services.unsaved_export import write_unsaved
+
+    db = tmp_path / "r.sqlite3"
+    with open_store(db) as store:
+        import_sample(store)
+        conv = store.get_conversation(1)
+    edited_turn = replace(conv.turns[0], final_answer="a verified answer, never saved")
+    unsaved = replace(conv, turns=(edited_turn, *conv.turns[1:]))
+    rescue = write_unsaved(tmp_path / "rescue.jsonl", [unsaved])
+
+    plain = _run("--db", str(db), "import", "jsonl", str(rescue), "--json")
+    assert plain["added"] == 0 and plain["replaced"] == 0 and plain["skipped"] == 1
+    with open_store(db) as store:
+        assert store.get_conversation(1).turns[0].final_answer is None
+
+    restored = _run("--db", str(db), "import", "jsonl", str(rescue), "--replace", "--json")
+    assert restored["replaced"] == 1 and restored["skipped"] == 0
+    with open_store(db) as store:
+        back = store.get_conversation(1)
+        assert back.turns[0].final_answer == "a verified answer, never saved"
+        assert back.revision == conv.revision + 1
+        assert back.image == conv.image
+        assert any(e.action == "restore" for e in store.history(1))

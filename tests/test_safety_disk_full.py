@@ -19,7 +19,7 @@ from fixtures_safety import file_sizes, in_child, lift_file_size_limit, sqlite_h
 from fixtures_storage import make_conversation
 
 from annotator.core.commands import MaskDelta, SetText
-from annotator.core.errors import StorageError
+from annotator.core.errors import OutputError, StorageError
 from annotator.core.mask import Mask
 from annotator.core.mask_edit import Rect
 from annotator.core.model import Conversation, MaskLayer
@@ -221,8 +221,10 @@ def test_exports_on_a_full_disk_leave_no_partial_file(tmp_path: Path) -> None:
         for name, write in _exporters(convs).items():
             try:
                 write(out / name)
-            except OSError as exc:
-                errors[name] = [exc.errno, str(exc)]
+            except OutputError as exc:
+                cause = exc.__cause__
+                assert isinstance(cause, OSError)
+                errors[name] = [cause.errno, str(exc)]
             else:
                 errors[name] = None
         return errors
@@ -230,6 +232,7 @@ def test_exports_on_a_full_disk_leave_no_partial_file(tmp_path: Path) -> None:
     errors = in_child(body, file_limit=limit)
     for name in _exporters(convs):
         assert errors[name] is not None and errors[name][0] == errno.EFBIG, errors
+        assert name in errors[name][1]  # the message names the file
     # The earlier files are as they were, and no temporary file was left behind.
     assert sorted(p.name for p in out.iterdir()) == sorted(_exporters(convs))
     for name in _exporters(convs):
@@ -275,11 +278,6 @@ def test_cli_export_on_a_full_disk_leaves_no_partial_file(
     assert unlimited.returncode == 0 and target.stat().st_size > LIMIT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an OSError from the atomic writers reaches the command line as a traceback; "
-    "annotator.io.atomic (or the CLI) should turn it into an error naming the file",
-)
 def test_cli_export_on_a_full_disk_says_so_in_one_line(
     stored: tuple[Path, list[int], dict[int, tuple[str, int, str]]], tmp_path: Path
 ) -> None:

@@ -44,6 +44,12 @@ def register(sub: Any) -> None:
     j.add_argument(
         "--images", help="directory holding the images (default: none, images unresolved)"
     )
+    j.add_argument(
+        "--replace",
+        action="store_true",
+        help="records exported from this database (same id and key, e.g. the app's rescue file "
+        "after a failed save) overwrite the stored ones instead of being skipped",
+    )
     j.add_argument("--json", action="store_true", help="print the summary as JSON")
     j.set_defaults(run=run_import_jsonl)
 
@@ -188,12 +194,15 @@ def run_import_jsonl(args: argparse.Namespace) -> int:
     from annotator.services.import_job import import_jsonl
 
     with _store(args) as store, progress_task("reading") as task:
-        summary = import_jsonl(store, args.file, images_dir=args.images, task=task)
+        summary = import_jsonl(
+            store, args.file, images_dir=args.images, replace_existing=args.replace, task=task
+        )
     figures = {
         "file": summary.file,
         "records": summary.records,
         "added": summary.added,
         "skipped": summary.skipped,
+        "replaced": summary.replaced,
         "flagged": summary.flagged,
     }
     if args.json:
@@ -201,7 +210,8 @@ def run_import_jsonl(args: argparse.Namespace) -> int:
     else:
         print(
             f"{summary.file}: {summary.records} records, {summary.added} added, "
-            f"{summary.skipped} already present, {summary.flagged} flagged"
+            f"{summary.replaced} replaced, {summary.skipped} already present, "
+            f"{summary.flagged} flagged"
         )
     return 0
 

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from annotator.core.errors import OutputError
+
 
 def fsync_dir(directory: Path) -> None:
     try:
@@ -38,17 +40,30 @@ def _temp_for(path: Path) -> tuple[int, Path]:
 def atomic_text(path: str | Path) -> Iterator[IO[str]]:
     """``with atomic_text(p) as fh: fh.write(...)`` — UTF-8, ``\\n`` line ends."""
     target = Path(path)
-    fd, tmp = _temp_for(target)
+    try:
+        fd, tmp = _temp_for(target)
+    except OSError as exc:
+        raise _output_error(target, exc) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _output_error(target, exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(target.parent)
+
+
+def _output_error(target: Path, exc: OSError) -> OutputError:
+    return OutputError(
+        f"could not write {target}: {exc.strerror or exc}; nothing was written there "
+        "(an earlier file of that name is kept)"
+    )
 
 
 class StagedFiles:

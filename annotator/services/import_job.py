@@ -3,11 +3,14 @@ transaction, so a refused file or a cancelled import leaves the database as it w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from annotator.core.errors import NotFoundError
+from annotator.core.model import HistoryEvent
 from annotator.core.progress import Task
-from annotator.io.jsonl_reader import read_jsonl
+from annotator.io.jsonl_reader import JsonlEntry, read_jsonl
 from annotator.io.prist_reader import ReportLine, read_prist
 from annotator.storage import Store
 
@@ -23,6 +26,7 @@ class ImportSummary:
     flagged: int  # added or skipped records that carry a flag
     report: list[ReportLine] = field(default_factory=list)
     added_ids: list[int] = field(default_factory=list)
+    replaced: int = 0  # stored records overwritten from the file (JSONL ``replace_existing``)
 
     def flags_by_code(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -63,21 +67,49 @@ def import_jsonl(
     path: str | Path,
     *,
     images_dir: str | Path | None = None,
+    replace_existing: bool = False,
     actor: str = IMPORT_ACTOR,
     task: Task | None = None,
 ) -> ImportSummary:
     """Import our own JSONL export (``prist`` format): conversations with their masks, status,
-    flags, reviews and proposals. Records already stored (same content key) are skipped."""
+    flags, reviews and proposals. Records already stored (same content key) are skipped, unless
+    ``replace_existing``: then a record exported from this very database (same id and key, e.g.
+    the app's rescue file after a failed save) overwrites the stored texts, masks and status, one
+    transaction per record, recorded in its history."""
     task = task or Task()
     parsed = read_jsonl(path, images_dir=images_dir, task=task)
     result = store.restore_conversations(
         [(e.conversation, e.reviews, e.proposals) for e in parsed.entries], actor=actor, task=task
     )
+    replaced = 0
+    if replace_existing and result.skipped:
+        replaced = _replace_stored(store, parsed.entries, actor)
     return ImportSummary(
         file=parsed.file,
         records=len(parsed.entries),
         added=len(result.added_ids),
-        skipped=result.skipped,
+        skipped=result.skipped - replaced,
+        replaced=replaced,
         flagged=sum(1 for e in parsed.entries if e.conversation.flags),
         added_ids=list(result.added_ids),
     )
+
+
+def _replace_stored(store: Store, entries: Sequence[JsonlEntry], actor: str) -> int:
+    replaced = 0
+    for entry in entries:
+        if entry.exported_id is None:
+            continue
+        try:
+            stored = store.get_conversation(entry.exported_id)
+        except NotFoundError:
+            continue
+        if stored.key != entry.conversation.key:
+            continue
+        rescued = replace(
+            entry.conversation, id=stored.id, revision=stored.revision, image=stored.image
+        )
+        event = HistoryEvent(actor=actor, action="restore", detail={"file": "jsonl"})
+        store.save_conversation(rescued, actor=actor, events=[event])
+        replaced += 1
+    return replaced
