@@ -7,9 +7,9 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import pytest  # noqa: E402
+import pytest
 
-from annotator.core.appdirs import models_dir  # noqa: E402
+from annotator.core.appdirs import models_dir
 
 pytest_plugins = ["fixtures_storage", "fixtures_miras", "fixtures_metrics", "fixtures_sam"]
 
@@ -18,7 +18,9 @@ INSTALLED_MODELS_DIR = str(models_dir())
 
 
 @pytest.fixture(autouse=True)
-def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_user_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Settings, caches and the default database go to a temp home, never the real one."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))

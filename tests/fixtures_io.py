@@ -16,7 +16,8 @@ from PIL import Image as PILImage
 
 from annotator.core.model import FlagCode
 
-PRIST_TEST = Path("/work/shared/data/prist/test.json")
+# The released PRIST test split lives in shared/ beside the checkout (CI clones it there too).
+PRIST_TEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "prist" / "test.json"
 
 
 def image_bytes(

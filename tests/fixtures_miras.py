@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures_io import PRIST_TEST
 
-PRIST_TEST_JSON = Path("/work/shared/data/prist/test.json")
+PRIST_TEST_JSON = PRIST_TEST
 
 
 @pytest.fixture(scope="session")

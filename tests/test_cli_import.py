@@ -7,11 +7,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from fixtures_io import PRIST_TEST, build_prist_workspace
 
 from annotator.cli import main
 from annotator.core.model import FlagCode
 from annotator.storage import ListQuery, open_store
-from tests.fixtures_io import PRIST_TEST, build_prist_workspace
 
 
 def _dump(db: Path) -> list[tuple[str, list[tuple[object, ...]]]]:

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from fixtures_io import PRIST_TEST
 
 from annotator.services.kill_harness.import_kills import database_digest, run_import_kills
 
 ROOT = Path(__file__).resolve().parents[1]
-PRIST_TEST = Path("/work/shared/data/prist/test.json")
 SAMPLE = ROOT / "resources" / "sample"
 
 

@@ -28,7 +28,9 @@ def machine_info() -> dict[str, Any]:
         pass
     return {
         "cpu": cpu,
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cores": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
         "memory_gb": mem_gb,
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -37,5 +39,7 @@ def machine_info() -> dict[str, Any]:
 
 def torch_threads() -> int:
     """Threads for torch: cores - 1, at least 1 (leave one core to the UI / the OS)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
     return max(1, cores - 1)

@@ -20,12 +20,7 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_PRIST = Path("/work/shared/data/prist/test.json")
-FALLBACK_DIALOGUE = [
-    ("What is the large object in the middle of the picture?", "It is a red bus."),
-    ("What is written on its side?", "The name of a travel company."),
-    ("Please segment the object discussed above.", "Sure, [SEG]."),
-]
+from annotator.services.sample_project import sample_dir
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,14 +33,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-aux", action="store_true", help="full-size model without the aux encoder")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda ...")
     p.add_argument("--conversations", type=int, default=3, help="conversations to run (each twice)")
-    p.add_argument("--prist", type=Path, default=None, help="PRIST JSON for the questions")
+    p.add_argument(
+        "--prist",
+        type=Path,
+        default=None,
+        help="PRIST JSON for the questions (default: the sample project's)",
+    )
     p.add_argument("--image-size", default="640x480", help="WxH of the test image")
 
 
 def _dialogues(path: Path | None, n: int) -> list[list[tuple[str, str]]]:
-    path = path or (DEFAULT_PRIST if DEFAULT_PRIST.is_file() else None)
-    if path is None:
-        return [FALLBACK_DIALOGUE] * n
+    path = path or sample_dir() / "dialogues.json"
     records = json.loads(path.read_text(encoding="utf-8"))
     out = []
     for rec in records[:n]:

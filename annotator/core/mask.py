@@ -45,14 +45,18 @@ class Mask:
         return cls.from_array(np.zeros((height, width), dtype=bool))
 
     @classmethod
-    def from_rle(cls, rle: Mapping[str, Any], *, expect_size: tuple[int, int] | None = None) -> Mask:
+    def from_rle(
+        cls, rle: Mapping[str, Any], *, expect_size: tuple[int, int] | None = None
+    ) -> Mask:
         """Build from an RLE dict of unknown origin; validated before pycocotools touches it."""
         clean = validate_rle(rle, expect_size=expect_size)
         h, w = clean["size"]
         return cls(h, w, clean["counts"].encode("ascii"))
 
     @classmethod
-    def from_polygons(cls, polygons: Iterable[Sequence[Sequence[float]]], height: int, width: int) -> Mask:
+    def from_polygons(
+        cls, polygons: Iterable[Sequence[Sequence[float]]], height: int, width: int
+    ) -> Mask:
         """Rasterise polygons exactly as the PRIST loader does: points truncated to int32, each
         polygon filled with ``cv2.fillPoly``, union of all."""
         canvas = np.zeros((height, width), dtype=np.uint8)

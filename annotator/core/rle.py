@@ -70,7 +70,9 @@ def validate_rle(rle: Any, *, expect_size: tuple[int, int] | None = None) -> dic
     if not (0 < h <= MAX_SIDE and 0 < w <= MAX_SIDE) or h * w > MAX_PIXELS:
         raise MaskError(f"RLE size {h}x{w} is outside the allowed range")
     if expect_size is not None and (h, w) != tuple(expect_size):
-        raise MaskError(f"RLE size {h}x{w} does not match the image {expect_size[0]}x{expect_size[1]}")
+        raise MaskError(
+            f"RLE size {h}x{w} does not match the image {expect_size[0]}x{expect_size[1]}"
+        )
     counts = rle.get("counts")
     if isinstance(counts, bytes):
         try:

@@ -30,7 +30,7 @@ ALLOWED: dict[Status, frozenset[Status]] = {
 
 
 def check_transition(current: Status, new: Status) -> None:
-    """Raise :class:`WorkflowError` unless ``current -> new`` is allowed (same status is a no-op)."""
+    """Raise :class:`WorkflowError` unless ``current -> new`` is allowed (same status: no-op)."""
     if current == new:
         return
     if new not in ALLOWED[current]:
