@@ -4,6 +4,7 @@ worker result, progress report and edit reaches the window through ``signal.emit
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from PySide6.QtCore import QObject, Signal
@@ -19,13 +20,18 @@ def test_emitting_signals_keeps_reference_counts(qtbot: object) -> None:
     received: list[object] = []
     sender.progress.connect(lambda *args: received.append(args))
     sender.done.connect(received.append)
-    counts = (sys.getrefcount(True), sys.getrefcount(False), sys.getrefcount(None))
-    for i in range(2000):
-        sender.progress.emit(i, 10, None, "step")
-        sender.done.emit(None)
-    assert len(received) == 4000
-    received.clear()
-    after = (sys.getrefcount(True), sys.getrefcount(False), sys.getrefcount(None))
-    # A few references come and go with caches; a leak per emit would be thousands.
+    gc.collect()  # leftovers of earlier tests must not be freed while counting
+    gc.disable()
+    try:
+        counts = (sys.getrefcount(True), sys.getrefcount(False), sys.getrefcount(None))
+        for i in range(2000):
+            sender.progress.emit(i, 10, None, "step")
+            sender.done.emit(None)
+        assert len(received) == 4000
+        received.clear()
+        after = (sys.getrefcount(True), sys.getrefcount(False), sys.getrefcount(None))
+    finally:
+        gc.enable()
+    # A few references come and go with caches; a reference lost per emit would be 4000.
     drift = [a - b for a, b in zip(after, counts, strict=True)]
-    assert all(abs(d) < 50 for d in drift), drift
+    assert all(abs(d) < 400 for d in drift), drift

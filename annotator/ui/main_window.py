@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.model = RecordListModel(store, self.resolver.summary_path, self.thumbnails, self)
         self.prefetcher = RecordPrefetcher(store, self.resolver.locate, parent=self)
         self.current_row = -1
+        self._syncing = False
         self._bundle: RecordBundle | None = None  # what the open record was read with
         self._listening: weakref.WeakSet[object] = weakref.WeakSet()
         self.panel_state = PanelState(noise_versions=proposer.noise_versions)
@@ -236,15 +237,19 @@ class MainWindow(QMainWindow):
             self.select_row(0)
 
     def _query_changed(self) -> None:
+        """The list was filtered or sorted: keep the open record selected where it now is."""
         self.current_row = -1
         doc = self.session.document
         if doc is not None and doc.id is not None:
             row = self.model.row_of(doc.id)
             if row is not None:
+                self._syncing = True  # selecting it again must not reopen it
+                try:
+                    self.browser.table.selectRow(row)
+                finally:
+                    self._syncing = False
                 self.current_row = row
-                self.browser.table.blockSignals(True)
-                self.browser.table.selectRow(row)
-                self.browser.table.blockSignals(False)
+        QTimer.singleShot(0, self.read_ahead)  # the queue changed: read ahead anew
 
     def show_records(self, ids: list[int]) -> None:
         """Filter the list to these records and open the first (the dashboard's bars)."""
@@ -276,7 +281,8 @@ class MainWindow(QMainWindow):
         if s is None:
             return
         self.current_row = row
-        self.open_record(s.id)
+        if not self._syncing:
+            self.open_record(s.id)
 
     def open_record(self, conv_id: int) -> None:
         if self.session.document is not None and self.session.is_dirty:
@@ -318,13 +324,17 @@ class MainWindow(QMainWindow):
         doc = self.session.document
         if doc is None:
             return
-        n = self.settings.prefetch
-        if n > 0 and self.current_row >= 0:
-            self.prefetcher.prefetch([s.id for s in self.browser.queue_after(self.current_row, n)])
-            self._sam_prefetch()
+        self.read_ahead()
         for t in range(doc.turn_count):
             if t != self.editor.turn and t in self.editor.proposals:
                 self.conversation.set_diff(doc, t, self.editor.diff_stats(t))
+
+    def read_ahead(self) -> None:
+        """Prefetch the next records of the review queue: the list as it is now shown."""
+        n = self.settings.prefetch
+        if n > 0 and self.current_row >= 0 and self.session.document is not None:
+            self.prefetcher.prefetch([s.id for s in self.browser.queue_after(self.current_row, n)])
+            self._sam_prefetch()
 
     def _sam_prefetch(self) -> None:
         if self.settings.prefetch > 0 and self.sam.available:
@@ -508,6 +518,10 @@ class MainWindow(QMainWindow):
     def open_pixels(self) -> NDArray[np.uint8] | None:
         """The open record's image (RGB array), or None when it could not be read."""
         return self._bundle.rgb if self._bundle is not None else None
+
+    def open_bundle(self) -> RecordBundle | None:
+        """What the open record was read with (prefetched or read when opened)."""
+        return self._bundle
 
     # -- sample, settings -----------------------------------------------------------------
     def add_sample(self) -> None:

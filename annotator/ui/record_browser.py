@@ -25,6 +25,7 @@ from annotator.ui.record_list import COLUMN_TIPS, COLUMNS, RecordListModel
 
 SORTS = (
     ("ID", "id"),
+    ("Newest first", "-id"),
     ("Recently changed", "-updated"),
     ("Status", "status"),
     ("Focus", "focus"),
@@ -178,7 +179,7 @@ class RecordBrowser(QWidget):
             flagged=self.flag_filter.currentData(),
             text=self.search.text().strip() or None,
             ids=self._ids,
-            sort=self.sort.currentData(),
+            sort=self.sort.currentData() or "id",
         )
 
     def apply_filters(self) -> None:

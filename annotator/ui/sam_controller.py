@@ -85,6 +85,11 @@ class SamController(QObject):
         return self._factory is not None
 
     @property
+    def engine(self) -> ClickEngine | None:
+        """The engine, once a worker has built it."""
+        return self._engine
+
+    @property
     def ready(self) -> bool:
         return self._handle is not None
 
