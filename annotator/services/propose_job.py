@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,11 +68,13 @@ def propose_conversation(
     *,
     history: HistorySource = HistorySource.DRAFT,
     done: Sequence[Proposal] = (),
+    turns: Collection[int] | None = None,
     task: Task | None = None,
     on_turn: Callable[[Proposal], None] | None = None,
 ) -> list[Proposal]:
-    """Propose every turn of ``conv`` in order, skipping turns already in ``done`` (whose
-    answers still serve as the model's history). Returns the new proposals, unsaved."""
+    """Propose every turn of ``conv`` (or only ``turns``) in order, skipping turns already in
+    ``done`` (whose answers still serve as the model's history; a turn left out by ``turns``
+    contributes its verified or draft answer). Returns the new proposals, unsaved."""
     task = task or Task()
     info = proposer.info()
     version = proposer_version(proposer, history)
@@ -86,6 +88,9 @@ def propose_conversation(
         task.check()
         if t in previous:
             model_answers.append(previous[t].answer)
+            continue
+        if turns is not None and t not in turns:
+            model_answers.append(drafts[t])
             continue
         answers = drafts if history == HistorySource.DRAFT else model_answers
         t0 = time.perf_counter()

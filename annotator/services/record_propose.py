@@ -10,7 +10,6 @@ say up front that a random test checkpoint proposes noise.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,8 +108,7 @@ def propose_record(
 ) -> list[Proposal]:
     """Proposals for ``turns`` of ``conv`` (all turns when None), each with the conversation's
     own answers (verified, else draft) as history, as the batch job does. Unsaved."""
-    from annotator.proposers.base import HistorySource, TurnRequest, history_for, image_key
-    from annotator.services.propose_job import propose_conversation, proposer_version
+    from annotator.services.propose_job import propose_conversation
 
     task = task or Task()
     wanted = list(range(len(conv.turns))) if turns is None else sorted(set(turns))
@@ -124,29 +122,4 @@ def propose_record(
         if on_turn is not None:
             on_turn(proposal)
 
-    if turns is None:
-        return propose_conversation(proposer, conv, image, task=task, on_turn=step)
-    info = proposer.info()
-    version = proposer_version(proposer, HistorySource.DRAFT)
-    key = image_key(image)
-    questions = [t.question for t in conv.turns]
-    answers = [t.final_answer if t.final_answer is not None else t.draft_answer for t in conv.turns]
-    made = []
-    for t in wanted:
-        task.check()
-        started = time.perf_counter()
-        out = proposer.propose(
-            TurnRequest(image, history_for(questions, answers, t), questions[t], key), task
-        )
-        proposal = Proposal(
-            turn_index=t,
-            proposer=info.name,
-            proposer_version=version,
-            answer=out.answer,
-            masks=tuple(out.masks),
-            scores=tuple(out.scores),
-            elapsed_s=float(out.timing.get("total_s", time.perf_counter() - started)),
-        )
-        made.append(proposal)
-        step(proposal)
-    return made
+    return propose_conversation(proposer, conv, image, turns=wanted, task=task, on_turn=step)
