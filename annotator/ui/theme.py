@@ -84,6 +84,8 @@ QStatusBar { background: #1d1f22; color: #9aa4b2; }
 QStatusBar QLabel { padding: 0 8px; }
 QSplitter::handle { background: #1d1f22; }
 QAbstractScrollArea::corner { background: transparent; border: none; }
+QScrollBar::add-line, QScrollBar::sub-line { width: 0; height: 0; border: none; background: none; }
+QScrollBar::add-page, QScrollBar::sub-page { background: none; }
 QScrollBar:vertical { background: #202225; width: 10px; }
 QScrollBar::handle:vertical { background: #41464e; border-radius: 4px; min-height: 24px; }
 QScrollBar:horizontal { background: #202225; height: 10px; }
