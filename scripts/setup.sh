@@ -31,7 +31,7 @@ if [ ! -f "$venv/.ready" ]; then
   echo "setup: building virtualenv $venv (first time: downloads the model stack, several GB)" >&2
   rm -rf "$venv"
   "$py" -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade pip >&2
+  "$venv/bin/pip" install -q --upgrade pip "setuptools>=77" wheel >&2
   "$venv/bin/pip" install -q -e ".[dev]" >&2
   # Written last, so an interrupted build is rebuilt rather than mistaken for a finished one.
   touch "$venv/.ready"
