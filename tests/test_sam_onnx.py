@@ -41,9 +41,11 @@ def test_onnx_masks_match_torch(
     assert onnx_engine.runtime == "onnxruntime"
     graphs = sorted((onnx_engine.registry.root / "onnx").glob("mobile-sam-*"))
     names = [p.name.split("-v")[-1] for p in graphs]
-    assert names == ["1-checked.json", "1-decoder.onnx", "1-encoder.onnx"]
+    assert names == ["2-checked.json", "2-click.onnx", "2-encoder.onnx", "2-state.onnx"]
     checked = json.loads(graphs[0].read_text())
-    assert checked["decoder_sha256"] == hashlib.sha256(graphs[1].read_bytes()).hexdigest()
+    for graph in graphs[1:]:
+        part = graph.name.split("-")[-1].removesuffix(".onnx")
+        assert checked[f"{part}_sha256"] == hashlib.sha256(graph.read_bytes()).hexdigest()
     assert {"graph", "torch", "onnxruntime"} <= set(checked["versions"])
 
     _, shapes = scene
@@ -79,7 +81,7 @@ def test_damaged_graphs_are_exported_again(
 ) -> None:
     for graph in (onnx_engine.registry.root / "onnx").glob("mobile-sam-*"):
         shutil.copyfile(graph, tmp_path / graph.name)
-    decoder = next(tmp_path.glob("*-decoder.onnx"))
+    decoder = next(tmp_path.glob("*-click.onnx"))
     good = decoder.read_bytes()
     decoder.write_bytes(good[:5000])
     options = EngineOptions(runtime="auto", onnx_dir=tmp_path, disk_cache=False)

@@ -199,6 +199,8 @@ def _measure(
     wall, cpu, wall_all = _time_clicks(engine, handle, points, args.clicks)
     out["click_ms_median"] = round(statistics.median(wall), 2)
     out["click_ms_p95"] = round(_percentile(wall, 95), 2)
+    out["click_first_ms_median"] = round(statistics.median(wall[0::2]), 2)
+    out["click_refine_ms_median"] = round(statistics.median(wall[1::2] or wall), 2)
     out["click_cpu_ms_median"] = round(statistics.median(cpu), 2)
     out["click_all_candidates_ms_median"] = round(statistics.median(wall_all), 2)
     out["clicks_timed"] = len(wall)
@@ -228,8 +230,9 @@ def _measure(
 def _time_clicks(
     engine: Any, handle: Any, points: dict[str, tuple[float, float]], clicks: int
 ) -> tuple[list[float], list[float], list[float]]:
-    """Alternate first clicks (three candidates) and refining clicks (a second point plus the
-    previous logits), as a user does; time click → full-resolution mask of the best candidate."""
+    """Alternate first clicks (three candidates; even indices) and refining clicks (a second
+    point plus the previous logits; odd indices), as a user does; time click → full-resolution
+    mask of the best candidate."""
     names = list(points)
     wall: list[float] = []
     cpu: list[float] = []

@@ -1,7 +1,9 @@
-"""What the engine needs from a runtime that executes SAM: encode an image, decode prompts."""
+"""What the engine needs from a runtime that executes SAM: encode an image, prepare the
+decoder's per-image state, decode prompts."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -12,6 +14,20 @@ from annotator.core.progress import Task
 FloatArray = NDArray[np.float32]
 
 
+@dataclass(frozen=True, eq=False)
+class DecoderState:
+    """What no click changes, for one embedding and one ``mask_input`` (see
+    :class:`annotator.proposers.sam.factored_decoder.ImageStateGraph`)."""
+
+    tokens: FloatArray  # (pixels, 256): embedding + dense prompt
+    keys: FloatArray  # (heads, pixels, head_dim): first layer, token→image
+    values: FloatArray
+
+    @property
+    def nbytes(self) -> int:
+        return self.tokens.nbytes + self.keys.nbytes + self.values.nbytes
+
+
 class SamBackend(Protocol):
     name: str  # "torch" or "onnxruntime"
 
@@ -20,14 +36,15 @@ class SamBackend(Protocol):
         Checks ``task`` while it runs and raises ``Cancelled``."""
         ...
 
+    def image_state(
+        self, embedding: FloatArray, mask_input: FloatArray, has_mask_input: FloatArray
+    ) -> DecoderState:
+        """``mask_input (1, 1, 256, 256)`` is used when ``has_mask_input`` is ``[1.0]``."""
+        ...
+
     def decode(
-        self,
-        embedding: FloatArray,
-        coords: FloatArray,
-        labels: FloatArray,
-        mask_input: FloatArray,
-        has_mask_input: FloatArray,
+        self, state: DecoderState, coords: FloatArray, labels: FloatArray
     ) -> tuple[FloatArray, FloatArray]:
-        """Inputs as :class:`annotator.proposers.sam.torch_graphs.DecoderGraph` takes them;
+        """Prompts as :class:`annotator.proposers.sam.torch_graphs.PromptEmbedding` takes them;
         returns all four low-res logits ``(4, 256, 256)`` and scores ``(4,)``."""
         ...

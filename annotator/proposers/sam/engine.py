@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -35,7 +36,7 @@ from annotator.core.appdirs import cache_dir
 from annotator.core.errors import InputError, ProposerError
 from annotator.core.progress import Task
 from annotator.proposers.sam import geometry
-from annotator.proposers.sam.backend import SamBackend
+from annotator.proposers.sam.backend import DecoderState, SamBackend
 from annotator.proposers.sam.embedding_cache import (
     DiskEmbeddingCache,
     MemoryEmbeddingCache,
@@ -51,6 +52,7 @@ RUNTIME_ENV = "ANNOTATOR_SAM_RUNTIME"
 RUNTIMES = ("auto", "torch", "onnx")
 AUTO_ONNX_MAX_BYTES = 1_500_000_000
 _WAIT_POLL_S = 0.02
+_DECODER_STATES_KEPT = 4  # ~8 MB each: the open image and the ones just before it
 _MULTIMASK_OUTPUTS = [1, 2, 3]
 _SINGLE_OUTPUT = [0]
 
@@ -101,6 +103,9 @@ class SamEngine:
         self._backend: SamBackend | None = None
         self._load_lock = threading.Lock()
         self._worker = EncodeWorker(self._prepare_now, prefetch_limit=self.options.prefetch_limit)
+        # Decoder state without mask_input, per image key: what makes a fresh click cheap.
+        self._states: OrderedDict[str, DecoderState] = OrderedDict()
+        self._states_lock = threading.Lock()
         self.load_seconds: float | None = None
         self.runtime_note = ""  # why the runtime in use was chosen (e.g. an ONNX fallback)
 
@@ -214,7 +219,8 @@ class SamEngine:
         """Embedding of ``image`` (RGB uint8 H×W×3) whose pixels ``key`` identifies (the
         image file's sha256; by default a sha256 of the pixels themselves, a few ms).
         Encoding runs on the engine's worker thread; this call waits for it and raises
-        :class:`Cancelled` as soon as ``task`` is cancelled."""
+        :class:`Cancelled` as soon as ``task`` is cancelled. The decoder's state for the image
+        is made here too, so the first click is as quick as the next ones."""
         geometry.check_rgb_image(image)
         key = key or pixel_key(image)
         task = task or Task()
@@ -226,8 +232,11 @@ class SamEngine:
                     f"key {key!r} was prepared for a {w}x{h} image, this one is "
                     f"{image.shape[1]}x{image.shape[0]}: the key must identify the pixels"
                 )
-            return _with_source(hit, "memory")
-        return self.wait(self.prepare_async(image, key, task), task)
+            prepared = _with_source(hit, "memory")
+        else:
+            prepared = self.wait(self.prepare_async(image, key, task), task)
+        self._fresh_state(prepared)
+        return prepared
 
     def prepare_async(
         self, image: ImageSource, key: str, task: Task | None = None
@@ -325,14 +334,11 @@ class SamEngine:
             )
         coords, point_labels = _prompt_arrays(handle, points, labels, box)
         if mask_input is None:
-            mask = np.zeros((1, 1, geometry.LOW_RES_SIDE, geometry.LOW_RES_SIDE), np.float32)
-            has_mask = np.zeros(1, np.float32)
+            state = self._fresh_state(handle)
         else:
             mask = _mask_input_array(mask_input)
-            has_mask = np.ones(1, np.float32)
-        low_res, scores = self.backend.decode(
-            handle.embedding, coords, point_labels, mask, has_mask
-        )
+            state = self.backend.image_state(handle.embedding, mask, np.ones(1, np.float32))
+        low_res, scores = self.backend.decode(state, coords, point_labels)
         low_res.setflags(write=False)  # handed out as mask_input material, never changed
         upsample = partial(
             geometry.upsample_logits,
@@ -351,6 +357,23 @@ class SamEngine:
                 for i in outputs
             )
         )
+
+    def _fresh_state(self, handle: PreparedImage) -> DecoderState:
+        """The decoder state of ``handle`` without mask_input, made once per image."""
+        with self._states_lock:
+            state = self._states.get(handle.key)
+            if state is not None:
+                self._states.move_to_end(handle.key)
+                return state
+        side = geometry.LOW_RES_SIDE
+        state = self.backend.image_state(
+            handle.embedding, np.zeros((1, 1, side, side), np.float32), np.zeros(1, np.float32)
+        )
+        with self._states_lock:
+            self._states[handle.key] = state
+            while len(self._states) > _DECODER_STATES_KEPT:
+                self._states.popitem(last=False)
+        return state
 
 
 def pixel_key(image: NDArray[np.uint8]) -> str:

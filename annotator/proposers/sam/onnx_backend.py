@@ -1,9 +1,10 @@
 """SAM run by ONNX Runtime, from graphs exported once from the same verified weights.
 
-The graphs are exported from :mod:`annotator.proposers.sam.torch_graphs` (the very modules the
-torch backend runs) into the cache directory, named by the checkpoint's sha256, and checked once
-against torch on fixed inputs before first use: the decoder's masks must match with IoU ≥ 0.99
-and the encoder's embedding to a tight tolerance. A failed export or check raises
+The three graphs (encoder, the decoder's per-image state, the decoder's per-click part) are
+exported from the very modules the torch backend runs, into the models directory, named by the
+checkpoint's sha256, and checked once before first use against SAM's own decoder run by torch
+on fixed inputs: the masks must match with IoU ≥ 0.99 and the encoder's embedding to a tight
+tolerance. A failed export or check raises
 :class:`ProposerError`, and the engine falls back to torch.
 """
 
@@ -23,18 +24,19 @@ import numpy as np
 
 from annotator.core.errors import Cancelled, ProposerError, WeightsError
 from annotator.core.progress import Task
-from annotator.proposers.sam.backend import FloatArray
+from annotator.proposers.sam.backend import DecoderState, FloatArray
 from annotator.proposers.torch_runtime import wanted_torch_threads
 from annotator.proposers.weights import sha256_file
 
 if TYPE_CHECKING:
     import torch
 
+    from annotator.proposers.sam.backend import SamBackend
     from annotator.proposers.sam.torch_backend import TorchSamBackend
 
 log = logging.getLogger(__name__)
 
-GRAPH_VERSION = 1  # bump when torch_graphs changes, so old exports are not reused
+GRAPH_VERSION = 2  # bump when torch_graphs changes, so old exports are not reused
 MIN_MASK_IOU = 0.99
 MAX_EMBEDDING_ERROR = 1e-3  # max abs difference, relative to the embedding's max abs value
 _OPSET = 17
@@ -44,7 +46,7 @@ _CANCEL_POLL_S = 0.02
 class OnnxSamBackend:
     name = "onnxruntime"
 
-    def __init__(self, encoder_path: Path, decoder_path: Path) -> None:
+    def __init__(self, encoder_path: Path, state_path: Path, click_path: Path) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -56,7 +58,8 @@ class OnnxSamBackend:
         providers = ["CPUExecutionProvider"]
         try:
             self._encoder = ort.InferenceSession(str(encoder_path), options, providers=providers)
-            self._decoder = ort.InferenceSession(str(decoder_path), options, providers=providers)
+            self._state = ort.InferenceSession(str(state_path), options, providers=providers)
+            self._click = ort.InferenceSession(str(click_path), options, providers=providers)
         except Exception as exc:  # ORT raises its own exception types
             raise ProposerError(f"ONNX Runtime cannot load the SAM graphs: {exc}") from exc
 
@@ -89,24 +92,27 @@ class OnnxSamBackend:
         task.step(message="image encoded")
         return np.ascontiguousarray(embedding, dtype=np.float32)
 
+    def image_state(
+        self, embedding: FloatArray, mask_input: FloatArray, has_mask_input: FloatArray
+    ) -> DecoderState:
+        feed = {
+            "image_embeddings": embedding,
+            "mask_input": mask_input,
+            "has_mask_input": has_mask_input,
+        }
+        return DecoderState(*self._state.run(None, feed))
+
     def decode(
-        self,
-        embedding: FloatArray,
-        coords: FloatArray,
-        labels: FloatArray,
-        mask_input: FloatArray,
-        has_mask_input: FloatArray,
+        self, state: DecoderState, coords: FloatArray, labels: FloatArray
     ) -> tuple[FloatArray, FloatArray]:
-        low_res, scores = self._decoder.run(
-            None,
-            {
-                "image_embeddings": embedding,
-                "point_coords": coords,
-                "point_labels": labels,
-                "mask_input": mask_input,
-                "has_mask_input": has_mask_input,
-            },
-        )
+        feed = {
+            "tokens": state.tokens,
+            "keys": state.keys,
+            "values": state.values,
+            "point_coords": coords,
+            "point_labels": labels,
+        }
+        low_res, scores = self._click.run(None, feed)
         return low_res[0], scores[0]
 
 
@@ -122,7 +128,8 @@ def onnx_available() -> bool:
 @dataclass(frozen=True)
 class GraphFiles:
     encoder: Path
-    decoder: Path
+    state: Path
+    click: Path
     marker: Path  # written after the check: versions and the graphs' sha256
     failed: Path  # written when the export or the check failed: versions and the reason
 
@@ -131,20 +138,32 @@ class GraphFiles:
         stem = f"{model_id}-{model_sha256[:16]}-v{GRAPH_VERSION}"
         return cls(
             directory / f"{stem}-encoder.onnx",
-            directory / f"{stem}-decoder.onnx",
+            directory / f"{stem}-state.onnx",
+            directory / f"{stem}-click.onnx",
             directory / f"{stem}-checked.json",
             directory / f"{stem}-failed.json",
         )
 
+    def remove_other_versions(self) -> None:
+        """Graphs of this model from earlier graph versions are never loaded again."""
+        prefix = self.marker.name.removesuffix(f"-v{GRAPH_VERSION}-checked.json")
+        mine = {self.marker, self.failed, *self.graphs().values()}
+        for path in self.marker.parent.glob(f"{prefix}-v*"):
+            if path not in mine:
+                path.unlink(missing_ok=True)
+
+    def graphs(self) -> dict[str, Path]:
+        return {"encoder": self.encoder, "state": self.state, "click": self.click}
+
     def checked(self) -> bool:
-        """True when both graphs are there, were checked against torch with the installed
+        """True when all graphs are there, were checked against torch with the installed
         versions, and still have the bytes that were checked."""
         marker = _read_marker(self.marker)
         if marker is None or marker.get("versions") != _versions():
             return False
-        for path, key in ((self.encoder, "encoder_sha256"), (self.decoder, "decoder_sha256")):
+        for name, path in self.graphs().items():
             try:
-                if sha256_file(path) != marker.get(key):
+                if sha256_file(path) != marker.get(f"{name}_sha256"):
                     return False
             except WeightsError:
                 return False
@@ -161,7 +180,8 @@ def load_checked_onnx_backend(
     files = GraphFiles.for_model(directory, model_id, model_sha256)
     if not files.checked():
         return None
-    return OnnxSamBackend(files.encoder, files.decoder)
+    files.remove_other_versions()
+    return OnnxSamBackend(files.encoder, files.state, files.click)
 
 
 def prepare_onnx_backend(
@@ -184,7 +204,7 @@ def prepare_onnx_backend(
 
 def _prepare(files: GraphFiles, reference: TorchSamBackend, task: Task) -> OnnxSamBackend:
     if files.checked():
-        return OnnxSamBackend(files.encoder, files.decoder)
+        return OnnxSamBackend(files.encoder, files.state, files.click)
     failure = _read_marker(files.failed)
     if failure is not None and failure.get("versions") == _versions():
         # Not tried again at every start; new package versions or removing the file retry.
@@ -201,37 +221,46 @@ def _prepare(files: GraphFiles, reference: TorchSamBackend, task: Task) -> OnnxS
 
 def _export_and_check(files: GraphFiles, reference: TorchSamBackend, task: Task) -> OnnxSamBackend:
     # Unchecked graphs (never checked, damaged, or from other versions) are exported afresh.
-    task.start(3, "exporting SAM to ONNX (once per model)")
+    task.start(4, "exporting SAM to ONNX (once per model)")
     _export(reference.encoder, _encoder_example(), ["image"], ["embedding"], {}, files.encoder)
     task.step()
+    state_example = _state_example()
     _export(
-        reference.decoder,
-        _decoder_example(),
-        ["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input"],
+        reference.state_graph,
+        state_example,
+        ["image_embeddings", "mask_input", "has_mask_input"],
+        ["tokens", "keys", "values"],
+        {},
+        files.state,
+    )
+    task.step()
+    _export(
+        reference.click_graph,
+        _click_example(reference, state_example),
+        ["tokens", "keys", "values", "point_coords", "point_labels"],
         ["low_res_logits", "scores"],
         {"point_coords": {1: "points"}, "point_labels": {1: "points"}},
-        files.decoder,
+        files.click,
     )
     task.step(message="checking the ONNX graphs against torch (once)")
-    backend = OnnxSamBackend(files.encoder, files.decoder)
+    backend = OnnxSamBackend(files.encoder, files.state, files.click)
     check_against(backend, reference)
-    marker = {
-        "versions": _versions(),
-        "encoder_sha256": sha256_file(files.encoder),
-        "decoder_sha256": sha256_file(files.decoder),
-    }
+    marker: dict[str, Any] = {"versions": _versions()}
+    marker.update({f"{name}_sha256": sha256_file(path) for name, path in files.graphs().items()})
     _atomic_write_text(files.marker, json.dumps(marker, indent=2))
     files.failed.unlink(missing_ok=True)
+    files.remove_other_versions()
     task.step()
     return backend
 
 
 def check_against(
-    candidate: OnnxSamBackend, reference: TorchSamBackend, *, encoder: bool = True
+    candidate: SamBackend, reference: TorchSamBackend, *, encoder: bool = True
 ) -> dict[str, float]:
-    """Run both on fixed inputs; raise :class:`ProposerError` unless they agree. Returns the
-    figures (minimum mask IoU, relative embedding error). ``encoder=False`` checks the decoder
-    alone, on a random embedding."""
+    """Run ``candidate`` and SAM's own decoder (``reference.reference_decode``) on fixed inputs;
+    raise :class:`ProposerError` unless they agree. Returns the figures (minimum mask IoU,
+    relative embedding error). ``encoder=False`` checks the decoder alone, on a random
+    embedding."""
     rng = np.random.default_rng(20250213)
     emb_error = 0.0
     if encoder:
@@ -246,14 +275,14 @@ def check_against(
         ref_emb = rng.normal(0.0, 0.3, size=(1, 256, 64, 64)).astype(np.float32)
     min_iou = 1.0
     for coords, labels, mask, has in _decoder_cases(rng):
-        ref_low, _ = reference.decode(ref_emb, coords, labels, mask, has)
-        got_low, _ = candidate.decode(ref_emb, coords, labels, mask, has)
+        ref_low, _ = reference.reference_decode(ref_emb, coords, labels, mask, has)
+        got_low, _ = candidate.decode(candidate.image_state(ref_emb, mask, has), coords, labels)
         for a, b in zip(ref_low > 0, got_low > 0, strict=True):
             union = np.logical_or(a, b).sum()
             iou = 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
             min_iou = min(min_iou, iou)
     if min_iou < MIN_MASK_IOU:
-        raise ProposerError(f"ONNX decoder masks differ from torch (IoU {min_iou:.4f})")
+        raise ProposerError(f"decoder masks differ from SAM's decoder (IoU {min_iou:.4f})")
     log.info(
         "ONNX graphs agree with torch: mask IoU ≥ %.4f, embedding error %.1e", min_iou, emb_error
     )
@@ -284,15 +313,23 @@ def _encoder_example() -> tuple[Any, ...]:
     return (torch.zeros(1, 3, 1024, 1024),)
 
 
-def _decoder_example() -> tuple[Any, ...]:
+def _state_example() -> tuple[Any, ...]:
     import torch
 
+    return (torch.zeros(1, 256, 64, 64), torch.zeros(1, 1, 256, 256), torch.zeros(1))
+
+
+def _click_example(reference: TorchSamBackend, state_example: tuple[Any, ...]) -> tuple[Any, ...]:
+    import torch
+
+    with torch.inference_mode(False), torch.no_grad():
+        tokens, keys, values = reference.state_graph(*state_example)
     return (
-        torch.zeros(1, 256, 64, 64),
+        tokens,
+        keys,
+        values,
         torch.tensor([[[500.0, 400.0], [0.0, 0.0]]]),
         torch.tensor([[1.0, -1.0]]),
-        torch.zeros(1, 1, 256, 256),
-        torch.zeros(1),
     )
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annotator.core.progress import Task
-from annotator.proposers.sam.backend import FloatArray
+from annotator.proposers.sam.backend import DecoderState, FloatArray
 from annotator.proposers.torch_runtime import ensure_torch_threads
 
 if TYPE_CHECKING:
@@ -19,12 +19,15 @@ class TorchSamBackend:
     name = "torch"
 
     def __init__(self, model: torch.nn.Module, device: str = "cpu") -> None:
+        from annotator.proposers.sam.factored_decoder import ClickGraph, ImageStateGraph
         from annotator.proposers.sam.torch_graphs import DecoderGraph, EncoderGraph
 
         self.device = device
         self.model = model
         self.encoder = EncoderGraph(model).eval().to(device)
-        self.decoder = DecoderGraph(model).eval().to(device)
+        self.state_graph = ImageStateGraph(model).eval().to(device)
+        self.click_graph = ClickGraph(model).eval().to(device)
+        self.reference_decoder = DecoderGraph(model).eval().to(device)  # for checks only
         # Checkpoints for cancellation and progress: every block of the encoder (the entries of
         # its ModuleLists: TinyViT stages and their blocks, or the ViT blocks).
         self._blocks = [
@@ -58,7 +61,20 @@ class TorchSamBackend:
             task.step(message="image encoded")
         return np.ascontiguousarray(out, dtype=np.float32)
 
+    def image_state(
+        self, embedding: FloatArray, mask_input: FloatArray, has_mask_input: FloatArray
+    ) -> DecoderState:
+        return DecoderState(*self._run(self.state_graph, embedding, mask_input, has_mask_input))
+
     def decode(
+        self, state: DecoderState, coords: FloatArray, labels: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        low_res, scores = self._run(
+            self.click_graph, state.tokens, state.keys, state.values, coords, labels
+        )
+        return low_res[0], scores[0]
+
+    def reference_decode(
         self,
         embedding: FloatArray,
         coords: FloatArray,
@@ -66,18 +82,19 @@ class TorchSamBackend:
         mask_input: FloatArray,
         has_mask_input: FloatArray,
     ) -> tuple[FloatArray, FloatArray]:
+        """SAM's own decoder on the same inputs: what the other paths are checked against."""
+        low_res, scores = self._run(
+            self.reference_decoder, embedding, coords, labels, mask_input, has_mask_input
+        )
+        return low_res[0], scores[0]
+
+    def _run(self, graph: torch.nn.Module, *arrays: FloatArray) -> tuple[FloatArray, ...]:
         import torch
 
         ensure_torch_threads()
-        dev = self.device
         with torch.inference_mode():
-            low_res, scores = self.decoder(
-                *(
-                    torch.from_numpy(_writable(a)).to(dev)
-                    for a in (embedding, coords, labels, mask_input, has_mask_input)
-                )
-            )
-            return low_res[0].float().cpu().numpy(), scores[0].float().cpu().numpy()
+            outputs = graph(*(torch.from_numpy(_writable(a)).to(self.device) for a in arrays))
+        return tuple(np.ascontiguousarray(o.float().cpu().numpy()) for o in outputs)
 
 
 def _writable(array: FloatArray) -> FloatArray:

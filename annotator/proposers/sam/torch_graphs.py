@@ -29,13 +29,13 @@ class EncoderGraph(nn.Module):
         return self.image_encoder(image)
 
 
-class DecoderGraph(nn.Module):
-    """Embedding + prompts → ``(low_res_logits (1, 4, 256, 256), scores (1, 4))``."""
+class PromptEmbedding(nn.Module):
+    """SAM's prompt encoder as tensors in, tensors out: the one prompt embedding both decoders
+    and both runtimes share."""
 
     def __init__(self, sam: nn.Module) -> None:
         super().__init__()
         prompt = sam.prompt_encoder
-        self.mask_decoder = sam.mask_decoder
         self.mask_downscaling = prompt.mask_downscaling
         self.register_buffer("gaussian", prompt.pe_layer.positional_encoding_gaussian_matrix)
         self.register_buffer("dense_pe", prompt.get_dense_pe().detach().clone())
@@ -47,14 +47,8 @@ class DecoderGraph(nn.Module):
         self.register_buffer("no_mask", prompt.no_mask_embed.weight.reshape(1, -1, 1, 1).clone())
         self.input_h, self.input_w = prompt.input_image_size
 
-    def forward(
-        self,
-        image_embeddings: torch.Tensor,  # (1, 256, 64, 64) float32
-        point_coords: torch.Tensor,  # (1, N, 2) float32, x y in the 1024 input frame
-        point_labels: torch.Tensor,  # (1, N) float32 in {-1, 0, 1, 2, 3}
-        mask_input: torch.Tensor,  # (1, 1, 256, 256) float32 logits of an earlier answer
-        has_mask_input: torch.Tensor,  # (1,) float32: 1 to use mask_input, 0 to ignore it
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def sparse(self, point_coords: torch.Tensor, point_labels: torch.Tensor) -> torch.Tensor:
+        """``(1, N, 2)`` points in the 1024 input frame, ``(1, N)`` labels → ``(1, N, 256)``."""
         coords = (point_coords + 0.5) / torch.tensor(
             [self.input_w, self.input_h], dtype=point_coords.dtype
         )
@@ -65,15 +59,37 @@ class DecoderGraph(nn.Module):
         one_hot = torch.cat(
             [(labels == value).to(point_pe.dtype) for value in (-1.0, 0.0, 1.0, 2.0, 3.0)], dim=-1
         )
-        sparse = point_pe * is_point + one_hot @ self.label_table
+        return point_pe * is_point + one_hot @ self.label_table
 
+    def dense(self, mask_input: torch.Tensor, has_mask_input: torch.Tensor) -> torch.Tensor:
+        """``(1, 1, 256, 256)`` earlier logits (used when ``has_mask_input`` is 1) →
+        ``(1, 256, 64, 64)``."""
         use_mask = has_mask_input.reshape(1, 1, 1, 1)
-        dense = self.mask_downscaling(mask_input) * use_mask + self.no_mask * (1 - use_mask)
+        return self.mask_downscaling(mask_input) * use_mask + self.no_mask * (1 - use_mask)
 
+
+class DecoderGraph(nn.Module):
+    """Embedding + prompts → ``(low_res_logits (1, 4, 256, 256), scores (1, 4))``: SAM's own
+    mask decoder, the reference the faster
+    :class:`~annotator.proposers.sam.factored_decoder.ClickGraph` is checked against."""
+
+    def __init__(self, sam: nn.Module) -> None:
+        super().__init__()
+        self.prompt = PromptEmbedding(sam)
+        self.mask_decoder = sam.mask_decoder
+
+    def forward(
+        self,
+        image_embeddings: torch.Tensor,  # (1, 256, 64, 64) float32
+        point_coords: torch.Tensor,  # (1, N, 2) float32, x y in the 1024 input frame
+        point_labels: torch.Tensor,  # (1, N) float32 in {-1, 0, 1, 2, 3}
+        mask_input: torch.Tensor,  # (1, 1, 256, 256) float32 logits of an earlier answer
+        has_mask_input: torch.Tensor,  # (1,) float32: 1 to use mask_input, 0 to ignore it
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         low_res, scores = self.mask_decoder.predict_masks(
             image_embeddings=image_embeddings,
-            image_pe=self.dense_pe,
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
+            image_pe=self.prompt.dense_pe,
+            sparse_prompt_embeddings=self.prompt.sparse(point_coords, point_labels),
+            dense_prompt_embeddings=self.prompt.dense(mask_input, has_mask_input),
         )
         return low_res, scores
