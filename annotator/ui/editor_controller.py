@@ -19,6 +19,7 @@ from annotator.services.mask_tools import Stroke, operation_delta
 from annotator.services.record_document import RecordDocument
 from annotator.services.session import EditSession, SaveResult
 from annotator.services.settings import Settings
+from annotator.ui.canvas.candidate_chips import CandidateChips
 from annotator.ui.canvas.image_item import PyramidImageItem, placeholder_rgb
 from annotator.ui.canvas.overlay import (
     OutlineItem,
@@ -28,6 +29,7 @@ from annotator.ui.canvas.overlay import (
     fill_palette,
     mask_indexer,
 )
+from annotator.ui.canvas.sam_prompts import SamPromptItems
 from annotator.ui.canvas.tools import Box
 from annotator.ui.canvas.view import CanvasView
 from annotator.ui.sam_controller import Candidates, SamController
@@ -69,6 +71,9 @@ class EditorController(QObject):
         self._sam_preview: RasterOverlayItem | None = None
         self._candidates: Candidates | None = None
         self._candidate_index = 0
+        self.sam_prompts = SamPromptItems(view.scene())  # the current object's clicks and box
+        self.candidate_chips = CandidateChips(view)
+        self.candidate_chips.chosen.connect(self.choose_candidate)
         self.blind = settings.blind_first
         self._judged: set[int] = set()  # turns judged in blind-first mode
         self._outline_timer = QTimer(self)
@@ -76,6 +81,7 @@ class EditorController(QObject):
         self._outline_timer.setInterval(0)
         self._outline_timer.timeout.connect(self._rebuild_final_outline)
         sam.candidatesReady.connect(self._show_candidates)
+        sam.promptFailed.connect(lambda _message: self.sam_clear())
 
     # -- record -------------------------------------------------------------------------
     def show_record(
@@ -122,7 +128,7 @@ class EditorController(QObject):
         self._sam_preview = RasterOverlayItem(w, h, fill_palette(QColor("#ffd166"), 0.5))
         self._sam_preview.setZValue(20)
         scene.addItem(self._sam_preview)
-        self._candidates = None
+        self.sam_clear()  # a new image: a new object
         self._set_latest(proposals)
         self._judged.clear()
         self.view.set_scene_size(w, h)
@@ -339,55 +345,102 @@ class EditorController(QObject):
         )
 
     # -- MaskEditor: SAM ------------------------------------------------------------------
-    def sam_prompt(
-        self, points: list[tuple[float, float]], labels: list[int], box: Box | None
-    ) -> None:
-        if not points and box is None:
-            self.sam_clear()
-            return
+    # One object at a time: its clicks and box accumulate (each refines the candidate shown)
+    # until it is accepted or cleared, or the turn, record or tool changes.
+    def _sam_usable(self) -> bool:
         if not self.sam.available:
             self.message.emit("No SAM model configured (Settings > Model)")
-        elif not self.sam.segment(points, labels, box):
+            return False
+        if not self.sam.ready:
             self.message.emit("SAM is still encoding this image…")
+            return False
+        return self.doc is not None
+
+    def sam_click(self, x: float, y: float, label: int) -> None:
+        if self._sam_usable() and self.sam.click(x, y, bool(label)):
+            self.sam_prompts.add_point(x, y, label)
+
+    def sam_box(self, box: Box) -> None:
+        if self._sam_usable() and self.sam.set_box(box):
+            self.sam_prompts.set_box(box)
+
+    def sam_pending(self) -> bool:
+        """Whether the current object has prompts (an undo then takes one back)."""
+        return len(self.sam_prompts) > 0
+
+    def sam_undo(self) -> bool:
+        """Take back the object's last click or box; the answer before it comes back."""
+        if not self.sam_pending() or not self.sam.undo():
+            return False
+        self.sam_prompts.pop()
+        if not self.sam_pending():
+            self._hide_candidates()
+        return True
 
     def _show_candidates(self, candidates: Candidates) -> None:
-        if self.doc is None or self._sam_preview is None or not candidates.masks:
+        if self.doc is None or self._sam_preview is None:
+            return
+        if candidates.object_id != self.sam.object_id:
+            return  # an answer for an object (or image) no longer being segmented
+        if not candidates.masks:
+            self._hide_candidates()  # every prompt was taken back
             return
         if candidates.masks[0].shape != self.doc.size:
             return  # an answer for another image
         self._candidates = candidates
-        self._candidate_index = 0
+        self._candidate_index = candidates.chosen
         self._show_candidate()
 
     def _show_candidate(self) -> None:
         assert self._candidates is not None and self._sam_preview is not None
-        mask = self._candidates.masks[self._candidate_index]
+        c = self._candidates
+        mask = c.masks[self._candidate_index]
         self._sam_preview.set_indexer(mask_indexer(mask))
-        score = self._candidates.scores[self._candidate_index] if self._candidates.scores else 0.0
-        self.candidatesChanged.emit(self._candidate_index, len(self._candidates.masks), score)
+        score = c.scores[self._candidate_index] if c.scores else 0.0
+        self.candidate_chips.show_candidates(c.scores, self._candidate_index, c.steps)
+        self.candidatesChanged.emit(self._candidate_index, len(c.masks), score)
+
+    def _hide_candidates(self) -> None:
+        self._candidates = None
+        if self._sam_preview is not None:
+            self._sam_preview.set_indexer(None)
+        self.candidate_chips.clear()
+        self.candidatesChanged.emit(-1, 0, 0.0)
+
+    @property
+    def candidates(self) -> Candidates | None:
+        """SAM's answer now shown for the current object."""
+        return self._candidates
+
+    @property
+    def candidate_index(self) -> int:
+        return self._candidate_index
 
     def sam_cycle(self) -> None:
         if self._candidates is not None and self._candidates.masks:
-            self._candidate_index = (self._candidate_index + 1) % len(self._candidates.masks)
-            self._show_candidate()
+            self.choose_candidate((self._candidate_index + 1) % len(self._candidates.masks))
 
     def choose_candidate(self, index: int) -> None:
+        """Show candidate ``index``; the next click or box on the object refines it."""
         if self._candidates is not None and 0 <= index < len(self._candidates.masks):
             self._candidate_index = index
+            self.sam.choose(self._candidates, index)
             self._show_candidate()
 
     def sam_accept(self, subtract: bool) -> None:
-        if self._candidates is None or self.doc is None:
+        c = self._candidates
+        if c is None or self.doc is None:
             return
-        mask = self._candidates.masks[self._candidate_index]
+        i = self._candidate_index
+        mask = c.masks[i]
         info = {
             "tool": "sam",
-            "candidate": self._candidate_index,
-            "score": self._candidates.scores[self._candidate_index]
-            if self._candidates.scores
-            else None,
+            **c.prompt,
+            "candidate": i,  # as shown: best score first
+            "output": c.outputs[i] if c.outputs else None,  # the model's output index
+            "score": c.scores[i] if c.scores else None,
+            "scores": list(c.scores),
             "subtract": subtract,
-            **self._candidates.prompt,
         }
         final = self.doc.layer_array(self._final_key())
         if subtract:
@@ -402,10 +455,10 @@ class EditorController(QObject):
         self.sam_clear()
 
     def sam_clear(self) -> None:
-        self._candidates = None
-        if self._sam_preview is not None:
-            self._sam_preview.set_indexer(None)
-        self.candidatesChanged.emit(-1, 0, 0.0)
+        """Drop the current object's prompts and preview; the next click starts a new object."""
+        self.sam_prompts.clear()
+        self.sam.new_object()
+        self._hide_candidates()
 
     # -- measures -----------------------------------------------------------------------
     def diff_stats(self, turn: int | None = None) -> tuple[int, float | None, int, int] | None:

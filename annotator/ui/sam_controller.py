@@ -1,13 +1,19 @@
 """SAM on worker threads: encode the open image (cancellable, cached by the engine), answer
 clicks and boxes with candidate masks, and hand the next records of the review queue to the
 engine's own prefetch (its encoder always serves the open image first and interrupts a
-prefetch for it). Results carry a request id; answers for an image or prompt that is no longer
-the current one are dropped."""
+prefetch for it).
+
+Clicks on one object go to a :class:`ClickSession`: every further click or box is sent with the
+earlier prompts and the chosen candidate's low-resolution logits, so SAM refines the answer the
+user kept instead of starting again. "One object" lasts until :meth:`SamController.new_object`
+(accept, Escape, another turn, record or tool). Results carry a request id; answers for an image,
+object or prompt that is no longer the current one are dropped."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -15,7 +21,11 @@ from numpy.typing import NDArray
 from PySide6.QtCore import QObject, Signal
 
 from annotator.core.progress import Task
+from annotator.proposers.click_session import ClickSession
+from annotator.proposers.segmenter import Segmentation
 from annotator.ui.task_runner import TaskRunner
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
 class ClickEngine(Protocol):
@@ -46,24 +56,78 @@ SegmenterFactory = Callable[[], ClickEngine]  # builds the engine on the worker 
 
 @dataclass(frozen=True)
 class Candidates:
+    """The answer now current for the object being segmented, as shown: candidates best score
+    first. ``prompt`` is what produced it (points, labels, box, steps, refined, model)."""
+
     masks: tuple[NDArray[np.bool_], ...]
     scores: tuple[float, ...]
     prompt: dict[str, Any]
+    outputs: tuple[int, ...] = ()  # the model's output index of each shown candidate
+    chosen: int = 0  # shown index of the candidate the next prompt refines
+    object_id: int = 0
+    answer: Segmentation | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def steps(self) -> int:
+        return int(self.prompt.get("steps", 0))
 
 
-def candidate_arrays(result: Any) -> tuple[list[NDArray[np.bool_]], list[float]]:
-    """The candidates of a ``Segmentation`` as full-size boolean masks, best score first."""
-    masks = [np.asarray(m, dtype=bool) for m in result.masks]
-    scores = [float(s) for s in result.scores]
-    order = sorted(range(len(masks)), key=lambda i: -scores[i])
-    return [masks[i] for i in order], [scores[i] for i in order]
+def shown_candidates(
+    answer: Segmentation, chosen: int
+) -> tuple[list[NDArray[np.bool_]], list[float], list[int], int]:
+    """Masks, scores and output indices of ``answer`` best score first, and where the chosen
+    output (``chosen``) now stands."""
+    order = sorted(range(len(answer.candidates)), key=lambda i: -answer.candidates[i].score)
+    masks = [np.asarray(answer.candidates[i].mask, dtype=bool) for i in order]
+    scores = [float(answer.candidates[i].score) for i in order]
+    return masks, scores, order, order.index(chosen)
+
+
+class _ObjectPrompts:
+    """The click session of the object being segmented. Only jobs of the prompt runner touch
+    it; that runner has one thread and runs its jobs in order, and the lock says so in code."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.session: ClickSession | None = None
+        self.object_id = -1
+        self.steps = 0  # prompts sent for this object (clicks and boxes), after undos
+
+    def session_for(self, engine: Any, handle: Any, object_id: int) -> ClickSession:
+        s = self.session
+        if s is None or self.object_id != object_id or s.handle is not handle:
+            s = self.session = ClickSession(engine, handle)
+            self.object_id = object_id
+            self.steps = 0
+        return s
+
+    def current(self, object_id: int) -> ClickSession | None:
+        return self.session if self.object_id == object_id else None
+
+    def snapshot(self, s: ClickSession, object_id: int) -> Candidates:
+        answer = s.answer
+        prompt: dict[str, Any] = {
+            "points": [list(p) for p in s.points],
+            "labels": list(s.labels),
+            "box": None if s.box is None else list(s.box),
+            "steps": self.steps,
+            "refined": s.refine and self.steps > 1,  # this answer had the last one's logits
+            "model": getattr(s.handle, "model_id", None),
+        }
+        if answer is None or s.chosen_index is None:
+            return Candidates((), (), prompt, object_id=object_id)
+        masks, scores, outputs, chosen = shown_candidates(answer, s.chosen_index)
+        return Candidates(
+            tuple(masks), tuple(scores), prompt, tuple(outputs), chosen, object_id, answer
+        )
 
 
 class SamController(QObject):
     stateChanged = Signal(str)
     progress = Signal(int, object, str)  # done, total, message
-    candidatesReady = Signal(object)
+    candidatesReady = Signal(object)  # Candidates (no masks: every prompt was undone)
     failed = Signal(str)
+    promptFailed = Signal(str)  # a prompt of the current object failed: it has to start over
 
     def __init__(self, factory: SegmenterFactory | None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -74,8 +138,16 @@ class SamController(QObject):
         self._runner.finished.connect(self._finished)
         self._runner.failed.connect(self._failed)
         self._runner.progress.connect(self._progress)
+        # Prompts get their own single thread: a click session is not thread-safe, and its
+        # steps must happen in the order the user made them.
+        self._prompts = TaskRunner(threads=1, parent=self)
+        self._prompts.finished.connect(self._prompt_finished)
+        self._prompts.failed.connect(self._prompt_failed)
+        self._object_prompts = _ObjectPrompts()
         self._prepare_request = 0
-        self._segment_request = 0
+        self._segment_request = 0  # the prompt whose answer is shown when it comes
+        self._prompt_objects: dict[int, int] = {}  # prompt request -> object it belongs to
+        self._object_id = 0
         self._current_key: int | None = None
         self._handle: Any = None
         self.state = "off" if factory is None else "idle"
@@ -92,6 +164,11 @@ class SamController(QObject):
     @property
     def ready(self) -> bool:
         return self._handle is not None
+
+    @property
+    def object_id(self) -> int:
+        """Which object prompts now go to (a new one after :meth:`new_object`)."""
+        return self._object_id
 
     def _engine_now(self) -> Any:
         if self._engine is None:
@@ -111,6 +188,7 @@ class SamController(QObject):
             return
         if self._prepare_request:
             self._runner.cancel(self._prepare_request)
+        self.new_object()
         self._current_key = record
         self._handle = None
 
@@ -130,29 +208,68 @@ class SamController(QObject):
             engine.prefetch(items)  # thread-safe and non-blocking: the engine's worker encodes
 
     # -- prompts ------------------------------------------------------------------------
-    def segment(
-        self,
-        points: list[tuple[float, float]],
-        labels: list[int],
-        box: tuple[float, float, float, float] | None,
-    ) -> bool:
-        """Ask for candidates; False when the image is not encoded yet."""
+    def new_object(self) -> None:
+        """Prompts from now on start a new object; answers still coming for the old one are
+        dropped. (The worker replaces its session when the next prompt arrives.)"""
+        self._object_id += 1
+        self._segment_request = 0
+
+    def click(self, x: float, y: float, positive: bool = True) -> bool:
+        """Add a click to the current object; False when the image is not encoded yet."""
+        return self._ask(lambda s: s.click(x, y, positive))
+
+    def set_box(self, box: Box) -> bool:
+        """Give the current object a box (replacing its box, keeping its clicks)."""
+        return self._ask(lambda s: s.set_box(*box))
+
+    def undo(self) -> bool:
+        """Take back the current object's last click or box; the answer before it comes back
+        (one with no masks when nothing is left)."""
+        return self._ask(None)
+
+    def _ask(self, step: Callable[[ClickSession], object] | None) -> bool:
         handle = self._handle
         if handle is None:
             return False
-        prompt = {"points": [list(p) for p in points], "labels": list(labels), "box": box}
+        engine = self._engine
+        state = self._object_prompts
+        object_id = self._object_id
 
         def work(task: Task) -> Candidates:
-            engine = self._engine_now()
-            pts = np.asarray(points, dtype=np.float32).reshape(-1, 2)
-            lab = np.asarray(labels, dtype=np.int32).reshape(-1)
-            bx = None if box is None else np.asarray(box, dtype=np.float32)
-            result = engine.segment(handle, pts, lab, box=bx, multimask=True)
-            masks, scores = candidate_arrays(result)
-            return Candidates(tuple(masks), tuple(scores), prompt)
+            with state.lock:
+                s = state.session_for(engine, handle, object_id)
+                if step is None:
+                    if state.steps:
+                        s.undo()
+                        state.steps -= 1
+                else:
+                    step(s)
+                    state.steps += 1
+                return state.snapshot(s, object_id)
 
-        self._segment_request = self._runner.submit(work)
+        request = self._prompts.submit(work)
+        self._prompt_objects[request] = object_id
+        self._segment_request = request
         return True
+
+    def choose(self, candidates: Candidates, index: int) -> None:
+        """The user prefers the shown candidate ``index`` of ``candidates``: the next prompt on
+        this object refines it. Ignored once that answer is no longer the session's latest (a
+        newer click already went out)."""
+        if not 0 <= index < len(candidates.outputs) or candidates.answer is None:
+            return
+        output = candidates.outputs[index]
+        answer = candidates.answer
+        object_id = candidates.object_id
+        state = self._object_prompts
+
+        def work(task: Task) -> None:
+            with state.lock:
+                s = state.current(object_id)
+                if s is not None and s.answer is answer:
+                    s.choose(output)
+
+        self._prompt_objects[self._prompts.submit(work)] = object_id
 
     # -- results ------------------------------------------------------------------------
     def _finished(self, request: int, result: object) -> None:
@@ -160,16 +277,23 @@ class SamController(QObject):
             self._prepare_request = 0
             self._handle = result
             self._set_state("ready")
-        elif request == self._segment_request and isinstance(result, Candidates):
-            self.candidatesReady.emit(result)
 
     def _failed(self, request: int, message: str) -> None:
         if request == self._prepare_request:
             self._prepare_request = 0
             self._set_state(f"error: {message}")
             self.failed.emit(message)
-        elif request == self._segment_request:
+
+    def _prompt_finished(self, request: int, result: object) -> None:
+        self._prompt_objects.pop(request, None)
+        if request == self._segment_request and isinstance(result, Candidates):
+            self.candidatesReady.emit(result)
+
+    def _prompt_failed(self, request: int, message: str) -> None:
+        object_id = self._prompt_objects.pop(request, None)
+        if object_id == self._object_id:
             self.failed.emit(message)
+            self.promptFailed.emit(message)
 
     def _progress(self, request: int, done: int, total: object, message: str) -> None:
         if request == self._prepare_request:
@@ -179,7 +303,9 @@ class SamController(QObject):
 
     def shutdown(self) -> None:
         self._runner.cancel_all()
+        self._prompts.cancel_all()
         self._runner.wait(3000)
+        self._prompts.wait(3000)
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.close()

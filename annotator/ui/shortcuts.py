@@ -99,12 +99,13 @@ CANVAS_KEYS: tuple[tuple[str, str], ...] = (
     ("Wheel", "Zoom around the cursor"),
     ("Middle drag / Space+drag", "Pan"),
     ("Shift while painting", "Erase with the brush / paint with the eraser"),
-    ("SAM: click / right click", "Positive / negative point"),
+    ("SAM: click / right click", "Positive / negative point (refines the mask shown)"),
     ("SAM: drag", "Box prompt"),
-    ("SAM: Tab", "Next candidate mask"),
+    ("SAM: Tab or click a score chip", "Next candidate mask (the one the next click refines)"),
+    ("SAM: Backspace or Ctrl+Z", "Take back the last click or box"),
     ("SAM: Enter or A / Shift+Enter", "Add candidate to the final mask / subtract it"),
     ("Polygon: double click or Enter", "Close and fill (Shift: erase)"),
-    ("Esc", "Cancel the stroke, polygon or SAM prompts"),
+    ("Esc", "Cancel the stroke, polygon or SAM prompts (next click: a new object)"),
 )
 
 

@@ -73,7 +73,8 @@ class StatusLine(QObject):
 
     def show_candidates(self, index: int, count: int, score: float) -> None:
         self.candidate_label.setText(
-            f"SAM candidate {index + 1}/{count} · score {score:.2f} · Tab: next, Enter: add"
+            f"SAM {index + 1}/{count} · score {score:.2f} · Tab: next, Enter: add,"
+            " Backspace: undo click"
             if count
             else ""
         )

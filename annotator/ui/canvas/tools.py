@@ -8,9 +8,6 @@ from typing import Protocol
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainterPath, QPen
 from PySide6.QtWidgets import (
-    QGraphicsEllipseItem,
-    QGraphicsItem,
-    QGraphicsItemGroup,
     QGraphicsPathItem,
     QGraphicsRectItem,
     QGraphicsScene,
@@ -34,9 +31,13 @@ class MaskEditor(Protocol):
 
     def apply_polygon(self, points: list[tuple[float, float]], erase: bool) -> None: ...
 
-    def sam_prompt(
-        self, points: list[tuple[float, float]], labels: list[int], box: Box | None
-    ) -> None: ...
+    def sam_click(self, x: float, y: float, label: int) -> None: ...
+
+    def sam_box(self, box: Box) -> None: ...
+
+    def sam_undo(self) -> bool: ...
+
+    def sam_pending(self) -> bool: ...
 
     def sam_accept(self, subtract: bool) -> None: ...
 
@@ -71,6 +72,10 @@ class _BaseTool:
         return False
 
     def key(self, event: QKeyEvent) -> bool:
+        return False
+
+    def overrides(self, event: QKeyEvent) -> bool:
+        """Whether the tool takes ``event`` before a window shortcut on the same keys would."""
         return False
 
     def deactivate(self) -> None:
@@ -213,28 +218,22 @@ class PolygonTool(_BaseTool):
 
 
 class SamTool(_BaseTool):
-    """Left click: positive point; right click (or Alt+click): negative point; drag: box.
-    Enter/A accepts the shown candidate into the final mask (Shift+Enter subtracts it), Tab
-    cycles SAM's candidates, Escape clears the prompts."""
+    """Left click: positive point; right click (or Alt+click): negative point; drag: box. Every
+    click or box on the same object refines the candidate shown. Enter/A accepts it into the
+    final mask (Shift+Enter subtracts it), Tab cycles SAM's candidates, Backspace or Ctrl+Z
+    takes back the last click or box, Escape drops the object's prompts."""
 
     name = "sam"
 
     def __init__(self, editor: MaskEditor, scene: QGraphicsScene) -> None:
         self.editor = editor
         self.scene = scene
-        self.points: list[tuple[float, float]] = []
-        self.labels: list[int] = []
-        self.box: Box | None = None
         self._drag_from: QPointF | None = None
         self._dragging = False
-        self._group = QGraphicsItemGroup()
-        self._group.setZValue(70)
-        scene.addItem(self._group)
-        self._box_item = QGraphicsRectItem()
-        self._box_item.setPen(_cosmetic(QColor("#ffd166"), 1.5, Qt.PenStyle.DashLine))
-        self._box_item.setZValue(70)
-        scene.addItem(self._box_item)
-        self._markers: list[QGraphicsItem] = []
+        self._rubber = QGraphicsRectItem()  # the box while it is being dragged
+        self._rubber.setPen(_cosmetic(QColor("#ffd166"), 1.5, Qt.PenStyle.DashLine))
+        self._rubber.setZValue(70)
+        scene.addItem(self._rubber)
 
     def press(self, pos: QPointF, event: QMouseEvent) -> bool:
         if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
@@ -249,7 +248,7 @@ class SamTool(_BaseTool):
         scale = max(1e-6, self.scene.views()[0].transform().m11())
         if (pos - self._drag_from).manhattanLength() * scale > 6:
             self._dragging = True
-            self._box_item.setRect(QRectF(self._drag_from, pos).normalized())
+            self._rubber.setRect(QRectF(self._drag_from, pos).normalized())
         return True
 
     def release(self, pos: QPointF, event: QMouseEvent) -> bool:
@@ -257,44 +256,36 @@ class SamTool(_BaseTool):
             return False
         start, self._drag_from = self._drag_from, None
         if self._dragging:
+            self._dragging = False
+            self._rubber.setRect(QRectF())
             r = QRectF(start, pos).normalized()
-            self.box = (r.left(), r.top(), r.right(), r.bottom())
-            self._box_item.setRect(r)
+            self.editor.sam_box((r.left(), r.top(), r.right(), r.bottom()))
         else:
             negative = event.button() == Qt.MouseButton.RightButton or bool(
                 event.modifiers() & Qt.KeyboardModifier.AltModifier
             )
-            self.add_point(pos.x(), pos.y(), 0 if negative else 1)
-            return True
-        self._dragging = False
-        self._prompt()
+            self.editor.sam_click(pos.x(), pos.y(), 0 if negative else 1)
         return True
 
-    def add_point(self, x: float, y: float, label: int) -> None:
-        self.points.append((x, y))
-        self.labels.append(label)
-        self._draw_marker(x, y, label)
-        self._prompt()
+    @staticmethod
+    def _is_undo(event: QKeyEvent) -> bool:
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        return (event.key() == Qt.Key.Key_Backspace and mods == Qt.KeyboardModifier.NoModifier) or (
+            event.key() == Qt.Key.Key_Z and mods == Qt.KeyboardModifier.ControlModifier
+        )
 
-    def _draw_marker(self, x: float, y: float, label: int) -> None:
-        item = QGraphicsEllipseItem(-6, -6, 12, 12)
-        item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-        item.setPos(x, y)
-        item.setBrush(QBrush(QColor("#2ecc71") if label else QColor("#e74c3c")))
-        item.setPen(QPen(QColor("white"), 2))
-        item.setZValue(71)
-        self.scene.addItem(item)
-        self._markers.append(item)
-
-    def _prompt(self) -> None:
-        self.editor.sam_prompt(list(self.points), list(self.labels), self.box)
+    def overrides(self, event: QKeyEvent) -> bool:
+        # Tab cycles candidates rather than moving the focus; Ctrl+Z takes back a SAM prompt
+        # while there is one, and only then undoes mask edits.
+        if event.key() == Qt.Key.Key_Tab:
+            return True
+        return self._is_undo(event) and self.editor.sam_pending()
 
     def key(self, event: QKeyEvent) -> bool:
         k = event.key()
         if k in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_A):
             subtract = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
             self.editor.sam_accept(subtract)
-            self.reset()
             return True
         if k == Qt.Key.Key_Tab:
             self.editor.sam_cycle()
@@ -302,23 +293,14 @@ class SamTool(_BaseTool):
         if k == Qt.Key.Key_Escape:
             self.reset()
             return True
-        if k == Qt.Key.Key_Backspace and self.points:
-            self.points.pop()
-            self.labels.pop()
-            marker = self._markers.pop()
-            self.scene.removeItem(marker)
-            self._prompt()
-            return True
+        if self._is_undo(event):
+            return self.editor.sam_undo()
         return False
 
     def reset(self) -> None:
-        self.points.clear()
-        self.labels.clear()
-        self.box = None
-        self._box_item.setRect(QRectF())
-        for m in self._markers:
-            self.scene.removeItem(m)
-        self._markers.clear()
+        self._drag_from = None
+        self._dragging = False
+        self._rubber.setRect(QRectF())
         self.editor.sam_clear()
 
     def deactivate(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -36,6 +36,8 @@ class Tool(Protocol):
     def double_click(self, pos: QPointF, event: QMouseEvent) -> bool: ...
 
     def key(self, event: QKeyEvent) -> bool: ...
+
+    def overrides(self, event: QKeyEvent) -> bool: ...
 
     def deactivate(self) -> None: ...
 
@@ -144,6 +146,30 @@ class CanvasView(QGraphicsView):
         self._cursor_item.setVisible(self.viewport().underMouse())  # not parked in a corner
 
     # -- events ---------------------------------------------------------------------------
+    def event(self, event: QEvent) -> bool:
+        # A key the tool claims (Ctrl+Z on a SAM prompt) reaches it instead of the window
+        # shortcut bound to the same keys.
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and self._tool is not None
+            and isinstance(event, QKeyEvent)
+            and self._tool.overrides(event)
+        ):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def focusNextPrevChild(self, next: bool) -> bool:
+        # Tab is a key of some tools (SAM cycles its candidates), not a focus change for them.
+        tab = QKeyEvent(
+            QEvent.Type.KeyPress,
+            Qt.Key.Key_Tab if next else Qt.Key.Key_Backtab,
+            Qt.KeyboardModifier.NoModifier,
+        )
+        if self._tool is not None and self._tool.overrides(tab):
+            return False
+        return super().focusNextPrevChild(next)
+
     def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() / 120.0
         if steps == 0:
