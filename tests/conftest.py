@@ -11,7 +11,13 @@ import pytest
 
 from annotator.core.appdirs import models_dir
 
-pytest_plugins = ["fixtures_storage", "fixtures_miras", "fixtures_metrics", "fixtures_sam"]
+pytest_plugins = [
+    "fixtures_storage",
+    "fixtures_miras",
+    "fixtures_metrics",
+    "fixtures_sam",
+    "fixtures_sam_official",
+]
 
 # Resolved before any test redirects the user directories: the installed weights are shared.
 INSTALLED_MODELS_DIR = str(models_dir())

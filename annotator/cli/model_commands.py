@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,7 @@ def _add(args: argparse.Namespace) -> int:
     if not args.no_load_check:
         from annotator.proposers.sam.model_loading import check_loadable
 
-        check = check_loadable
+        check = partial(check_loadable, task=task)  # a trial load of gigabytes shows progress
     entry = registry.add(args.model, args.path, task, check=check)
     note = "" if entry.pinned_by == "published" else " (no published hash for this file name)"
     print(f"{entry.model_id} added: {entry.path} (sha256 {entry.sha256[:12]}…){note}")

@@ -199,6 +199,8 @@ class WeightsRegistry:
         known = known_weights(model_id)
         path = Path(path).expanduser().absolute()
         by_name = known_by_file_name(path.name)
+        if task is not None:
+            task.start(None, f"hashing {path.name}")
         if by_name is not None and by_name.model_id != model_id:
             raise WeightsError(
                 f"{path}: this file name is the published {by_name.model_id!r} checkpoint, "
