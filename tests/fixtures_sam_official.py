@@ -5,7 +5,7 @@ and engines on it.
 
 Random weights make the masks meaningless, but every step the real checkpoints go through runs
 for real: hashing, ``weights_only`` loading, strict loading into the architecture, encoding,
-decoding and (for the default runtime) the ONNX export and its check against torch. The ViT-B
+decoding, and the default runtime's choice of torch for it. The ViT-B
 encoder takes about 40 s per 1024² image on one CPU thread, so the session encodes the scene once
 with torch; the default-runtime engine reads that embedding from the shared disk cache.
 """
@@ -95,8 +95,7 @@ def sam_official_default_engine(
     sam_official_registry: Any, sam_official_disk_cache: Path, sam_official_handle: Any
 ) -> Iterator[Any]:
     """The ViT-B engine with the default runtime ("auto"), loaded after the scene is in the disk
-    cache. For a checkpoint this size "auto" exports ONNX graphs (into the registry's ``onnx``
-    folder) and checks them against torch before using them: a couple of minutes on two cores."""
+    cache."""
     from annotator.proposers.sam import EngineOptions, SamEngine
 
     options = EngineOptions(disk_cache_dir=sam_official_disk_cache)  # runtime left at its default
