@@ -237,7 +237,11 @@ def test_decoder_graph_matches_sam_prompt_encoder_and_decoder(
     def factored(emb: Any, coords: Any, labels: Any, mask: Any, has: Any) -> Any:
         return backend.click_graph(*backend.state_graph(emb, mask, has), coords, labels)
 
-    decoders = [(backend.reference_decoder, 1e-4), (factored, 5e-4)]
+    def factored_refine(emb: Any, coords: Any, labels: Any, mask: Any, has: Any) -> Any:
+        state = backend.refine_state_graph(emb, mask, has)
+        return backend.refine_click_graph(*state, coords, labels)
+
+    decoders = [(backend.reference_decoder, 1e-4), (factored, 5e-4), (factored_refine, 5e-4)]
     emb = torch.from_numpy(scene_handle.embedding.copy())
     rng = np.random.default_rng(3)
     prior = torch.from_numpy(rng.normal(0, 3, (1, 1, 256, 256)).astype(np.float32))

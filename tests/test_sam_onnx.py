@@ -41,10 +41,17 @@ def test_onnx_masks_match_torch(
     assert onnx_engine.runtime == "onnxruntime"
     graphs = sorted((onnx_engine.registry.root / "onnx").glob("mobile-sam-*"))
     names = [p.name.split("-v")[-1] for p in graphs]
-    assert names == ["2-checked.json", "2-click.onnx", "2-encoder.onnx", "2-state.onnx"]
+    assert names == [
+        "3-checked.json",
+        "3-click.onnx",
+        "3-encoder.onnx",
+        "3-refine_click.onnx",
+        "3-refine_state.onnx",
+        "3-state.onnx",
+    ]
     checked = json.loads(graphs[0].read_text())
     for graph in graphs[1:]:
-        part = graph.name.split("-")[-1].removesuffix(".onnx")
+        part = graph.name.split("-v3-")[-1].removesuffix(".onnx")
         assert checked[f"{part}_sha256"] == hashlib.sha256(graph.read_bytes()).hexdigest()
     assert {"graph", "torch", "onnxruntime"} <= set(checked["versions"])
 
@@ -145,7 +152,7 @@ def test_recorded_failure_is_not_retried_at_every_start(
     auto = EngineOptions(runtime="auto", onnx_dir=tmp_path, disk_cache=False)
     with SamEngine("mobile-sam", registry=mobile_sam_registry, options=auto) as engine:
         assert engine.runtime == "torch" and "exporter crashed" in engine.runtime_note
-    assert not files.encoder.exists()  # no export was attempted
+    assert not files.graphs()["encoder"].exists()  # no export was attempted
     # Other package versions: tried again.
     files.failed.write_text(json.dumps({**record, "versions": {"graph": "0"}}))
     strict = EngineOptions(runtime="onnx", onnx_dir=tmp_path, disk_cache=False)

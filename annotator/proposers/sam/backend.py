@@ -14,18 +14,23 @@ from annotator.core.progress import Task
 FloatArray = NDArray[np.float32]
 
 
+def mask_inputs(mask_input: FloatArray | None) -> tuple[FloatArray, FloatArray]:
+    """``(mask_input, has_mask_input)`` as SAM's prompt encoder takes them; zeros and ``[0]``
+    mean "no earlier mask"."""
+    if mask_input is None:
+        return np.zeros((1, 1, 256, 256), np.float32), np.zeros(1, np.float32)
+    return mask_input, np.ones(1, np.float32)
+
+
 @dataclass(frozen=True, eq=False)
 class DecoderState:
     """What no click changes, for one embedding and one ``mask_input`` (see
     :class:`annotator.proposers.sam.factored_decoder.ImageStateGraph`)."""
 
     tokens: FloatArray  # (pixels, 256): embedding + dense prompt
-    keys: FloatArray  # (heads, pixels, head_dim): first layer, token→image
-    values: FloatArray
-
-    @property
-    def nbytes(self) -> int:
-        return self.tokens.nbytes + self.keys.nbytes + self.values.nbytes
+    # First layer, token→image, (heads, pixels, head_dim); None in a refining click's state.
+    keys: FloatArray | None = None
+    values: FloatArray | None = None
 
 
 class SamBackend(Protocol):
@@ -36,10 +41,9 @@ class SamBackend(Protocol):
         Checks ``task`` while it runs and raises ``Cancelled``."""
         ...
 
-    def image_state(
-        self, embedding: FloatArray, mask_input: FloatArray, has_mask_input: FloatArray
-    ) -> DecoderState:
-        """``mask_input (1, 1, 256, 256)`` is used when ``has_mask_input`` is ``[1.0]``."""
+    def image_state(self, embedding: FloatArray, mask_input: FloatArray | None) -> DecoderState:
+        """Without ``mask_input``: the state every fresh click on the image shares. With
+        earlier logits ``(1, 1, 256, 256)``: the state of one refining click."""
         ...
 
     def decode(

@@ -336,8 +336,7 @@ class SamEngine:
         if mask_input is None:
             state = self._fresh_state(handle)
         else:
-            mask = _mask_input_array(mask_input)
-            state = self.backend.image_state(handle.embedding, mask, np.ones(1, np.float32))
+            state = self.backend.image_state(handle.embedding, _mask_input_array(mask_input))
         low_res, scores = self.backend.decode(state, coords, point_labels)
         low_res.setflags(write=False)  # handed out as mask_input material, never changed
         upsample = partial(
@@ -365,10 +364,7 @@ class SamEngine:
             if state is not None:
                 self._states.move_to_end(handle.key)
                 return state
-        side = geometry.LOW_RES_SIDE
-        state = self.backend.image_state(
-            handle.embedding, np.zeros((1, 1, side, side), np.float32), np.zeros(1, np.float32)
-        )
+        state = self.backend.image_state(handle.embedding, None)
         with self._states_lock:
             self._states[handle.key] = state
             while len(self._states) > _DECODER_STATES_KEPT:

@@ -18,8 +18,9 @@ and the sub-pixels are put in place once, on the four final logit maps.
 
 The decoder is split in two graphs. :class:`ImageStateGraph` does what no click changes: the
 image tokens (embedding + dense prompt, pixel-major) and the first layer's keys and values of
-them, once per image (and again for each ``mask_input``, which changes the dense prompt).
-:class:`ClickGraph` does the rest for each click.
+them, once per image. :class:`ClickGraph` does the rest for each click. A refining click brings
+its own ``mask_input``, which changes the dense prompt and so the state; for it, both graphs
+have a variant without the first layer's projections, which would serve one click only.
 
 Numerically the result differs from the reference by float rounding only (checked in the tests
 and again whenever the ONNX graphs are exported). It wins while ``heads·T`` stays below the
@@ -39,19 +40,24 @@ from annotator.proposers.sam.torch_graphs import PromptEmbedding
 
 class ImageStateGraph(nn.Module):
     """``(embedding, mask_input, has_mask_input)`` → the click-independent decoder state:
-    ``tokens (P, C)`` = embedding + dense prompt, one row per pixel, and the first layer's
-    token→image ``keys``/``values`` ``(heads, P, head_dim)``."""
+    ``tokens (P, C)`` = embedding + dense prompt, one row per pixel, and (unless
+    ``project_first_layer`` is off) the first layer's token→image ``keys``/``values``
+    ``(heads, P, head_dim)``. Projecting pays off for a state that serves many clicks (one per
+    image, without mask_input); a state made for one refining click skips it."""
 
-    def __init__(self, sam: nn.Module) -> None:
+    def __init__(self, sam: nn.Module, *, project_first_layer: bool = True) -> None:
         super().__init__()
         self.prompt = PromptEmbedding(sam)
         self.first_attn = sam.mask_decoder.transformer.layers[0].cross_attn_token_to_image
+        self.project_first_layer = project_first_layer
         self.register_buffer("pos", _pixel_rows(self.prompt.dense_pe))
 
     def forward(
         self, image_embeddings: torch.Tensor, mask_input: torch.Tensor, has_mask_input: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, ...]:
         tokens = _pixel_rows(image_embeddings + self.prompt.dense(mask_input, has_mask_input))
+        if not self.project_first_layer:
+            return (tokens,)
         attn = self.first_attn
         keys = _split_heads(attn.k_proj(tokens + self.pos), attn.num_heads)
         values = _split_heads(attn.v_proj(tokens), attn.num_heads)
@@ -61,10 +67,12 @@ class ImageStateGraph(nn.Module):
 class ClickGraph(nn.Module):
     """Decoder state + prompts → ``(low_res_logits (1, 4, 256, 256), scores (1, 4))``, equal
     (to float rounding) to :class:`~annotator.proposers.sam.torch_graphs.DecoderGraph` on the
-    embedding and mask input the state was made from."""
+    embedding and mask input the state was made from. Inputs: ``tokens, keys, values, coords,
+    labels``, or without ``keys, values`` when ``first_layer_projected`` is off."""
 
-    def __init__(self, sam: nn.Module) -> None:
+    def __init__(self, sam: nn.Module, *, first_layer_projected: bool = True) -> None:
         super().__init__()
+        self.first_layer_projected = first_layer_projected
         decoder = sam.mask_decoder
         transformer = decoder.transformer
         self.prompt = PromptEmbedding(sam)
@@ -92,13 +100,11 @@ class ClickGraph(nn.Module):
         self.norm_eps = float(norm.eps)
 
     def forward(
-        self,
-        tokens: torch.Tensor,
-        keys: torch.Tensor,
-        values: torch.Tensor,
-        point_coords: torch.Tensor,
-        point_labels: torch.Tensor,
+        self, tokens: torch.Tensor, *rest: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        keys, values, point_coords, point_labels = (
+            rest if self.first_layer_projected else (None, None, *rest)
+        )
         sparse = self.prompt.sparse(point_coords, point_labels)[0]
         prompt_pe = torch.cat([self.output_tokens, sparse])
         image = tokens
@@ -111,7 +117,7 @@ class ClickGraph(nn.Module):
                 queries = queries + _attend(layer.self_attn, q, q, queries)
             queries = layer.norm1(queries)
             t2i = layer.cross_attn_token_to_image
-            if index == 0:
+            if index == 0 and keys is not None and values is not None:
                 attn = _tokens_to_projected_image(t2i, queries + prompt_pe, keys, values)
             else:
                 attn = _tokens_to_image(t2i, queries + prompt_pe, image, self.pos)

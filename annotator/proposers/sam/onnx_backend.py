@@ -24,7 +24,7 @@ import numpy as np
 
 from annotator.core.errors import Cancelled, ProposerError, WeightsError
 from annotator.core.progress import Task
-from annotator.proposers.sam.backend import DecoderState, FloatArray
+from annotator.proposers.sam.backend import DecoderState, FloatArray, mask_inputs
 from annotator.proposers.torch_runtime import wanted_torch_threads
 from annotator.proposers.weights import sha256_file
 
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GRAPH_VERSION = 2  # bump when torch_graphs changes, so old exports are not reused
+GRAPHS = ("encoder", "state", "click", "refine_state", "refine_click")
+GRAPH_VERSION = 3  # bump when torch_graphs changes, so old exports are not reused
 MIN_MASK_IOU = 0.99
 MAX_EMBEDDING_ERROR = 1e-3  # max abs difference, relative to the embedding's max abs value
 _OPSET = 17
@@ -46,7 +47,7 @@ _CANCEL_POLL_S = 0.02
 class OnnxSamBackend:
     name = "onnxruntime"
 
-    def __init__(self, encoder_path: Path, state_path: Path, click_path: Path) -> None:
+    def __init__(self, files: GraphFiles) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -57,11 +58,13 @@ class OnnxSamBackend:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CPUExecutionProvider"]
         try:
-            self._encoder = ort.InferenceSession(str(encoder_path), options, providers=providers)
-            self._state = ort.InferenceSession(str(state_path), options, providers=providers)
-            self._click = ort.InferenceSession(str(click_path), options, providers=providers)
+            self._sessions = {
+                name: ort.InferenceSession(str(path), options, providers=providers)
+                for name, path in files.graphs().items()
+            }
         except Exception as exc:  # ORT raises its own exception types
             raise ProposerError(f"ONNX Runtime cannot load the SAM graphs: {exc}") from exc
+        self._encoder = self._sessions["encoder"]
 
     def encode(self, image_input: FloatArray, task: Task) -> FloatArray:
         import onnxruntime as ort
@@ -92,27 +95,22 @@ class OnnxSamBackend:
         task.step(message="image encoded")
         return np.ascontiguousarray(embedding, dtype=np.float32)
 
-    def image_state(
-        self, embedding: FloatArray, mask_input: FloatArray, has_mask_input: FloatArray
-    ) -> DecoderState:
-        feed = {
-            "image_embeddings": embedding,
-            "mask_input": mask_input,
-            "has_mask_input": has_mask_input,
-        }
-        return DecoderState(*self._state.run(None, feed))
+    def image_state(self, embedding: FloatArray, mask_input: FloatArray | None) -> DecoderState:
+        mask, has_mask = mask_inputs(mask_input)
+        feed = {"image_embeddings": embedding, "mask_input": mask, "has_mask_input": has_mask}
+        graph = "state" if mask_input is None else "refine_state"
+        return DecoderState(*self._sessions[graph].run(None, feed))
 
     def decode(
         self, state: DecoderState, coords: FloatArray, labels: FloatArray
     ) -> tuple[FloatArray, FloatArray]:
-        feed = {
-            "tokens": state.tokens,
-            "keys": state.keys,
-            "values": state.values,
-            "point_coords": coords,
-            "point_labels": labels,
-        }
-        low_res, scores = self._click.run(None, feed)
+        feed = {"tokens": state.tokens, "point_coords": coords, "point_labels": labels}
+        if state.keys is None or state.values is None:
+            graph = "refine_click"
+        else:
+            graph = "click"
+            feed.update(keys=state.keys, values=state.values)
+        low_res, scores = self._sessions[graph].run(None, feed)
         return low_res[0], scores[0]
 
 
@@ -127,33 +125,33 @@ def onnx_available() -> bool:
 
 @dataclass(frozen=True)
 class GraphFiles:
-    encoder: Path
-    state: Path
-    click: Path
-    marker: Path  # written after the check: versions and the graphs' sha256
-    failed: Path  # written when the export or the check failed: versions and the reason
+    directory: Path
+    stem: str  # model id, weights' sha256 prefix and graph version
 
     @classmethod
     def for_model(cls, directory: Path, model_id: str, model_sha256: str) -> GraphFiles:
-        stem = f"{model_id}-{model_sha256[:16]}-v{GRAPH_VERSION}"
-        return cls(
-            directory / f"{stem}-encoder.onnx",
-            directory / f"{stem}-state.onnx",
-            directory / f"{stem}-click.onnx",
-            directory / f"{stem}-checked.json",
-            directory / f"{stem}-failed.json",
-        )
+        return cls(directory, f"{model_id}-{model_sha256[:16]}-v{GRAPH_VERSION}")
+
+    @property
+    def marker(self) -> Path:
+        """Written after the check: versions and the graphs' sha256."""
+        return self.directory / f"{self.stem}-checked.json"
+
+    @property
+    def failed(self) -> Path:
+        """Written when the export or the check failed: versions and the reason."""
+        return self.directory / f"{self.stem}-failed.json"
+
+    def graphs(self) -> dict[str, Path]:
+        return {name: self.directory / f"{self.stem}-{name}.onnx" for name in GRAPHS}
 
     def remove_other_versions(self) -> None:
         """Graphs of this model from earlier graph versions are never loaded again."""
         prefix = self.marker.name.removesuffix(f"-v{GRAPH_VERSION}-checked.json")
         mine = {self.marker, self.failed, *self.graphs().values()}
-        for path in self.marker.parent.glob(f"{prefix}-v*"):
+        for path in self.directory.glob(f"{prefix}-v*"):
             if path not in mine:
                 path.unlink(missing_ok=True)
-
-    def graphs(self) -> dict[str, Path]:
-        return {"encoder": self.encoder, "state": self.state, "click": self.click}
 
     def checked(self) -> bool:
         """True when all graphs are there, were checked against torch with the installed
@@ -181,7 +179,7 @@ def load_checked_onnx_backend(
     if not files.checked():
         return None
     files.remove_other_versions()
-    return OnnxSamBackend(files.encoder, files.state, files.click)
+    return OnnxSamBackend(files)
 
 
 def prepare_onnx_backend(
@@ -204,12 +202,12 @@ def prepare_onnx_backend(
 
 def _prepare(files: GraphFiles, reference: TorchSamBackend, task: Task) -> OnnxSamBackend:
     if files.checked():
-        return OnnxSamBackend(files.encoder, files.state, files.click)
+        return OnnxSamBackend(files)
     failure = _read_marker(files.failed)
     if failure is not None and failure.get("versions") == _versions():
         # Not tried again at every start; new package versions or removing the file retry.
         raise ProposerError(f"{failure.get('reason')} (recorded in {files.failed})")
-    files.encoder.parent.mkdir(parents=True, exist_ok=True)
+    files.directory.mkdir(parents=True, exist_ok=True)
     files.marker.unlink(missing_ok=True)
     try:
         return _export_and_check(files, reference, task)
@@ -221,32 +219,36 @@ def _prepare(files: GraphFiles, reference: TorchSamBackend, task: Task) -> OnnxS
 
 def _export_and_check(files: GraphFiles, reference: TorchSamBackend, task: Task) -> OnnxSamBackend:
     # Unchecked graphs (never checked, damaged, or from other versions) are exported afresh.
-    task.start(4, "exporting SAM to ONNX (once per model)")
-    _export(reference.encoder, _encoder_example(), ["image"], ["embedding"], {}, files.encoder)
-    task.step()
-    state_example = _state_example()
-    _export(
-        reference.state_graph,
-        state_example,
-        ["image_embeddings", "mask_input", "has_mask_input"],
-        ["tokens", "keys", "values"],
-        {},
-        files.state,
-    )
-    task.step()
-    _export(
-        reference.click_graph,
-        _click_example(reference, state_example),
-        ["tokens", "keys", "values", "point_coords", "point_labels"],
-        ["low_res_logits", "scores"],
-        {"point_coords": {1: "points"}, "point_labels": {1: "points"}},
-        files.click,
-    )
-    task.step(message="checking the ONNX graphs against torch (once)")
-    backend = OnnxSamBackend(files.encoder, files.state, files.click)
+    graphs = files.graphs()
+    task.start(len(graphs) + 1, "exporting SAM to ONNX (once per model)")
+    points = {"point_coords": {1: "points"}, "point_labels": {1: "points"}}
+    state_inputs = ["image_embeddings", "mask_input", "has_mask_input"]
+    click_outputs = ["low_res_logits", "scores"]
+    examples = _examples(reference)
+    exports = {
+        "encoder": (reference.encoder, ["image"], ["embedding"], {}),
+        "state": (reference.state_graph, state_inputs, ["tokens", "keys", "values"], {}),
+        "click": (
+            reference.click_graph,
+            ["tokens", "keys", "values", "point_coords", "point_labels"],
+            click_outputs,
+            points,
+        ),
+        "refine_state": (reference.refine_state_graph, state_inputs, ["tokens"], {}),
+        "refine_click": (
+            reference.refine_click_graph,
+            ["tokens", "point_coords", "point_labels"],
+            click_outputs,
+            points,
+        ),
+    }
+    for name, (module, inputs, outputs, dynamic) in exports.items():
+        _export(module, examples[name], inputs, outputs, dynamic, graphs[name])
+        task.step(message=f"exported the {name.replace('_', ' ')} graph")
+    backend = OnnxSamBackend(files)
     check_against(backend, reference)
     marker: dict[str, Any] = {"versions": _versions()}
-    marker.update({f"{name}_sha256": sha256_file(path) for name, path in files.graphs().items()})
+    marker.update({f"{name}_sha256": sha256_file(path) for name, path in graphs.items()})
     _atomic_write_text(files.marker, json.dumps(marker, indent=2))
     files.failed.unlink(missing_ok=True)
     files.remove_other_versions()
@@ -276,7 +278,8 @@ def check_against(
     min_iou = 1.0
     for coords, labels, mask, has in _decoder_cases(rng):
         ref_low, _ = reference.reference_decode(ref_emb, coords, labels, mask, has)
-        got_low, _ = candidate.decode(candidate.image_state(ref_emb, mask, has), coords, labels)
+        state = candidate.image_state(ref_emb, mask if has[0] else None)
+        got_low, _ = candidate.decode(state, coords, labels)
         for a, b in zip(ref_low > 0, got_low > 0, strict=True):
             union = np.logical_or(a, b).sum()
             iou = 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
@@ -307,30 +310,21 @@ def _decoder_cases(
     ]
 
 
-def _encoder_example() -> tuple[Any, ...]:
+def _examples(reference: TorchSamBackend) -> dict[str, tuple[Any, ...]]:
+    """Inputs to trace each graph with."""
     import torch
 
-    return (torch.zeros(1, 3, 1024, 1024),)
-
-
-def _state_example() -> tuple[Any, ...]:
-    import torch
-
-    return (torch.zeros(1, 256, 64, 64), torch.zeros(1, 1, 256, 256), torch.zeros(1))
-
-
-def _click_example(reference: TorchSamBackend, state_example: tuple[Any, ...]) -> tuple[Any, ...]:
-    import torch
-
+    state_in = (torch.zeros(1, 256, 64, 64), torch.zeros(1, 1, 256, 256), torch.zeros(1))
+    prompts = (torch.tensor([[[500.0, 400.0], [0.0, 0.0]]]), torch.tensor([[1.0, -1.0]]))
     with torch.inference_mode(False), torch.no_grad():
-        tokens, keys, values = reference.state_graph(*state_example)
-    return (
-        tokens,
-        keys,
-        values,
-        torch.tensor([[[500.0, 400.0], [0.0, 0.0]]]),
-        torch.tensor([[1.0, -1.0]]),
-    )
+        state = reference.state_graph(*state_in)
+    return {
+        "encoder": (torch.zeros(1, 3, 1024, 1024),),
+        "state": state_in,
+        "click": (*state, *prompts),
+        "refine_state": state_in,
+        "refine_click": (state[0], *prompts),
+    }
 
 
 def _export(
