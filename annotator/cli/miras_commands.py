@@ -57,7 +57,6 @@ def register(sub: Any) -> None:
     s.set_defaults(run=run_serve)
 
 
-
 def register_import(import_kinds: Any) -> None:
     """``annotator import miras``: attached to the ``import`` group by ``data_commands``."""
     m = import_kinds.add_parser(
