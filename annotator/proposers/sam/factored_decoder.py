@@ -117,17 +117,18 @@ class ClickGraph(nn.Module):
                 queries = queries + _attend(layer.self_attn, q, q, queries)
             queries = layer.norm1(queries)
             t2i = layer.cross_attn_token_to_image
+            image_pe = image + self.pos  # the keys of both cross-attentions of this layer
             if index == 0 and keys is not None and values is not None:
                 attn = _tokens_to_projected_image(t2i, queries + prompt_pe, keys, values)
             else:
-                attn = _tokens_to_image(t2i, queries + prompt_pe, image, self.pos)
+                attn = _tokens_to_image(t2i, queries + prompt_pe, image, image_pe)
             queries = layer.norm2(queries + attn)
             queries = layer.norm3(queries + layer.mlp(queries))
             attn = _image_to_tokens(
-                layer.cross_attn_image_to_token, image + self.pos, queries + prompt_pe, queries
+                layer.cross_attn_image_to_token, image_pe, queries + prompt_pe, queries
             )
             image = layer.norm4(image + attn)
-        attn = _tokens_to_image(self.final_attn, queries + prompt_pe, image, self.pos)
+        attn = _tokens_to_image(self.final_attn, queries + prompt_pe, image, image + self.pos)
         queries = self.norm_final(queries + attn)
 
         n_masks = len(self.hypernetworks)
@@ -174,9 +175,10 @@ def _attend(attn: nn.Module, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) 
 
 
 def _tokens_to_image(
-    attn: nn.Module, queries: torch.Tensor, image: torch.Tensor, pos: torch.Tensor
+    attn: nn.Module, queries: torch.Tensor, image: torch.Tensor, image_pe: torch.Tensor
 ) -> torch.Tensor:
-    """``attn(q=queries, k=image + pos, v=image)`` without projecting the image tokens."""
+    """``attn(q=queries, k=image_pe, v=image)`` (``image_pe`` = image + positional encoding)
+    without projecting the image tokens."""
     heads = attn.num_heads
     n = queries.shape[0]
     head_dim = attn.internal_dim // heads
@@ -184,7 +186,7 @@ def _tokens_to_image(
     w_k = attn.k_proj.weight.reshape(heads, head_dim, -1)  # (h, d, C)
     # k_proj's bias adds one constant per query row: softmax over the image drops it.
     g = (q @ w_k).reshape(heads * n, -1) / math.sqrt(head_dim)  # (h·T, C)
-    weights = torch.softmax(g @ (image + pos).t(), dim=-1)  # (h·T, pixels)
+    weights = torch.softmax(g @ image_pe.t(), dim=-1)  # (h·T, pixels)
     mixed = (weights @ image).reshape(heads, n, -1)  # (h, T, C): rows sum to one
     w_v = attn.v_proj.weight.reshape(heads, head_dim, -1)
     values = mixed @ w_v.transpose(1, 2) + attn.v_proj.bias.reshape(heads, 1, head_dim)
