@@ -14,13 +14,13 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
-
-import cv2
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any
 
 from annotator.core.progress import Task
+
+if TYPE_CHECKING:  # numpy and OpenCV are imported where used: not for `annotator --help`
+    import numpy as np
+    from numpy.typing import NDArray
 
 # Targets of the issue (2-core machine, 1024×768 image, MobileSAM).
 TARGETS = {
@@ -54,6 +54,9 @@ def synthetic_scene(
 ) -> tuple[NDArray[np.uint8], dict[str, NDArray[np.bool_]]]:
     """A textured background with four clean, separated shapes; returns the RGB image and each
     shape's exact mask. Shape positions scale with the image size."""
+    import cv2
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     background = np.stack(
@@ -111,12 +114,17 @@ def synthetic_scene(
 
 def interior_point(mask: NDArray[np.bool_]) -> tuple[float, float]:
     """The pixel deepest inside ``mask`` (largest distance to its outline), as (x, y)."""
+    import cv2
+    import numpy as np
+
     dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
     y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
     return float(x), float(y)
 
 
 def iou(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> float:
+    import numpy as np
+
     union = np.logical_or(a, b).sum()
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
@@ -146,6 +154,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             figures["comparison"] = _compare(args, other, image, shapes, best_masks, Path(tmp))
     if "comparison" in figures:
         figures["comparison"]["peak_rss_mb_both_runtimes"] = _peak_rss_mb()
+    figures["arithmetic"] = _arithmetic(args.model, figures)
     figures["load_average_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     figures["targets_met"] = {
         key: (figures[key] <= limit if op == "<=" else figures[key] >= limit)
@@ -293,9 +302,29 @@ def _compare(
     return out
 
 
+def _arithmetic(model_id: str, figures: dict[str, Any]) -> dict[str, Any]:
+    """The floor under the times: multiply-accumulates per encode and per click, over this
+    machine's best matrix-product rate on the same threads."""
+    from annotator.proposers.sam.arithmetic import matmul_gmac_per_s, sam_gmac
+    from annotator.proposers.weights_registry import WeightsRegistry
+
+    out: dict[str, Any] = dict(sam_gmac(WeightsRegistry().resolve(model_id)))
+    rate = matmul_gmac_per_s(figures["threads"])
+    out["matmul_gmac_per_s"] = rate
+    out["encode_floor_s"] = round(out["encoder_gmac"] / rate, 3)
+    out["click_floor_ms"] = round(out["click_gmac"] / rate * 1000, 1)
+    out["refine_click_floor_ms"] = round(out["refine_click_gmac"] / rate * 1000, 1)
+    out["reference_decoder_floor_ms"] = round(out["reference_decoder_gmac"] / rate * 1000, 1)
+    out["encode_share_of_rate"] = round(out["encode_floor_s"] / figures["encode_s_first"], 2)
+    out["click_share_of_rate"] = round(out["click_floor_ms"] / figures["click_first_ms_median"], 2)
+    return out
+
+
 def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _percentile(values: list[float], q: float) -> float:
+    import numpy as np
+
     return float(np.percentile(np.asarray(values), q))

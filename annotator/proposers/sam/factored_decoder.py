@@ -1,4 +1,4 @@
-"""SAM's mask decoder rearranged for CPU clicks: the same function, a third of the arithmetic.
+"""SAM's mask decoder rearranged for CPU clicks: the same function, half the arithmetic.
 
 The reference decoder projects all 4,096 image tokens into queries, keys and values in every
 cross-attention, although the other side of each attention is a handful of prompt tokens

@@ -1,0 +1,85 @@
+"""How much arithmetic SAM does per image and per click, and how fast this machine multiplies
+matrices: the floor under the benchmark's times (no runtime does a graph's multiply-accumulates
+faster than it does one large matrix product on the same threads)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from annotator.proposers.weights_registry import InstalledWeights
+
+if TYPE_CHECKING:
+    import torch
+
+
+def sam_gmac(entry: InstalledWeights) -> dict[str, float]:
+    """Multiply-accumulates (10⁹) of the encoder, of a first click (two prompt points, the image
+    state made already) and of a refining click (its own state + click graph), counted by torch
+    on the graphs the engine runs."""
+    import torch
+
+    from annotator.proposers.sam.model_loading import load_sam_model
+    from annotator.proposers.sam.torch_backend import TorchSamBackend
+
+    backend = TorchSamBackend(load_sam_model(entry))
+    prompts = (torch.tensor([[[500.0, 400.0], [0.0, 0.0]]]), torch.tensor([[1.0, -1.0]]))
+    embedding = torch.zeros(1, 256, 64, 64)
+    no_mask = (torch.zeros(1, 1, 256, 256), torch.zeros(1))
+    with_mask = (torch.zeros(1, 1, 256, 256), torch.ones(1))
+    with torch.inference_mode():
+        state = backend.state_graph(embedding, *no_mask)
+        (tokens,) = backend.refine_state_graph(embedding, *with_mask)
+    refine_state = _gmac(backend.refine_state_graph, embedding, *with_mask)
+    return {
+        "encoder_gmac": _gmac(backend.encoder, torch.zeros(1, 3, 1024, 1024)),
+        "image_state_gmac": _gmac(backend.state_graph, embedding, *no_mask),
+        "click_gmac": _gmac(backend.click_graph, *state, *prompts),
+        "refine_click_gmac": refine_state + _gmac(backend.refine_click_graph, tokens, *prompts),
+        "reference_decoder_gmac": _gmac(backend.reference_decoder, embedding, *prompts, *no_mask),
+    }
+
+
+def _gmac(module: torch.nn.Module, *inputs: Any) -> float:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        module(*inputs)
+    return round(counter.get_total_flops() / 2e9, 3)  # torch counts a multiply-add as 2
+
+
+def matmul_gmac_per_s(threads: int, side: int = 1024, repeats: int = 5) -> float:
+    """Best multiply-accumulate rate (10⁹/s) of one ``side``² float32 product in ONNX Runtime
+    with ``threads`` threads."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weight = numpy_helper.from_array(rng.random((side, side), dtype=np.float32), "b")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["c"])],
+        "matmul",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [side, side])],
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [side, side])],
+        [weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8  # what every onnxruntime that runs opset 17 reads
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    feed = {"a": rng.random((side, side), dtype=np.float32)}
+    session.run(None, feed)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        session.run(None, feed)
+        best = min(best, time.perf_counter() - started)
+    return round(side**3 / best / 1e9, 1)
