@@ -15,15 +15,13 @@ import math
 import os
 import resource
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cv2
-import numpy as np
-from numpy.typing import NDArray
+if TYPE_CHECKING:  # numpy, OpenCV and the metrics are imported where used: not for `--help`
+    import numpy as np
+    from numpy.typing import NDArray
 
-from annotator.core.mask import Mask
-from annotator.core.metrics import aggregate, boundary_width, pair_metrics
-from annotator.core.metrics_batch import available_cores, decode, evaluate_pairs
+    from annotator.core.mask import Mask
 
 TARGET_S = 60.0  # for 10,000 records on 2 cores
 
@@ -42,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _polygon(rng: np.random.Generator, h: int, w: int) -> NDArray[np.uint8]:
+    import cv2
+    import numpy as np
+
     m = np.zeros((h, w), np.uint8)
     radius = math.exp(rng.uniform(math.log(4), math.log(0.6 * max(h, w))))
     cx, cy = rng.uniform(-0.05 * w, 1.05 * w), rng.uniform(-0.05 * h, 1.05 * h)
@@ -54,6 +55,9 @@ def _polygon(rng: np.random.Generator, h: int, w: int) -> NDArray[np.uint8]:
 
 
 def _prediction(rng: np.random.Generator, ref: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    import cv2
+    import numpy as np
+
     kind = rng.random()
     k = int(rng.integers(1, 12)) * 2 + 1
     if kind < 0.35:
@@ -68,6 +72,10 @@ def _prediction(rng: np.random.Generator, ref: NDArray[np.uint8]) -> NDArray[np.
 
 
 def make_pairs(n: int, h: int, w: int, seed: int) -> list[tuple[Mask, Mask]]:
+    import numpy as np
+
+    from annotator.core.mask import Mask
+
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
@@ -78,6 +86,9 @@ def make_pairs(n: int, h: int, w: int, seed: int) -> list[tuple[Mask, Mask]]:
 
 def naive_metrics(pred: NDArray[np.bool_], ref: NDArray[np.bool_], d: int) -> tuple[int, ...]:
     """The same counts computed the straightforward way: whole-frame arrays, padded erosion."""
+    import cv2
+    import numpy as np
+
     inter = int(np.logical_and(pred, ref).sum())
     union = int(np.logical_or(pred, ref).sum())
     kernel = np.ones((3, 3), np.uint8)
@@ -115,6 +126,12 @@ def _per_record_ms(fn: Any, pairs: list[tuple[Mask, Mask]]) -> float:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    import cv2
+    import numpy as np
+
+    from annotator.core.metrics import aggregate, boundary_width, pair_metrics
+    from annotator.core.metrics_batch import available_cores, decode, evaluate_pairs
+
     cv2.setNumThreads(1)  # figures per process; parallelism comes from --workers only
     h, w = args.height, args.width
     workers = args.workers or available_cores()

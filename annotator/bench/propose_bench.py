@@ -18,10 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from annotator.services.sample_project import sample_dir
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", default=None, help="MIRAS checkpoint directory")
@@ -43,6 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _dialogues(path: Path | None, n: int) -> list[list[tuple[str, str]]]:
+    from annotator.services.sample_project import sample_dir
+
     path = path or sample_dir() / "dialogues.json"
     records = json.loads(path.read_text(encoding="utf-8"))
     out = []
@@ -53,10 +51,14 @@ def _dialogues(path: Path | None, n: int) -> list[list[tuple[str, str]]]:
 
 
 def _percentile(values: list[float], q: float) -> float:
+    import numpy as np
+
     return float(np.percentile(np.asarray(values), q)) if values else 0.0
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    import numpy as np
+
     from annotator.proposers.base import TurnRequest, history_for
     from annotator.proposers.miras import bench_support as bs
 

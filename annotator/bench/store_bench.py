@@ -21,23 +21,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cv2
-import numpy as np
-import sqlalchemy as sa
-
-from annotator.core.mask import Mask
-from annotator.core.model import (
-    Conversation,
-    Image,
-    MaskAnnotation,
-    MaskLayer,
-    MaskSource,
-    Provenance,
-    Turn,
-)
-from annotator.storage import ListQuery, Store, open_store
+if TYPE_CHECKING:  # numpy, OpenCV and storage are imported where used: not for `--help`
+    from annotator.core.mask import Mask
+    from annotator.core.model import Conversation
+    from annotator.storage import Store
 
 TARGETS = {"import_10k_s": 30.0, "export_coco_10k_s": 30.0, "first_page_100k_ms": 500.0}
 
@@ -65,6 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _mask_pool(n: int, h: int, w: int, seed: int) -> list[Mask]:
+    import cv2
+    import numpy as np
+
+    from annotator.core.mask import Mask
+
     rng = np.random.default_rng(seed)
     pool = []
     for _ in range(n):
@@ -83,6 +77,16 @@ def _mask_pool(n: int, h: int, w: int, seed: int) -> list[Mask]:
 def _conversations(
     start: int, count: int, args: argparse.Namespace, pool: list[Mask]
 ) -> list[Conversation]:
+    from annotator.core.model import (
+        Conversation,
+        Image,
+        MaskAnnotation,
+        MaskLayer,
+        MaskSource,
+        Provenance,
+        Turn,
+    )
+
     prov = Provenance(source=MaskSource.IMPORTED, author="bench")
     out = []
     for n in range(start, start + count):
@@ -129,6 +133,8 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def _naive_first_page(store: Store) -> list[Any]:
     """The list page without denormalised columns: counts by aggregate joins per row."""
+    import sqlalchemy as sa
+
     sql = sa.text(
         "SELECT c.id, i.path, c.focus, c.status, "
         "(SELECT count(*) FROM turns t WHERE t.conversation_id = c.id) AS turn_count, "
@@ -144,6 +150,10 @@ def _naive_first_page(store: Store) -> list[Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    import numpy as np
+
+    from annotator.storage import ListQuery, open_store
+
     figures: dict[str, Any] = {"targets": TARGETS}
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="store-bench-") as tmp:
         root = Path(tmp)

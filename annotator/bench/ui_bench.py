@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import statistics
 import subprocess
@@ -11,8 +12,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 # Prints wall seconds since the parent's timestamp, CPU seconds, and whether torch was imported.
 # argv: DB, timestamp, and a directory to import ``annotator`` from ("" = as installed here).
@@ -49,6 +48,26 @@ print(time.time() - t0, r.ru_utime + r.ru_stime, "torch" in sys.modules)
 """
 
 
+# ``annotator --help`` in a fresh interpreter; argv: modules to import before the parser is built.
+HELP_SCRIPT = """
+import importlib, sys
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as exc:  # an optional command group not built
+        if exc.name != name:
+            raise
+from annotator.cli import main
+try:
+    main(["--help"])
+except SystemExit:
+    pass
+"""
+
+# Never imported to build the parser, also in the naive form: Qt, the app and the model code.
+_NEVER_FOR_HELP = ("PySide6", "annotator.app", "annotator.ui", "annotator.proposers")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segments", type=int, default=200, help="brush segments to time")
     parser.add_argument("--switches", type=int, default=20, help="record switches to time")
@@ -56,6 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _brush(segments: int) -> dict[str, Any]:
+    import numpy as np
+
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtGui import QColor
     from PySide6.QtWidgets import QApplication
@@ -233,6 +254,56 @@ def _startup(db: Path, starts: int, scratch: Path) -> dict[str, Any]:
     }
 
 
+def handler_imports() -> list[str]:
+    """Every module the command handlers and benchmarks import inside their functions (read from
+    their source), less :data:`_NEVER_FOR_HELP`: what a command line importing its handlers'
+    dependencies at module level would load to print its help."""
+    import annotator.bench
+    import annotator.cli
+
+    found: set[str] = set()
+    for package in (annotator.cli, annotator.bench):
+        for source in sorted(Path(package.__file__).parent.glob("*.py")):
+            tree = ast.parse(source.read_text(encoding="utf-8"))
+            for func in ast.walk(tree):
+                if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                for node in ast.walk(func):
+                    if isinstance(node, ast.Import):
+                        found.update(alias.name for alias in node.names)
+                    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                        found.add(node.module)
+    return sorted(m for m in found if not m.startswith(_NEVER_FOR_HELP))
+
+
+def _help_run(env: dict[str, str], modules: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", HELP_SCRIPT, *modules],
+        capture_output=True,
+        check=True,
+        env=env,
+    )
+    return time.perf_counter() - start
+
+
+def _cli_help(runs: int, scratch: Path) -> dict[str, Any]:
+    """``annotator --help`` as the parser is built now, and with every handler dependency
+    imported first (the naive baseline), interleaved so both see the same machine load."""
+    env = _child_env(scratch)
+    eager = handler_imports()
+    _help_run(env, eager)  # warms the file cache for both
+    lazy_s, eager_s = [], []
+    for _ in range(max(1, runs)):
+        lazy_s.append(_help_run(env, []))
+        eager_s.append(_help_run(env, eager))
+    return {
+        "cli_help_s": round(statistics.median(lazy_s), 3),
+        "cli_help_s_importing_all": round(statistics.median(eager_s), 3),
+        "cli_help_importing_all_modules": len(eager),
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     # Settings, window layout and caches of the benchmark go to a scratch home, never the user's.
     scratch = Path(tempfile.mkdtemp(prefix="ui-bench-home-"))
@@ -261,5 +332,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
         )
         figures.update(_startup(db, args.starts, scratch))
-    figures["targets"] = {"brush_ms_median": 8, "next_record_ms": 150, "startup_s": 2}
+    figures.update(_cli_help(args.starts, scratch))
+    figures["targets"] = {
+        "brush_ms_median": 8,
+        "next_record_ms": 150,
+        "startup_s": 2,
+        "cli_help_s": 0.3,
+    }
     return figures

@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 from annotator.bench import BENCHMARKS
-from annotator.bench.machine import machine_info
 
 
 def register(sub: Any) -> None:
@@ -29,6 +28,8 @@ def register(sub: Any) -> None:
 
 def _runner(module: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
+        from annotator.bench.machine import machine_info
+
         figures: dict[str, Any] = module.run(args)
         figures["machine"] = machine_info()
         if args.json:

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from tqdm import tqdm
-
 from annotator.core.progress import Task
 
 
@@ -16,6 +14,8 @@ from annotator.core.progress import Task
 def progress_task(description: str) -> Iterator[Task]:
     """Yield a Task whose progress drives a tqdm bar. The first Ctrl-C asks the work to stop at
     its next step (so transactions roll back cleanly); a second one interrupts at once."""
+    from tqdm import tqdm  # tqdm costs tens of ms; every command module imports this one
+
     bar = tqdm(desc=description, unit="rec", leave=False, dynamic_ncols=True, disable=None)
     task = Task()
     shown = {"message": description}
