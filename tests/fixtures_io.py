@@ -172,8 +172,10 @@ def build_prist_workspace(root: Path, json_path: Path = PRIST_TEST) -> PristWork
             shapes.append(s)
             ws.shapes_of[i] = s
             codes: set[FlagCode] = set()
-            if role == "missing_image" or role == "wrong_format":
+            if role == "missing_image":
                 codes.add(FlagCode.MISSING_IMAGE)
+            if role == "wrong_format":
+                codes.add(FlagCode.BAD_IMAGE)
             if role == "missing_masks":
                 codes.add(FlagCode.MISSING_MASKS)
             if role == "size_mismatch":

@@ -121,7 +121,8 @@ class Review:
 
 
 class FlagCode(StrEnum):
-    MISSING_IMAGE = "missing_image"
+    MISSING_IMAGE = "missing_image"  # no file at the image's path: fix the path or copy the data
+    BAD_IMAGE = "bad_image"  # the file is there but does not decode: re-download or re-export
     SIZE_MISMATCH = "size_mismatch"
     NO_MATCH = "no_match"
     AMBIGUOUS_MATCH = "ambiguous_match"

@@ -4,6 +4,10 @@ Only the header is read to learn the size (Pillow opens lazily), so a decompress
 small file that declares a huge canvas — is refused before any pixel is decoded. Sizes are
 reported after EXIF orientation, which is also applied to the pixels, so masks drawn on the
 displayed image line up with what the loader returns.
+
+Every refusal is an :class:`InputError` whose reason is one line (it ends up in import reports
+and record flags): ``probe_image`` reads the header only, ``check_image`` also decodes the data
+the way ``load_image`` does, so a truncated or corrupt file is found on import, not on opening.
 """
 
 from __future__ import annotations
@@ -56,9 +60,17 @@ def _check_extension(path: Path) -> str:
     return ext
 
 
+def _one_line(exc: BaseException) -> str:
+    """The decoder's message on one line (some span several), or its type when it has none."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def _open(path: Path, fh: IO[bytes], max_pixels: int) -> PILImage.Image:
     """Open the header only and check format, extension and pixel count."""
     ext = _check_extension(path)
+    if fh.seek(0, 2) == 0:
+        raise InputError("empty file (0 bytes), not an image", file=str(path))
+    fh.seek(0)
     try:
         with warnings.catch_warnings():
             # Pillow's own bomb check only warns between its limit and twice that (and raises
@@ -67,12 +79,16 @@ def _open(path: Path, fh: IO[bytes], max_pixels: int) -> PILImage.Image:
             # caller allowed.
             warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
             img = PILImage.open(fh, formats=_PILLOW_FORMATS)
-    except (UnidentifiedImageError, PILImage.DecompressionBombError) as exc:
+    except UnidentifiedImageError as exc:
+        # Pillow's message only repeats the file object; the content is what went wrong.
         raise InputError(
-            f"not a readable JPEG/PNG/BMP/TIFF/WebP image: {exc}", file=str(path)
+            "not a readable JPEG/PNG/BMP/TIFF/WebP image (not an image, or another format)",
+            file=str(path),
         ) from exc
+    except PILImage.DecompressionBombError as exc:
+        raise InputError(f"image is too large: {_one_line(exc)}", file=str(path)) from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"image header is damaged: {exc}", file=str(path)) from exc
+        raise InputError(f"image header is damaged: {_one_line(exc)}", file=str(path)) from exc
     fmt = img.format or ""
     if ext not in _FORMAT_EXTENSIONS.get(fmt, frozenset()):
         img.close()
@@ -117,12 +133,8 @@ def probe_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Im
                 if _orientation(img) in _SWAPPING_ORIENTATIONS:
                     w, h = h, w
             return ImageInfo(int(w), int(h), _sha256(fh))
-    except FileNotFoundError as exc:
-        raise InputError("image not found", file=str(p)) from exc
-    except IsADirectoryError as exc:
-        raise InputError("is a directory, not an image", file=str(p)) from exc
-    except PermissionError as exc:
-        raise InputError("image cannot be read (permission denied)", file=str(p)) from exc
+    except OSError as exc:
+        raise _unopenable(p, exc) from exc
 
 
 def _to_rgb(img: PILImage.Image) -> NDArray[np.uint8]:
@@ -133,6 +145,68 @@ def _to_rgb(img: PILImage.Image) -> NDArray[np.uint8]:
     return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
+def _decode(path: Path, img: PILImage.Image, *, reduced: bool = False) -> NDArray[np.uint8]:
+    """Decode every pixel of an opened image to upright RGB. ``reduced`` lets a JPEG decode at
+    an eighth of its size: every byte of the data is still read and entropy-decoded, so
+    truncation and corrupt data are found at a fraction of the cost."""
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise InputError(
+            "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is switched on; refusing to load images "
+            "that might be incomplete",
+            file=str(path),
+        )
+    fmt = img.format or "image"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            if reduced and fmt in ("JPEG", "MPO"):
+                img.draft("RGB", (1, 1))
+            img.load()
+            upright = ImageOps.exif_transpose(img)
+            rgb = _to_rgb(upright)
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        PILImage.DecompressionBombError,
+    ) as exc:
+        raise InputError(
+            f"{fmt} data is truncated or corrupt: {_one_line(exc)}", file=str(path)
+        ) from exc
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise InputError(f"decoded image has an unexpected shape {rgb.shape}", file=str(path))
+    return rgb
+
+
+def _unopenable(path: Path, exc: OSError) -> InputError:
+    if isinstance(exc, FileNotFoundError):
+        return InputError("image not found", file=str(path))
+    if isinstance(exc, IsADirectoryError):
+        return InputError("is a directory, not an image", file=str(path))
+    if isinstance(exc, PermissionError):
+        return InputError("image cannot be read (permission denied)", file=str(path))
+    return InputError(f"image cannot be read: {_one_line(exc)}", file=str(path))
+
+
+def check_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
+    """What :func:`probe_image` returns, after decoding the image data once the way
+    :func:`load_image` would: a file that passes here opens in the app. Raises
+    :class:`InputError` with a one-line reason for a file that exists but cannot be used."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            img = _open(p, fh, max_pixels)
+            with img:
+                w, h = img.size
+                if _orientation(img) in _SWAPPING_ORIENTATIONS:
+                    w, h = h, w
+                _decode(p, img, reduced=True)
+            return ImageInfo(int(w), int(h), _sha256(fh))
+    except OSError as exc:
+        raise _unopenable(p, exc) from exc
+
+
 def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> NDArray[np.uint8]:
     """Decode an image to an ``(H, W, 3)`` uint8 RGB array with EXIF orientation applied.
 
@@ -140,39 +214,11 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> NDA
     ``LOAD_TRUNCATED_IMAGES`` switch is not honoured here: a half image would shift masks).
     """
     p = Path(path)
-    if ImageFile.LOAD_TRUNCATED_IMAGES:
-        raise InputError(
-            "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is switched on; refusing to load images "
-            "that might be incomplete",
-            file=str(p),
-        )
     try:
         with open(p, "rb") as fh:
             img = _open(p, fh, max_pixels)
             with img:
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
-                        img.load()
-                        upright = ImageOps.exif_transpose(img)
-                        rgb = _to_rgb(upright)
-                except (
-                    OSError,
-                    SyntaxError,
-                    ValueError,
-                    EOFError,
-                    PILImage.DecompressionBombError,
-                ) as exc:
-                    raise InputError(
-                        f"image data is truncated or corrupt: {exc}", file=str(p)
-                    ) from exc
-                arr = rgb
-    except FileNotFoundError as exc:
-        raise InputError("image not found", file=str(p)) from exc
-    except IsADirectoryError as exc:
-        raise InputError("is a directory, not an image", file=str(p)) from exc
-    except PermissionError as exc:
-        raise InputError("image cannot be read (permission denied)", file=str(p)) from exc
-    if arr.ndim != 3 or arr.shape[2] != 3:
-        raise InputError(f"decoded image has an unexpected shape {arr.shape}", file=str(p))
+                arr = _decode(p, img)
+    except OSError as exc:
+        raise _unopenable(p, exc) from exc
     return np.ascontiguousarray(arr)

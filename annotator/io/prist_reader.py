@@ -3,10 +3,10 @@
 The file is checked whole before anything else happens: a malformed file (bad JSON, wrong
 types, missing or unknown keys, a dialogue that does not alternate human/gpt, ``[SEG]`` missing
 from the last answer or present anywhere else) is refused with an :class:`InputError` naming
-``file:line`` and the record. Problems of single records that a reviewer can fix — a missing or
-unusable image, a size that disagrees with the LabelMe file, a focus with no shape, an ambiguous
-match, a degenerate polygon, an empty mask — are imported with a :class:`Flag` and listed in the
-report.
+``file:line`` and the record. Problems of single records that a reviewer can fix — a missing
+image, an image file that is there but does not decode (truncated, not an image, too large), a
+size that disagrees with the LabelMe file, a focus with no shape, an ambiguous match, a
+degenerate polygon, an empty mask — are imported with a :class:`Flag` and listed in the report.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from annotator.core.model import (
 from annotator.core.progress import Task
 from annotator.core.status import Status
 from annotator.io import safe_json
-from annotator.io.images import ImageInfo, probe_image
+from annotator.io.images import ImageInfo, check_image
 from annotator.io.labelme import MATCH_RULES, LabelmeFile, MatchRule, check_size, match_focus
 from annotator.io.labelme import read_labelme as _read_labelme
 from annotator.io.paths import confine, normalize_relative
@@ -174,7 +174,7 @@ class _Resolver:
         self.images_dir = images_dir
         self.masks_dir = masks_dir
         self.file = file
-        self._images: dict[str, ImageInfo | str] = {}
+        self._images: dict[str, ImageInfo | Flag] = {}
         self._labelme: dict[str, tuple[LabelmeFile | None, str]] = {}
 
     def _confine(self, root: Path, rel: str, rec: _Record) -> Path:
@@ -188,17 +188,21 @@ class _Resolver:
                 record=rec.index,
             ) from exc
 
-    def image(self, rec: _Record) -> ImageInfo | str:
-        """The image's size and hash, or why it cannot be used."""
+    def image(self, rec: _Record) -> ImageInfo | Flag:
+        """The image's size and hash, or the flag that says why it cannot be used: absent
+        (MISSING_IMAGE) or present but undecodable (BAD_IMAGE, with the decoder's reason)."""
         if rec.img_id not in self._images:
             path = self._confine(self.images_dir, rec.img_id, rec)
+            result: ImageInfo | Flag
             if not path.is_file():
-                result: ImageInfo | str = f"image not found: {path}"
+                result = Flag(FlagCode.MISSING_IMAGE, f"image not found: {path}")
             else:
                 try:
-                    result = probe_image(path)
+                    result = check_image(path)
                 except InputError as exc:
-                    result = f"image unusable: {exc}"
+                    # Deleted between the two looks: absent, not broken.
+                    code = FlagCode.BAD_IMAGE if path.is_file() else FlagCode.MISSING_IMAGE
+                    result = Flag(code, f"image unreadable: {exc}")
             self._images[rec.img_id] = result
         return self._images[rec.img_id]
 
@@ -270,8 +274,8 @@ def _build(
     flags: list[Flag] = []
     info = resolver.image(rec)
     lm, lm_rel = resolver.labelme(rec)
-    if isinstance(info, str):
-        flags.append(Flag(FlagCode.MISSING_IMAGE, info))
+    if isinstance(info, Flag):
+        flags.append(info)
         height, width = (lm.height, lm.width) if lm is not None else (0, 0)
         sha = ""
     else:
@@ -280,7 +284,7 @@ def _build(
     if lm is None:
         flags.append(Flag(FlagCode.MISSING_MASKS, f"no LabelMe file {lm_rel}"))
     else:
-        if not isinstance(info, str):
+        if not isinstance(info, Flag):
             mismatch = check_size(lm, height, width)
             if mismatch is not None:
                 flags.append(mismatch)

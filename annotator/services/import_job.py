@@ -91,8 +91,18 @@ def import_jsonl(
         skipped=result.skipped - replaced,
         replaced=replaced,
         flagged=sum(1 for e in parsed.entries if e.conversation.flags),
+        report=_flag_report(parsed.entries),
         added_ids=list(result.added_ids),
     )
+
+
+def _flag_report(entries: Sequence[JsonlEntry]) -> list[ReportLine]:
+    """The flags the records carry, one line each, as a PRIST import reports them."""
+    return [
+        ReportLine(k, e.line, e.conversation.image.path, e.conversation.focus, f.code, f.message)
+        for k, e in enumerate(entries)
+        for f in e.conversation.flags
+    ]
 
 
 def _replace_stored(store: Store, entries: Sequence[JsonlEntry], actor: str) -> int:

@@ -15,6 +15,7 @@ from annotator.io.export_report import ExportReport
 from annotator.services.settings import Settings
 from annotator.storage import Store
 from annotator.ui.export_dialog import ExportDialog, ExportRequest, export_summary
+from annotator.ui.flag_labels import flag_label
 from annotator.ui.import_dialog import ImportDialog, ImportRequest
 from annotator.ui.job_runner import JobRunner
 
@@ -75,7 +76,9 @@ class FileJobs(QObject):
                 f"{result.added:,} added, {result.skipped:,} already in the database, "
                 f"{result.flagged:,} flagged."
             )
-            detail = "\n".join(f"{code}: {n}" for code, n in sorted(result.flags_by_code().items()))
+            detail = "\n".join(
+                f"{flag_label(code)}: {n}" for code, n in sorted(result.flags_by_code().items())
+            )
             self.jobs.show_message(QMessageBox.Icon.Information, text, detail)
             self.imported.emit(result)
 

@@ -56,14 +56,17 @@ class ImageResolver:
         return found
 
 
-def load_rgb(path: str) -> NDArray[np.uint8] | None:
-    """The image as RGB through the vetted loader, or ``None`` when it is missing, unreadable
-    or refused (the canvas then shows a placeholder so the masks can still be reviewed)."""
+def read_rgb(path: str) -> tuple[NDArray[np.uint8] | None, str]:
+    """The image as RGB through the vetted loader and ``""``; or ``None`` and why it cannot be
+    shown, in one line (the canvas then shows a placeholder so the masks can still be
+    reviewed, and the strip above it says why)."""
     if not path:
-        return None
+        return None, "image not found"
     from annotator.io.images import load_image  # Pillow: imported when the first image opens
 
     try:
-        return np.ascontiguousarray(load_image(path))
-    except (AnnotatorError, OSError):
-        return None
+        return np.ascontiguousarray(load_image(path)), ""
+    except AnnotatorError as exc:
+        return None, str(exc)
+    except OSError as exc:
+        return None, f"{path}: {exc}"

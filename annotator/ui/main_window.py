@@ -41,6 +41,7 @@ from annotator.ui.job_runner import JobRunner
 from annotator.ui.propose_actions import ProposeActions
 from annotator.ui.propose_controller import ProposeController
 from annotator.ui.record_browser import RecordBrowser
+from annotator.ui.record_flags_bar import RecordFlagsBar
 from annotator.ui.record_list import RecordListModel, ThumbnailCache
 from annotator.ui.record_prefetch import RecordBundle, RecordPrefetcher, load_bundle
 from annotator.ui.review_actions import ReviewActions, verdicts_of
@@ -160,6 +161,8 @@ class MainWindow(QMainWindow):
         self.banner.importRequested.connect(self.files.import_dialog)
         self.banner.setVisible(False)
         lay.addWidget(self.banner)
+        self.record_flags = RecordFlagsBar()
+        lay.addWidget(self.record_flags)
         lay.addWidget(self.canvas, 1)
         self.canvas.setMinimumWidth(220)
         self.setCentralWidget(host)
@@ -306,6 +309,7 @@ class MainWindow(QMainWindow):
             noise_versions=self.proposer.noise_versions,
         )
         self.conversation.show_record(doc, self.panel_state)
+        self.record_flags.show_record(bundle.conversation, bundle.image_problem)
         if doc not in self._listening:
             doc.text_listeners.append(lambda _i, _f: self.refresh_cards())
             doc.status_listeners.append(lambda _s: self.refresh_status())

@@ -1,6 +1,7 @@
 """The record list: a table model that pages through the store on demand (``fetchMore``), so a
 database of 100,000 conversations opens as fast as one of ten, with filters and sort orders
-applied by the database."""
+applied by the database. A flagged row's tooltip names its flags ("Unreadable image: ..."), read
+when first asked for: list rows carry only the flag count."""
 
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QImage, QPixmap
 
+from annotator.core.errors import AnnotatorError
+from annotator.core.model import Flag
 from annotator.core.status import Status
 from annotator.storage import ConversationSummary, ListQuery, Store
+from annotator.ui.flag_labels import flags_text
 from annotator.ui.task_runner import TaskRunner
 
 PAGE = 200
@@ -32,7 +36,7 @@ COLUMN_TIPS = (
     "Image",
     "The conversation's focus (what the final mask shows)",
     "Review status",
-    "Import flags (missing image, no mask match, ...)",
+    "Import flags (missing or unreadable image, no mask match, ...)",
     "Last reviewer",
     "Turns in the conversation",
     "Correction: pixels changed between the latest proposal and the final mask",
@@ -129,6 +133,7 @@ class RecordListModel(QAbstractTableModel):
         self._total = 0
         self._row_of_id: dict[int, int] = {}
         self._rows_of_path: dict[str, set[int]] = {}  # rows waiting for a thumbnail
+        self._flags: dict[int, tuple[Flag, ...]] = {}  # conversation id -> its flags, as read
         if thumbnails is not None:
             thumbnails.ready.connect(self._thumb_ready)
 
@@ -148,6 +153,7 @@ class RecordListModel(QAbstractTableModel):
         self._total = self._store.count(query)
         self._reindex()
         self._rows_of_path.clear()
+        self._flags.clear()
         self.endResetModel()
         self.countChanged.emit(self._total)
 
@@ -194,6 +200,7 @@ class RecordListModel(QAbstractTableModel):
         if row is None:
             return
         fresh = self._store.page(ListQuery(ids=(conv_id,)), 0, 1)
+        self._flags.pop(conv_id, None)
         if fresh:
             self._rows[row] = fresh[0]
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
@@ -231,12 +238,25 @@ class RecordListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and col == 2:
             return STATUS_COLOURS.get(s.status)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"#{s.id}  {s.image_path}  ({s.image_width}×{s.image_height})\n{s.focus}"
+            tip = f"#{s.id}  {s.image_path}  ({s.image_width}×{s.image_height})\n{s.focus}"
+            flags = self.flags_of(s)
+            return f"{tip}\n{flags_text(flags)}" if flags else tip
         if role == Qt.ItemDataRole.UserRole:
             return s.id
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (3, 5, 6, 7):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    def flags_of(self, s: ConversationSummary) -> tuple[Flag, ...]:
+        """The row's flags, read from the store once (a hover, not a paint, asks for them)."""
+        if not s.flag_count:
+            return ()
+        if s.id not in self._flags:
+            try:
+                self._flags[s.id] = self._store.get_conversation(s.id).flags
+            except AnnotatorError:  # deleted meanwhile: the next reload drops the row
+                return ()
+        return self._flags[s.id]
 
     @staticmethod
     def _display(s: ConversationSummary, col: int) -> Any:

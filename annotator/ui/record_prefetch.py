@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,7 +23,7 @@ from PySide6.QtCore import QObject, Signal
 from annotator.core.model import Conversation, Image, Proposal, Review
 from annotator.core.progress import Task
 from annotator.storage import Store
-from annotator.ui.image_source import load_rgb
+from annotator.ui.image_source import read_rgb
 from annotator.ui.task_runner import TaskRunner
 
 RgbArray = NDArray[np.uint8]
@@ -46,17 +47,24 @@ class RecordBundle:
     rgb: RgbArray | None  # None: the image file is missing or unreadable
     key: str  # pixel key (see ``pixel_key``); "" without pixels
     loaded_at: float
+    image_problem: str = ""  # why ``rgb`` is None, in one line naming the file
 
 
 def load_bundle(store: Store, conv_id: int, locate: Callable[[Image], str]) -> RecordBundle:
     conv = store.get_conversation(conv_id)
     proposals = store.proposals(conv_id)
     reviews = store.reviews(conv_id)
-    rgb = load_rgb(locate(conv.image))
-    if rgb is not None and rgb.shape[:2] != (conv.image.height, conv.image.width):
-        rgb = None  # masks would not fit: the canvas shows a placeholder instead
+    path = locate(conv.image)
+    rgb, problem = read_rgb(path)
+    if not path:  # named as the import names it, so an unchanged problem reads the same
+        problem = f"image not found: {Path(conv.image.root) / conv.image.path}"
+    w, h = conv.image.width, conv.image.height
+    if rgb is not None and rgb.shape[:2] != (h, w):
+        # Masks would not fit: the canvas shows a placeholder instead.
+        problem = f"{path}: image is {rgb.shape[1]}×{rgb.shape[0]}, the record's masks {w}×{h}"
+        rgb = None
     key = pixel_key(conv.image, rgb) if rgb is not None else ""
-    return RecordBundle(conv, proposals, reviews, rgb, key, time.monotonic())
+    return RecordBundle(conv, proposals, reviews, rgb, key, time.monotonic(), problem)
 
 
 class RecordPrefetcher(QObject):

@@ -61,6 +61,12 @@ QLabel#noiseBanner {
     padding: 8px 10px;
     font-weight: 600;
 }
+QLabel#recordFlags {
+    background: #3a2628;
+    border-bottom: 1px solid #8c3b3f;
+    color: #f2c4c6;
+    padding: 6px 10px;
+}
 QFrame#emptyBanner { background: #243447; border-bottom: 1px solid #3d5a80; }
 QPushButton#primaryButton {
     background: #3d6fd1;

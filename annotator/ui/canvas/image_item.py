@@ -40,6 +40,8 @@ class PyramidImageItem(QGraphicsItem):
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
+        if 0 in self._size:
+            return  # a record whose image size is unknown (no image, no LabelMe file)
         scale = option.levelOfDetailFromTransform(painter.worldTransform())
         index = 0
         while index + 1 < len(self._levels) and scale <= 0.5 ** (index + 1):
