@@ -56,7 +56,8 @@ def test_list_names_the_flag_and_opening_says_why(
     assert "⚑" not in good_tip
     for role, label in LABELS.items():
         row = rows[ws.img_of[role]]
-        assert w.model.data(w.model.index(row, 3), Qt.ItemDataRole.DisplayRole) >= 1
+        short = {"Unreadable image": "Unreadable", "Missing image": "No image"}[label]
+        assert w.model.data(w.model.index(row, 3), Qt.ItemDataRole.DisplayRole).startswith(short)
         text = w.model.data(w.model.index(row, 3), tip)
         assert f"⚑ {label}: " in text and REASONS[role] in text
         other = "Missing image" if label == "Unreadable image" else "Unreadable image"

@@ -30,6 +30,7 @@ class ListQuery:
 
     status: Status | None = None
     flagged: bool | None = None
+    flag_code: str | None = None  # has at least one flag with this code (a FlagCode value)
     text: str | None = None  # case-insensitive substring of the focus or the image path
     reviewer: str | None = None  # reviewed (any decision) by this person
     ids: tuple[int, ...] | None = None
@@ -55,6 +56,7 @@ class ConversationSummary:
     last_reviewer: str | None
     updated_at: datetime
     correction_pixels: int | None
+    flag_codes: tuple[str, ...] = ()  # distinct codes of its flags, sorted
 
 
 @dataclass(frozen=True)

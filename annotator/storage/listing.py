@@ -1,12 +1,15 @@
 """The conversation list: filters, sort orders, pages and counts.
 
 A page reads only the conversations row (denormalised counters) joined to its image, so its cost
-is one indexed range scan whatever the page size of the turns and masks behind it.
+is one indexed range scan whatever the page size of the turns and masks behind it; the flag codes
+of its flagged rows come from one more indexed query per page (none when no row is flagged).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +21,7 @@ from annotator.storage import tables as t
 from annotator.storage.api_types import ConversationSummary, ListQuery
 
 c = t.conversations.c
+f = t.flags.c
 
 # Workflow order, so that "status" sorts drafts first and finished work last.
 _STATUS_RANK = sa.case(
@@ -52,6 +56,11 @@ def filters(query: ListQuery | None, dialect: str) -> list[ColumnElement[bool]]:
         out.append(c.flag_count > 0)
     elif query.flagged is False:
         out.append(c.flag_count == 0)
+    if query.flag_code is not None:
+        # IN, not a correlated EXISTS: the index on flags.code yields the conversations that
+        # carry the code, so the cost follows how many do; EXISTS would walk the list until a
+        # page is full, which for a rare code is most of the table.
+        out.append(c.id.in_(sa.select(f.conversation_id).where(f.code == query.flag_code)))
     if query.ids is not None:
         out.append(c.id.in_(list(query.ids)))
     if query.reviewer is not None:
@@ -112,8 +121,8 @@ def _summary_select() -> sa.Select[Any]:
     ).join_from(t.conversations, t.images, t.images.c.id == c.image_id)
 
 
-def _summaries(rows: Sequence[Any]) -> list[ConversationSummary]:
-    return [
+def _summaries(conn: Connection, rows: Sequence[Any]) -> list[ConversationSummary]:
+    summaries = [
         ConversationSummary(
             id=r.id,
             image_path=r.image_path,
@@ -129,6 +138,18 @@ def _summaries(rows: Sequence[Any]) -> list[ConversationSummary]:
         )
         for r in rows
     ]
+    flagged = [s.id for s in summaries if s.flag_count]
+    if not flagged:
+        return summaries
+    codes: dict[int, list[str]] = defaultdict(list)
+    for conv_id, code in conn.execute(
+        sa.select(f.conversation_id, f.code)
+        .where(f.conversation_id.in_(flagged))
+        .distinct()
+        .order_by(f.conversation_id, f.code)
+    ):
+        codes[conv_id].append(code)
+    return [replace(s, flag_codes=tuple(codes[s.id])) if s.flag_count else s for s in summaries]
 
 
 def page(conn: Connection, query: ListQuery, offset: int, limit: int) -> list[ConversationSummary]:
@@ -140,7 +161,7 @@ def page(conn: Connection, query: ListQuery, offset: int, limit: int) -> list[Co
         .offset(offset)
         .limit(limit)
     )
-    return _summaries(conn.execute(stmt).all())
+    return _summaries(conn, conn.execute(stmt).all())
 
 
 def page_after(
@@ -156,7 +177,7 @@ def page_after(
     if after_id is not None:
         stmt = stmt.where(c.id > after_id if query.sort == "id" else c.id < after_id)
     stmt = stmt.order_by(*order_by(query.sort)).limit(limit)
-    return _summaries(conn.execute(stmt).all())
+    return _summaries(conn, conn.execute(stmt).all())
 
 
 def count(conn: Connection, query: ListQuery) -> int:
@@ -170,3 +191,22 @@ def ids_after(conn: Connection, query: ListQuery | None, after_id: int, limit: i
     stmt = filtered(sa.select(c.id), query, conn.dialect.name)
     stmt = stmt.where(c.id > after_id).order_by(c.id).limit(limit)
     return list(conn.execute(stmt).scalars())
+
+
+def flag_counts(conn: Connection, query: ListQuery | None) -> dict[str, int]:
+    """Every flag code stored, mapped to how many conversations matching ``query`` carry it
+    (0 when none do), in code order. ``query`` applies as given, its flag filters included."""
+    wanted = filters(query, conn.dialect.name)
+    if wanted:
+        # One pass over the flags whatever the filters: the codes of records the filters hide
+        # stay listed (with 0), so a list of codes offered to choose from does not shift.
+        matching = sa.case((sa.and_(*wanted), f.conversation_id))
+        stmt = sa.select(f.code, sa.func.count(sa.distinct(matching))).join_from(
+            t.flags, t.conversations, c.id == f.conversation_id
+        )
+        if query is not None and query.text:
+            stmt = stmt.join_from(t.conversations, t.images, t.images.c.id == c.image_id)
+    else:
+        stmt = sa.select(f.code, sa.func.count(sa.distinct(f.conversation_id)))
+    stmt = stmt.group_by(f.code).order_by(f.code)
+    return {code: int(n) for code, n in conn.execute(stmt)}

@@ -94,6 +94,12 @@ class Store:
         with read_transaction(self._engine) as conn:
             return listing.count(conn, query)
 
+    def flag_counts(self, query: ListQuery | None = None) -> dict[str, int]:
+        """Every flag code stored -> how many conversations matching ``query`` (all when None)
+        carry it; 0 for a code only records outside ``query`` carry. Code order."""
+        with read_transaction(self._engine) as conn:
+            return listing.flag_counts(conn, query)
+
     def iter_conversations(
         self, query: ListQuery | None = None, batch_size: int = 500
     ) -> Iterator[Conversation]:

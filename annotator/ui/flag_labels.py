@@ -1,10 +1,10 @@
-"""How import flags read in the app: a short label per flag code for the record list, the open
-record's notes and tooltips, so "the file is not there" and "the file is there but broken" are
-told apart at a glance."""
+"""How import flags read in the app: a label per flag code for the flag filter, the open
+record's notes and tooltips, and a shorter one for the record list's narrow flag column, so "the
+file is not there" and "the file is there but broken" are told apart at a glance."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from annotator.core.model import Flag, FlagCode
 
@@ -17,6 +17,18 @@ FLAG_LABELS: dict[FlagCode, str] = {
     FlagCode.DEGENERATE_POLYGON: "Degenerate polygon",
     FlagCode.EMPTY_MASK: "Empty mask",
     FlagCode.MISSING_MASKS: "No LabelMe file",
+}
+
+# The list's flag column, which is as wide as the longest of these: a word or two each.
+FLAG_SHORT: dict[FlagCode, str] = {
+    FlagCode.MISSING_IMAGE: "No image",
+    FlagCode.BAD_IMAGE: "Unreadable",
+    FlagCode.SIZE_MISMATCH: "Size",
+    FlagCode.NO_MATCH: "No match",
+    FlagCode.AMBIGUOUS_MATCH: "Ambiguous",
+    FlagCode.DEGENERATE_POLYGON: "Polygon",
+    FlagCode.EMPTY_MASK: "Empty",
+    FlagCode.MISSING_MASKS: "No LabelMe",
 }
 
 # What the user can do about each image flag (the others are fixed by editing the masks).
@@ -34,6 +46,38 @@ def flag_label(code: FlagCode | str) -> str:
         return FLAG_LABELS[FlagCode(code)]
     except ValueError:
         return str(code).replace("_", " ")
+
+
+def flag_short(code: FlagCode | str) -> str:
+    try:
+        return FLAG_SHORT[FlagCode(code)]
+    except ValueError:
+        return str(code).replace("_", " ")
+
+
+def flag_rank(code: FlagCode | str) -> tuple[int, str]:
+    """Sort key: the order of FLAG_LABELS (image flags first, as they hide everything else),
+    then codes this version does not know, by name."""
+    try:
+        return (list(FLAG_LABELS).index(FlagCode(code)), "")
+    except ValueError:
+        return (len(FLAG_LABELS), str(code))
+
+
+def flag_marker(codes: Sequence[FlagCode | str]) -> str:
+    """The flag column's text: the first code's short label, and ``+N`` for N more codes."""
+    if not codes:
+        return ""
+    first = min(codes, key=flag_rank)
+    more = len(set(codes)) - 1
+    return flag_short(first) + (f" +{more}" if more else "")
+
+
+def flag_compact(codes: Sequence[FlagCode | str]) -> str:
+    """The flag column's text where there is no room for words: ⚑ and the number of codes
+    when more than one (the colour tells image flags from the others)."""
+    kinds = len(set(codes))
+    return "" if not kinds else "⚑" if kinds == 1 else f"⚑{kinds}"
 
 
 def flags_text(flags: Iterable[Flag]) -> str:

@@ -1,9 +1,22 @@
 """The record list panel: search, status and flag filters, sort order, the lazily paged table,
-and a chip for an id filter set from elsewhere (the quality dashboard's "open records")."""
+and a chip for an id filter set from elsewhere (the quality dashboard's "open records").
+
+The flag filter offers, besides any / flagged / not flagged, one entry per flag code stored,
+with the number of records the other filters let through that carry it ("Unreadable image (3)").
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -12,6 +25,8 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -20,8 +35,15 @@ from PySide6.QtWidgets import (
 
 from annotator.core.status import Status
 from annotator.storage import ConversationSummary, ListQuery
+from annotator.ui.flag_labels import FLAG_SHORT, flag_compact, flag_label, flag_rank
 from annotator.ui.icons import Icons
-from annotator.ui.record_list import COLUMN_TIPS, COLUMNS, RecordListModel
+from annotator.ui.record_list import (
+    COLUMN_TIPS,
+    COLUMNS,
+    FLAG_CODES_ROLE,
+    RecordListModel,
+    flag_colour,
+)
 
 SORTS = (
     ("ID", "id"),
@@ -31,12 +53,33 @@ SORTS = (
     ("Focus", "focus"),
     ("Largest correction", "correction"),
 )
-# Column widths; the focus column (1) takes the rest but keeps at least FOCUS_MIN.
-_WIDTHS = {0: 52, 2: 76, 3: 30, 4: 72, 5: 44, 6: 62, 7: 46}
+# Column widths; the focus column (1) takes the rest but keeps at least FOCUS_MIN. The flag
+# column's is measured: as wide as its longest single short label in the table's font; where
+# that does not fit it narrows to FLAG_NARROW (a coloured "⚑2") before it is dropped.
+_WIDTHS = {0: 52, 2: 76, 4: 72, 5: 44, 6: 62, 7: 46}
+FLAG_COLUMN = 3
+FLAG_NARROW = 32
+_CELL_PADDING = 14
+# The flag filter's fixed entries; the flag codes follow them.
+FLAG_CHOICES = (("Any flags", None), ("Flagged", True), ("Not flagged", False))
 _SHOWN_BY_DEFAULT = {0, 1, 2, 3, 6}  # reviewer, turns and id: header menu and tooltip
 # When the panel is narrow, wanted columns are dropped in this order until the focus fits.
 _DROP_ORDER = (7, 5, 4, 6, 3, 0)
 FOCUS_MIN = 120
+
+
+class FlagMarkerDelegate(QStyledItemDelegate):
+    """The flag column: the short label ("Unreadable +1"), cut in the middle so that "+N" stays
+    when it is a little too wide, and the bare marker ("⚑2") in a column narrower than words."""
+
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
+        if option.text and option.rect.width() < 2 * FLAG_NARROW:
+            option.text = flag_compact(index.data(FLAG_CODES_ROLE) or ())
+            option.displayAlignment = Qt.AlignmentFlag.AlignCenter
 
 
 class RecordBrowser(QWidget):
@@ -65,9 +108,9 @@ class RecordBrowser(QWidget):
         for s in Status:
             self.status_filter.addItem(s.value.replace("_", " "), s.value)
         self.flag_filter = QComboBox()
-        self.flag_filter.addItem("Any flags", None)
-        self.flag_filter.addItem("Flagged", True)
-        self.flag_filter.addItem("Not flagged", False)
+        self.flag_filter.setToolTip("Which records by their import flags")
+        for label, value in FLAG_CHOICES:
+            self.flag_filter.addItem(label, value)
         self.sort = QComboBox()
         self.sort.setToolTip("Sort order (also the review queue order)")
         for label, key in SORTS:
@@ -118,7 +161,12 @@ class RecordBrowser(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setStretchLastSection(False)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        for col, width in _WIDTHS.items():
+        self.table.setItemDelegateForColumn(FLAG_COLUMN, FlagMarkerDelegate(self.table))
+        metrics = self.table.fontMetrics()
+        flag_width = max(metrics.horizontalAdvance(label) for label in FLAG_SHORT.values())
+        self._widths = {**_WIDTHS, FLAG_COLUMN: flag_width + _CELL_PADDING}
+        self._flag_width = self._widths[FLAG_COLUMN]
+        for col, width in self._widths.items():
             self.table.setColumnWidth(col, width)
         self.wanted_columns = set(_SHOWN_BY_DEFAULT)
         for col in range(len(COLUMNS)):
@@ -128,7 +176,9 @@ class RecordBrowser(QWidget):
             act.setCheckable(True)
             act.setChecked(col in self.wanted_columns)
             act.toggled.connect(lambda on, c=col: self._want_column(c, on))
-        self.table.installEventFilter(self)
+        # The viewport, not the table: when the table hears of a resize its viewport still has
+        # the old size, and the columns would be fitted to the width before.
+        self.table.viewport().installEventFilter(self)
         lay.addWidget(self.table, 1)
         self.count_label = QLabel()
         self.count_label.setObjectName("caption")
@@ -156,27 +206,42 @@ class RecordBrowser(QWidget):
         self.fit_columns()
 
     def fit_columns(self) -> None:
-        """Show the wanted columns that fit beside a readable focus column."""
+        """Show the wanted columns that fit beside a readable focus column; the flag column
+        narrows to its marker before it goes."""
         room = self.table.viewport().width()
         shown = set(self.wanted_columns) | {1}
+        widths = dict(self._widths)
+
+        def fits() -> bool:
+            return room - sum(widths.get(c, 0) for c in shown if c != 1) >= FOCUS_MIN
+
         for col in _DROP_ORDER:
-            if room - sum(_WIDTHS.get(c, 0) for c in shown if c != 1) >= FOCUS_MIN:
+            if fits():
                 break
+            if col == FLAG_COLUMN:
+                widths[col] = FLAG_NARROW
+                if fits():
+                    break
             shown.discard(col)
         for col in range(len(COLUMNS)):
             self.table.setColumnHidden(col, col not in shown)
+        if widths[FLAG_COLUMN] != self._flag_width:  # a width the user dragged stays otherwise
+            self._flag_width = widths[FLAG_COLUMN]
+            self.table.setColumnWidth(FLAG_COLUMN, self._flag_width)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.table and event.type() == QEvent.Type.Resize:
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
             self.fit_columns()
         return False
 
     # -- query ----------------------------------------------------------------------------
     def query(self) -> ListQuery:
         status = self.status_filter.currentData()  # Qt gives enum data back as plain text
+        flag = self.flag_filter.currentData()  # None, True / False (flagged or not), or a code
         return ListQuery(
             status=Status(status) if status else None,
-            flagged=self.flag_filter.currentData(),
+            flagged=flag if isinstance(flag, bool) else None,
+            flag_code=flag if isinstance(flag, str) else None,
             text=self.search.text().strip() or None,
             ids=self._ids,
             sort=self.sort.currentData() or "id",
@@ -199,9 +264,56 @@ class RecordBrowser(QWidget):
         self.ids_chip.setVisible(False)
         self.apply_filters()
 
+    def show_flag(self, code: str | None) -> bool:
+        """List the records carrying this flag code (None: any flags); False when no record in
+        the database carries it."""
+        i = 0 if code is None else self.flag_filter.findData(code)
+        if i < 0:
+            return False
+        self.flag_filter.setCurrentIndex(i)
+        return True
+
     def _count_changed(self, n: int) -> None:
         total = f"{n:,} record" + ("" if n == 1 else "s")
         self.count_label.setText(total)
+        self._update_flag_choices(self.model.flag_counts)
+
+    def _update_flag_choices(self, counts: dict[str, int]) -> None:
+        """One entry per stored code with its count; the chosen code stays while no record
+        carries it any more (with 0), so the list and the filter shown agree."""
+        combo = self.flag_filter
+        chosen = combo.currentData()
+        codes = sorted(counts, key=flag_rank)
+        if isinstance(chosen, str) and chosen not in counts:
+            codes.append(chosen)
+        fixed = len(FLAG_CHOICES)
+        combo.blockSignals(True)  # the list is already filtered by the entry chosen
+        try:
+            if [combo.itemData(i) for i in range(fixed, combo.count())] != codes:
+                while combo.count() > fixed:
+                    combo.removeItem(fixed)
+                for code in codes:
+                    combo.addItem("", code)
+                    combo.setItemData(
+                        combo.count() - 1, flag_colour((code,)), Qt.ItemDataRole.ForegroundRole
+                    )
+                combo.setCurrentIndex(max(combo.findData(chosen), 0))
+            for i, code in enumerate(codes, start=fixed):
+                n = counts.get(code, 0)
+                combo.setItemText(i, f"{flag_label(code)} ({n:,})")
+                combo.setItemData(
+                    i,
+                    f"Records with at least one “{flag_label(code)}” flag "
+                    f"({n:,} among those the other filters show)",
+                    Qt.ItemDataRole.ToolTipRole,
+                )
+        finally:
+            combo.blockSignals(False)
+        # The popup lists full labels even though the combo itself is narrow.
+        view = combo.view()
+        metrics = view.fontMetrics()
+        widest = max(metrics.horizontalAdvance(combo.itemText(i)) for i in range(combo.count()))
+        view.setMinimumWidth(widest + 2 * view.frameWidth() + 24)  # item padding, scroll bar
 
     # -- rows -----------------------------------------------------------------------------
     def current_row(self) -> int:

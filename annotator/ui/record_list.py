@@ -1,12 +1,14 @@
 """The record list: a table model that pages through the store on demand (``fetchMore``), so a
 database of 100,000 conversations opens as fast as one of ten, with filters and sort orders
-applied by the database. A flagged row's tooltip names its flags ("Unreadable image: ..."), read
-when first asked for: list rows carry only the flag count."""
+applied by the database. A flagged row shows its flag codes in short ("Unreadable +1"); its
+tooltip names every flag with its message ("Unreadable image: ..."), read when first asked for:
+list rows carry only the codes."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from annotator.core.errors import AnnotatorError
 from annotator.core.model import Flag
 from annotator.core.status import Status
 from annotator.storage import ConversationSummary, ListQuery, Store
-from annotator.ui.flag_labels import flags_text
+from annotator.ui.flag_labels import IMAGE_FLAGS, flag_marker, flag_rank, flags_text
 from annotator.ui.task_runner import TaskRunner
 
 PAGE = 200
@@ -36,7 +38,7 @@ COLUMN_TIPS = (
     "Image",
     "The conversation's focus (what the final mask shows)",
     "Review status",
-    "Import flags (missing or unreadable image, no mask match, ...)",
+    "Import flags: the foremost one's short name, +N other kinds (hover a row for them all)",
     "Last reviewer",
     "Turns in the conversation",
     "Correction: pixels changed between the latest proposal and the final mask",
@@ -51,7 +53,19 @@ STATUS_COLOURS = {
     Status.REJECTED: QColor("#e74c3c"),
 }
 
+# Image flags read like the strip above the canvas (the record cannot be checked at all); the
+# others in the status line's warning amber.
+IMAGE_FLAG_COLOUR = QColor("#f08a8f")
+FLAG_COLOUR = QColor("#ffb454")
+
 Index = QModelIndex | QPersistentModelIndex
+FLAG_CODES_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's flag codes, for a narrow flag column
+
+
+def flag_colour(codes: tuple[str, ...]) -> QColor | None:
+    if not codes:
+        return None
+    return IMAGE_FLAG_COLOUR if min(codes, key=flag_rank) in IMAGE_FLAGS else FLAG_COLOUR
 
 
 class ThumbnailCache(QObject):
@@ -134,6 +148,7 @@ class RecordListModel(QAbstractTableModel):
         self._row_of_id: dict[int, int] = {}
         self._rows_of_path: dict[str, set[int]] = {}  # rows waiting for a thumbnail
         self._flags: dict[int, tuple[Flag, ...]] = {}  # conversation id -> its flags, as read
+        self._flag_counts: dict[str, int] = {}
         if thumbnails is not None:
             thumbnails.ready.connect(self._thumb_ready)
 
@@ -146,11 +161,18 @@ class RecordListModel(QAbstractTableModel):
     def total(self) -> int:
         return self._total
 
+    @property
+    def flag_counts(self) -> dict[str, int]:
+        """Every flag code stored -> records carrying it among those the query's other filters
+        (status, text, ids) let through: what choosing that code would list."""
+        return self._flag_counts
+
     def set_query(self, query: ListQuery) -> None:
         self.beginResetModel()
         self._query = query
         self._rows = self._store.page(query, 0, PAGE)
         self._total = self._store.count(query)
+        self._flag_counts = self._store.flag_counts(replace(query, flagged=None, flag_code=None))
         self._reindex()
         self._rows_of_path.clear()
         self._flags.clear()
@@ -237,13 +259,17 @@ class RecordListModel(QAbstractTableModel):
             return pix
         if role == Qt.ItemDataRole.ForegroundRole and col == 2:
             return STATUS_COLOURS.get(s.status)
+        if role == Qt.ItemDataRole.ForegroundRole and col == 3:
+            return flag_colour(s.flag_codes)
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = f"#{s.id}  {s.image_path}  ({s.image_width}×{s.image_height})\n{s.focus}"
             flags = self.flags_of(s)
             return f"{tip}\n{flags_text(flags)}" if flags else tip
         if role == Qt.ItemDataRole.UserRole:
             return s.id
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (3, 5, 6, 7):
+        if role == FLAG_CODES_ROLE:
+            return s.flag_codes
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (5, 6, 7):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -265,7 +291,7 @@ class RecordListModel(QAbstractTableModel):
         if col == 2:
             return s.status.value.replace("_", " ")
         if col == 3:
-            return s.flag_count or ""
+            return flag_marker(s.flag_codes)
         if col == 4:
             return s.last_reviewer or ""
         if col == 5:
