@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,19 +65,27 @@ def sam_official_disk_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("sam-official-embeddings")
 
 
-@pytest.fixture(scope="session")
-def sam_official_engine(sam_official_registry: Any, sam_official_disk_cache: Path) -> Iterator[Any]:
-    """The ViT-B engine on torch."""
-    from annotator.proposers.sam import EngineOptions, SamEngine
+@contextmanager
+def _loaded_engine(registry: Any, options: Any) -> Iterator[Any]:
+    from annotator.proposers.sam import SamEngine
 
-    options = EngineOptions(runtime="torch", disk_cache_dir=sam_official_disk_cache)
     with (
         pytest.MonkeyPatch.context() as mp,
-        SamEngine("sam-vit-b", registry=sam_official_registry, options=options) as engine,
+        SamEngine("sam-vit-b", registry=registry, options=options) as engine,
     ):
         mp.setenv(*THREADS_ENV)
         engine.load()
         mp.undo()
+        yield engine
+
+
+@pytest.fixture(scope="session")
+def sam_official_engine(sam_official_registry: Any, sam_official_disk_cache: Path) -> Iterator[Any]:
+    """The ViT-B engine on torch."""
+    from annotator.proposers.sam import EngineOptions
+
+    options = EngineOptions(runtime="torch", disk_cache_dir=sam_official_disk_cache)
+    with _loaded_engine(sam_official_registry, options) as engine:
         yield engine
 
 
@@ -96,14 +105,8 @@ def sam_official_default_engine(
 ) -> Iterator[Any]:
     """The ViT-B engine with the default runtime ("auto"), loaded after the scene is in the disk
     cache."""
-    from annotator.proposers.sam import EngineOptions, SamEngine
+    from annotator.proposers.sam import EngineOptions
 
     options = EngineOptions(disk_cache_dir=sam_official_disk_cache)  # runtime left at its default
-    with (
-        pytest.MonkeyPatch.context() as mp,
-        SamEngine("sam-vit-b", registry=sam_official_registry, options=options) as engine,
-    ):
-        mp.setenv(*THREADS_ENV)
-        engine.load()
-        mp.undo()
+    with _loaded_engine(sam_official_registry, options) as engine:
         yield engine

@@ -283,3 +283,36 @@ def test_decoder_graph_matches_sam_prompt_encoder_and_decoder(
 def test_key_reused_for_other_pixels_is_refused(sam_engine: Any, scene_handle: Any) -> None:
     with pytest.raises(InputError, match="'scene-0' was prepared for a 1024x768 image"):
         sam_engine.prepare(np.zeros((100, 200, 3), np.uint8), "scene-0")
+
+
+def test_decoder_state_is_made_once_per_image(
+    sam_engine: Any, scene: Any, scene_points: dict[str, tuple[float, float]], monkeypatch: Any
+) -> None:
+    """Preparing an image makes its click-independent decoder state; fresh clicks reuse it, a
+    refining click makes its own; the states kept are bounded."""
+    from annotator.proposers.sam import engine as engine_module
+
+    backend = sam_engine.backend
+    made: list[bool] = []  # True: with mask_input
+    real = backend.image_state
+
+    def counting(embedding: Any, mask_input: Any) -> Any:
+        made.append(mask_input is not None)
+        return real(embedding, mask_input)
+
+    monkeypatch.setattr(backend, "image_state", counting)
+    image = np.ascontiguousarray(scene[0][:, ::-1])  # pixels no other test prepared
+    handle = sam_engine.prepare(image, "state-once")
+    assert made == [False]
+    point = scene_points["disc"]
+    flipped = (image.shape[1] - 1 - point[0], point[1])
+    first = sam_engine.segment(handle, [flipped], [1])
+    sam_engine.segment(handle, [flipped, (flipped[0] + 5, flipped[1])], [1, 1])
+    assert made == [False]
+    sam_engine.segment(handle, [flipped], [1], mask_input=first.best.low_res_logits)
+    assert made == [False, True]
+    monkeypatch.setattr(engine_module, "_DECODER_STATES_KEPT", 1)
+    sam_engine.prepare(np.ascontiguousarray(np.roll(image, 7, axis=0)), "state-rolled")
+    made.clear()
+    sam_engine.segment(handle, [flipped], [1])  # pushed out by the newer image: made again
+    assert made == [False]

@@ -321,8 +321,8 @@ def test_default_runtime_keeps_vit_b_on_torch(
     scene: Scene,
     scene_points: dict[str, tuple[float, float]],
 ) -> None:
-    """ "auto" exports only MobileSAM to ONNX: a ViT-B runs on torch, says why, writes no graphs,
-    and answers exactly like the torch engine from the shared embedding cache."""
+    """Under "auto" only MobileSAM is exported to ONNX: a ViT-B runs on torch, says why, writes
+    no graphs, and answers exactly like the torch engine from the shared embedding cache."""
     engine = sam_official_default_engine
     assert engine.runtime == "torch"
     assert "MobileSAM only" in engine.runtime_note

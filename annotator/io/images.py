@@ -124,7 +124,10 @@ def _sha256(fh: IO[bytes]) -> str:
 
 def probe_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
     """Size (after EXIF orientation) and sha256 of an image, decoding no pixels."""
-    p = Path(path)
+    return _inspect(Path(path), max_pixels, decode=False)
+
+
+def _inspect(p: Path, max_pixels: int, *, decode: bool) -> ImageInfo:
     try:
         with open(p, "rb") as fh:
             img = _open(p, fh, max_pixels)
@@ -132,6 +135,8 @@ def probe_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Im
                 w, h = img.size
                 if _orientation(img) in _SWAPPING_ORIENTATIONS:
                     w, h = h, w
+                if decode:
+                    _decode(p, img, reduced=True)
             return ImageInfo(int(w), int(h), _sha256(fh))
     except OSError as exc:
         raise _unopenable(p, exc) from exc
@@ -193,18 +198,7 @@ def check_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Im
     """What :func:`probe_image` returns, after decoding the image data once the way
     :func:`load_image` would: a file that passes here opens in the app. Raises
     :class:`InputError` with a one-line reason for a file that exists but cannot be used."""
-    p = Path(path)
-    try:
-        with open(p, "rb") as fh:
-            img = _open(p, fh, max_pixels)
-            with img:
-                w, h = img.size
-                if _orientation(img) in _SWAPPING_ORIENTATIONS:
-                    w, h = h, w
-                _decode(p, img, reduced=True)
-            return ImageInfo(int(w), int(h), _sha256(fh))
-    except OSError as exc:
-        raise _unopenable(p, exc) from exc
+    return _inspect(Path(path), max_pixels, decode=True)
 
 
 def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> NDArray[np.uint8]:
