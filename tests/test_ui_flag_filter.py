@@ -214,6 +214,10 @@ def test_the_flag_column_names_the_codes_in_short(
         "missing": "⚑",
         "resized": "⚑",
     }
+    # Narrower still: the thumbnails go, the flag markers stay.
+    _dock_width(w, 230, qtbot)
+    assert table.isColumnHidden(0) and not table.isColumnHidden(3)
+    assert _painted(w, rows[flagged.img_of["truncated"]])[0] == "⚑2"
     _dock_width(w, 430, qtbot)
     assert table.columnWidth(3) == width
     assert _painted(w, rows[flagged.img_of["missing"]])[0] == "No image"

@@ -63,9 +63,11 @@ _CELL_PADDING = 14
 # The flag filter's fixed entries; the flag codes follow them.
 FLAG_CHOICES = (("Any flags", None), ("Flagged", True), ("Not flagged", False))
 _SHOWN_BY_DEFAULT = {0, 1, 2, 3, 6}  # reviewer, turns and id: header menu and tooltip
-# When the panel is narrow, wanted columns are dropped in this order until the focus fits.
-_DROP_ORDER = (7, 5, 4, 6, 3, 0)
-FOCUS_MIN = 120
+# When the panel is narrow, wanted columns are dropped in this order until the focus fits; the
+# flag column's first turn narrows it to its marker, its second drops it (the flags are what a
+# reviewer must not miss, so they outlast the thumbnails).
+_DROP_ORDER = (7, 5, 4, 6, FLAG_COLUMN, 0, FLAG_COLUMN)
+FOCUS_MIN = 100
 
 
 class FlagMarkerDelegate(QStyledItemDelegate):
@@ -218,11 +220,10 @@ class RecordBrowser(QWidget):
         for col in _DROP_ORDER:
             if fits():
                 break
-            if col == FLAG_COLUMN:
+            if col == FLAG_COLUMN and col in shown and widths.get(col, 0) > FLAG_NARROW:
                 widths[col] = FLAG_NARROW
-                if fits():
-                    break
-            shown.discard(col)
+            else:
+                shown.discard(col)
         for col in range(len(COLUMNS)):
             self.table.setColumnHidden(col, col not in shown)
         if widths[FLAG_COLUMN] != self._flag_width:  # a width the user dragged stays otherwise
