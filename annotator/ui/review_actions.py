@@ -50,22 +50,35 @@ class ReviewActions(QObject):
     def _warn(self, text: str) -> None:
         self.w.jobs.show_message(QMessageBox.Icon.Warning, text)
 
-    def decide(self, decision: Decision, comment: str = "") -> None:
+    def _submit(
+        self,
+        decision: Decision,
+        comment: str,
+        *,
+        turn_index: int | None = None,
+        reason: ReasonCode | None = None,
+    ) -> bool:
+        """Store a review of the open record (or of one turn); True when it was stored, else
+        the user has been told why."""
         w = self.w
         if w.session.document is None:
-            return
+            return False
         try:
-            result = w.session.review(decision, comment.strip())
+            result = w.session.review(decision, comment, turn_index=turn_index, reason=reason)
         except AnnotatorError as exc:
             self._warn(str(exc))
-            return
+            return False
         w.on_saved(result)
         if not result.ok:
             self._warn(result.message)
-            return
-        w.review.clear_comment()
+            return False
         self.reload_verdicts()
-        w.refresh_status()
+        return True
+
+    def decide(self, decision: Decision, comment: str = "") -> None:
+        if self._submit(decision, comment.strip()):
+            self.w.review.clear_comment()
+            self.w.refresh_status()
 
     def reload_verdicts(self) -> None:
         w = self.w
@@ -87,20 +100,9 @@ class ReviewActions(QObject):
 
     def turn_review(self, turn: int, decision: Decision, reason: ReasonCode | None) -> None:
         w = self.w
-        if w.session.document is None:
+        comment = w.review.comment.text().strip()
+        if not self._submit(decision, comment, turn_index=turn, reason=reason):
             return
-        try:
-            result = w.session.review(
-                decision, w.review.comment.text().strip(), turn_index=turn, reason=reason
-            )
-        except AnnotatorError as exc:
-            self._warn(str(exc))
-            return
-        w.on_saved(result)
-        if not result.ok:
-            self._warn(result.message)
-            return
-        self.reload_verdicts()
         w.editor.mark_judged(turn)  # blind-first: the model's output may be shown now
         if turn == w.editor.turn:
             w.refresh_turn()
