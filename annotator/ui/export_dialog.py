@@ -10,14 +10,13 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
-    QLabel,
     QWidget,
 )
 
 from annotator.core.status import Status
 from annotator.io.export_report import ExportReport
+from annotator.ui.form_footer import add_form_footer
 from annotator.ui.path_field import PathField
 
 ExportFormat = Literal["coco", "jsonl", "jsonl-miras", "labelme", "corrections"]
@@ -65,16 +64,7 @@ class ExportDialog(QDialog):
         form.addRow("COCO masks", self.polygons)
         self.out = PathField("save", "Export to", text=start_dir)
         form.addRow("Output", self.out)
-        self.problem = QLabel()
-        self.problem.setWordWrap(True)
-        form.addRow(self.problem)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        self.problem = add_form_footer(self, form, "Export")
         self.fmt.currentIndexChanged.connect(lambda _i: self._format_changed())
         self._format_changed()
 

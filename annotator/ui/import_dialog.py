@@ -11,12 +11,11 @@ from typing import Literal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
-    QLabel,
     QWidget,
 )
 
+from annotator.ui.form_footer import add_form_footer
 from annotator.ui.path_field import PathField
 
 ImportKind = Literal["prist", "jsonl"]
@@ -68,17 +67,7 @@ class ImportDialog(QDialog):
         self.match.addItem("label equals the focus", "exact")
         self.match.addItem("label contains the focus (original PRIST loader)", "substring")
         form.addRow("Mask shapes", self.match)
-        self.problem = QLabel()
-        self.problem.setObjectName("problemLabel")
-        self.problem.setWordWrap(True)
-        form.addRow(self.problem)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        self.problem = add_form_footer(self, form, "Import")
         self._form = form
         self.kind.currentIndexChanged.connect(lambda _i: self._kind_changed())
         self._kind_changed()

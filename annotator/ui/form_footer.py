@@ -1,0 +1,22 @@
+"""The foot of the app's import and export dialogs: a line saying what still stops the action,
+then the action and Cancel buttons."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel
+
+
+def add_form_footer(dialog: QDialog, form: QFormLayout, action: str) -> QLabel:
+    """Append the problem line and the buttons (``action`` names the OK button) to ``form``;
+    returns the problem line."""
+    problem = QLabel()
+    problem.setWordWrap(True)
+    form.addRow(problem)
+    buttons = QDialogButtonBox(
+        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+    )
+    buttons.button(QDialogButtonBox.StandardButton.Ok).setText(action)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    form.addRow(buttons)
+    return problem
