@@ -122,13 +122,6 @@ def interior_point(mask: NDArray[np.bool_]) -> tuple[float, float]:
     return float(x), float(y)
 
 
-def iou(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> float:
-    import numpy as np
-
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from annotator.proposers.sam import EngineOptions, SamEngine
     from annotator.proposers.torch_runtime import wanted_torch_threads
@@ -171,6 +164,8 @@ def _measure(
     args: argparse.Namespace,
     best_masks: dict[str, NDArray[np.bool_]],
 ) -> dict[str, Any]:
+    from annotator.core.metrics import iou
+
     out: dict[str, Any] = {}
     # The very first encode pays one-time costs (allocations, kernel selection): reported apart.
     started = time.perf_counter()
@@ -279,6 +274,7 @@ def _compare(
 ) -> dict[str, Any]:
     """Click latency of the other runtime, and how far its masks agree with the main run's on
     the same (cached) embedding."""
+    from annotator.core.metrics import iou
     from annotator.proposers.sam import EngineOptions, SamEngine
 
     options = EngineOptions(runtime=runtime, disk_cache_dir=tmp / "embeddings")

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from annotator.core import metrics
 from annotator.core.mask import Mask, union
 from annotator.core.model import Conversation, Decision, MaskLayer, Proposal, Review, Turn
 from annotator.core.progress import Task
@@ -184,10 +185,9 @@ def _reason_for(turn_index: int, reviews: Sequence[Review]) -> Review | None:
 
 
 def _compare(a: Mask, b: Mask) -> tuple[float, int]:
+    """IoU and the number of pixels that differ."""
     x, y = a.to_array(), b.to_array()
-    inter = int(np.logical_and(x, y).sum())
-    uni = int(np.logical_or(x, y).sum())
-    return (1.0 if uni == 0 else inter / uni), uni - inter
+    return metrics.iou(x, y), int(np.count_nonzero(x ^ y))
 
 
 def _proposal_json(p: Proposal | None) -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annotator.core.errors import Cancelled, ProposerError, WeightsError
+from annotator.core.metrics import iou
 from annotator.core.progress import Task
 from annotator.proposers.sam.backend import DecoderState, FloatArray, mask_inputs
 from annotator.proposers.torch_runtime import wanted_torch_threads
@@ -281,9 +282,7 @@ def check_against(
         state = candidate.image_state(ref_emb, mask if has[0] else None)
         got_low, _ = candidate.decode(state, coords, labels)
         for a, b in zip(ref_low > 0, got_low > 0, strict=True):
-            union = np.logical_or(a, b).sum()
-            iou = 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
-            min_iou = min(min_iou, iou)
+            min_iou = min(min_iou, iou(b, a))
     if min_iou < MIN_MASK_IOU:
         raise ProposerError(f"decoder masks differ from SAM's decoder (IoU {min_iou:.4f})")
     log.info(
