@@ -39,9 +39,11 @@ def test_first_click_offers_all_candidates_and_choice_feeds_next_click(
     np.testing.assert_array_equal(second.best.low_res_logits, expected.best.low_res_logits)
     assert session.points == ((x, y), (x + 30, y + 10)) and session.labels == (1, 1)
 
+    assert session.steps == 2
     assert session.undo() is first
-    assert session.chosen_index == other and len(session.points) == 1
-    assert session.undo() is None and session.current is None
+    assert session.chosen_index == other and len(session.points) == 1 and session.steps == 1
+    assert session.undo() is None and session.current is None and session.steps == 0
+    assert session.undo() is None and session.steps == 0  # nothing left to take back
 
 
 def test_negative_click_and_box_in_a_session(

@@ -51,6 +51,11 @@ class ClickSession:
         return self._steps[-1].box if self._steps else None
 
     @property
+    def steps(self) -> int:
+        """Clicks and boxes that stand (undone ones do not count)."""
+        return len(self._steps)
+
+    @property
     def answer(self) -> Segmentation | None:
         return self._steps[-1].answer if self._steps else None
 

@@ -91,35 +91,35 @@ class _ObjectPrompts:
         self.lock = threading.Lock()
         self.session: ClickSession | None = None
         self.object_id = -1
-        self.steps = 0  # prompts sent for this object (clicks and boxes), after undos
 
     def session_for(self, engine: Any, handle: Any, object_id: int) -> ClickSession:
         s = self.session
         if s is None or self.object_id != object_id or s.handle is not handle:
             s = self.session = ClickSession(engine, handle)
             self.object_id = object_id
-            self.steps = 0
         return s
 
     def current(self, object_id: int) -> ClickSession | None:
         return self.session if self.object_id == object_id else None
 
-    def snapshot(self, s: ClickSession, object_id: int) -> Candidates:
-        answer = s.answer
-        prompt: dict[str, Any] = {
-            "points": [list(p) for p in s.points],
-            "labels": list(s.labels),
-            "box": None if s.box is None else list(s.box),
-            "steps": self.steps,
-            "refined": s.refine and self.steps > 1,  # this answer had the last one's logits
-            "model": getattr(s.handle, "model_id", None),
-        }
-        if answer is None or s.chosen_index is None:
-            return Candidates((), (), prompt, object_id=object_id)
-        masks, scores, outputs, chosen = shown_candidates(answer, s.chosen_index)
-        return Candidates(
-            tuple(masks), tuple(scores), prompt, tuple(outputs), chosen, object_id, answer
-        )
+
+def candidates_of(s: ClickSession, object_id: int) -> Candidates:
+    """The session's current answer as the editor shows it."""
+    answer = s.answer
+    prompt: dict[str, Any] = {
+        "points": [list(p) for p in s.points],
+        "labels": list(s.labels),
+        "box": None if s.box is None else list(s.box),
+        "steps": s.steps,
+        "refined": s.refine and s.steps > 1,  # this answer had the last one's logits
+        "model": getattr(s.handle, "model_id", None),
+    }
+    if answer is None or s.chosen_index is None:
+        return Candidates((), (), prompt, object_id=object_id)
+    masks, scores, outputs, chosen = shown_candidates(answer, s.chosen_index)
+    return Candidates(
+        tuple(masks), tuple(scores), prompt, tuple(outputs), chosen, object_id, answer
+    )
 
 
 class SamController(QObject):
@@ -239,13 +239,10 @@ class SamController(QObject):
             with state.lock:
                 s = state.session_for(engine, handle, object_id)
                 if step is None:
-                    if state.steps:
-                        s.undo()
-                        state.steps -= 1
+                    s.undo()
                 else:
                     step(s)
-                    state.steps += 1
-                return state.snapshot(s, object_id)
+                return candidates_of(s, object_id)
 
         request = self._prompts.submit(work)
         self._prompt_objects[request] = object_id
