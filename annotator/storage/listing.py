@@ -81,9 +81,16 @@ def filtered(
 ) -> sa.Select[Any]:
     """``stmt`` (selecting from conversations) restricted to ``query``; joins images when the
     text filter needs it and ``joined`` says the statement has not joined it already."""
-    if query is not None and query.text and not joined:
-        stmt = stmt.join_from(t.conversations, t.images, t.images.c.id == c.image_id)
+    if not joined:
+        stmt = _join_images_for_text(stmt, query)
     return stmt.where(*filters(query, dialect))
+
+
+def _join_images_for_text(stmt: sa.Select[Any], query: ListQuery | None) -> sa.Select[Any]:
+    """The text filter also looks at the image path: join images when there is one."""
+    if query is not None and query.text:
+        stmt = stmt.join_from(t.conversations, t.images, t.images.c.id == c.image_id)
+    return stmt
 
 
 def order_by(sort: str) -> list[Any]:
@@ -204,8 +211,7 @@ def flag_counts(conn: Connection, query: ListQuery | None) -> dict[str, int]:
         stmt = sa.select(f.code, sa.func.count(sa.distinct(matching))).join_from(
             t.flags, t.conversations, c.id == f.conversation_id
         )
-        if query is not None and query.text:
-            stmt = stmt.join_from(t.conversations, t.images, t.images.c.id == c.image_id)
+        stmt = _join_images_for_text(stmt, query)
     else:
         stmt = sa.select(f.code, sa.func.count(sa.distinct(f.conversation_id)))
     stmt = stmt.group_by(f.code).order_by(f.code)

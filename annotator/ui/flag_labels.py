@@ -42,15 +42,16 @@ IMAGE_FLAGS = frozenset({FlagCode.MISSING_IMAGE, FlagCode.BAD_IMAGE})
 
 def flag_label(code: FlagCode | str) -> str:
     """The label of a flag code; a code this version does not know reads as itself."""
-    try:
-        return FLAG_LABELS[FlagCode(code)]
-    except ValueError:
-        return str(code).replace("_", " ")
+    return _named(FLAG_LABELS, code)
 
 
 def flag_short(code: FlagCode | str) -> str:
+    return _named(FLAG_SHORT, code)
+
+
+def _named(names: dict[FlagCode, str], code: FlagCode | str) -> str:
     try:
-        return FLAG_SHORT[FlagCode(code)]
+        return names[FlagCode(code)]
     except ValueError:
         return str(code).replace("_", " ")
 
