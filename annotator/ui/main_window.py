@@ -146,7 +146,7 @@ class MainWindow(QMainWindow):
         self._learn_image_root()
         self._update_banner()
         self.set_tool("brush")
-        self._sam_state(sam.state)
+        self.status.show_sam_state(sam.state)
         self.proposing.proposer_changed()
         self.update_enabled()
 
@@ -199,7 +199,7 @@ class MainWindow(QMainWindow):
         self.canvas.zoomChanged.connect(lambda z: self.status.zoom_label.setText(f"{z * 100:.0f}%"))
         self.canvas.cursorMoved.connect(self.status.show_position)
         self.toolbars.opacity.valueChanged.connect(self._opacity_changed)
-        self.sam.stateChanged.connect(self._sam_state)
+        self.sam.stateChanged.connect(self.status.show_sam_state)
         self.sam.progress.connect(self.status.show_sam_progress)
         self.sam.failed.connect(lambda m: self.statusBar().showMessage(f"SAM: {m}", 8000))
         self.prefetcher.ready.connect(lambda _id: self._sam_prefetch())
@@ -559,10 +559,6 @@ class MainWindow(QMainWindow):
             self.refresh_turn()
             self.editor.set_judged(self.editor.judged())
         self.statusBar().showMessage("Settings saved", 3000)
-
-    # -- status bar -----------------------------------------------------------------------
-    def _sam_state(self, state: str) -> None:
-        self.status.show_sam_state(state)
 
     # -- closing ------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
