@@ -235,13 +235,12 @@ def test_decoder_graph_matches_sam_prompt_encoder_and_decoder(
     model = backend.model
 
     def factored(emb: Any, coords: Any, labels: Any, mask: Any, has: Any) -> Any:
-        return backend.click_graph(*backend.state_graph(emb, mask, has), coords, labels)
+        state = backend.state_graph(emb)
+        if has[0]:
+            return backend.refine_click_graph(*state, coords, labels, mask)
+        return backend.click_graph(*state, coords, labels)
 
-    def factored_refine(emb: Any, coords: Any, labels: Any, mask: Any, has: Any) -> Any:
-        state = backend.refine_state_graph(emb, mask, has)
-        return backend.refine_click_graph(*state, coords, labels)
-
-    decoders = [(backend.reference_decoder, 1e-4), (factored, 5e-4), (factored_refine, 5e-4)]
+    decoders = [(backend.reference_decoder, 1e-4), (factored, 5e-4)]
     emb = torch.from_numpy(scene_handle.embedding.copy())
     rng = np.random.default_rng(3)
     prior = torch.from_numpy(rng.normal(0, 3, (1, 1, 256, 256)).astype(np.float32))
@@ -288,31 +287,30 @@ def test_key_reused_for_other_pixels_is_refused(sam_engine: Any, scene_handle: A
 def test_decoder_state_is_made_once_per_image(
     sam_engine: Any, scene: Any, scene_points: dict[str, tuple[float, float]], monkeypatch: Any
 ) -> None:
-    """Preparing an image makes its click-independent decoder state; fresh clicks reuse it, a
-    refining click makes its own; the states kept are bounded."""
+    """Preparing an image makes its click-independent decoder state; every click reuses it,
+    refining ones too; the states kept are bounded."""
     from annotator.proposers.sam import engine as engine_module
 
     backend = sam_engine.backend
-    made: list[bool] = []  # True: with mask_input
+    made: list[str] = []
     real = backend.image_state
 
-    def counting(embedding: Any, mask_input: Any) -> Any:
-        made.append(mask_input is not None)
-        return real(embedding, mask_input)
+    def counting(embedding: Any) -> Any:
+        made.append("state")
+        return real(embedding)
 
     monkeypatch.setattr(backend, "image_state", counting)
     image = np.ascontiguousarray(scene[0][:, ::-1])  # pixels no other test prepared
     handle = sam_engine.prepare(image, "state-once")
-    assert made == [False]
+    assert made == ["state"]
     point = scene_points["disc"]
     flipped = (image.shape[1] - 1 - point[0], point[1])
     first = sam_engine.segment(handle, [flipped], [1])
     sam_engine.segment(handle, [flipped, (flipped[0] + 5, flipped[1])], [1, 1])
-    assert made == [False]
     sam_engine.segment(handle, [flipped], [1], mask_input=first.best.low_res_logits)
-    assert made == [False, True]
+    assert made == ["state"]
     monkeypatch.setattr(engine_module, "_DECODER_STATES_KEPT", 1)
     sam_engine.prepare(np.ascontiguousarray(np.roll(image, 7, axis=0)), "state-rolled")
     made.clear()
     sam_engine.segment(handle, [flipped], [1])  # pushed out by the newer image: made again
-    assert made == [False]
+    assert made == ["state"]

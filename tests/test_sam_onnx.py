@@ -18,6 +18,7 @@ from fixtures_sam import iou
 from annotator.core.errors import Cancelled, ProposerError
 from annotator.core.progress import Task
 from annotator.proposers.sam import EngineOptions, SamEngine
+from annotator.proposers.sam.onnx_backend import GRAPH_VERSION, GRAPHS
 
 pytest.importorskip("onnx", reason="the ONNX exporter needs the onnx package")
 
@@ -40,18 +41,12 @@ def test_onnx_masks_match_torch(
 ) -> None:
     assert onnx_engine.runtime == "onnxruntime"
     graphs = sorted((onnx_engine.registry.root / "onnx").glob("mobile-sam-*"))
-    names = [p.name.split("-v")[-1] for p in graphs]
-    assert names == [
-        "3-checked.json",
-        "3-click.onnx",
-        "3-encoder.onnx",
-        "3-refine_click.onnx",
-        "3-refine_state.onnx",
-        "3-state.onnx",
-    ]
+    version = f"-v{GRAPH_VERSION}-"
+    names = sorted(p.name.split(version)[-1] for p in graphs)
+    assert names == sorted(["checked.json", *(f"{name}.onnx" for name in GRAPHS)])
     checked = json.loads(graphs[0].read_text())
     for graph in graphs[1:]:
-        part = graph.name.split("-v3-")[-1].removesuffix(".onnx")
+        part = graph.name.split(version)[-1].removesuffix(".onnx")
         assert checked[f"{part}_sha256"] == hashlib.sha256(graph.read_bytes()).hexdigest()
     assert {"graph", "torch", "onnxruntime"} <= set(checked["versions"])
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def sam_gmac(entry: InstalledWeights) -> dict[str, float]:
     """Multiply-accumulates (10⁹) of the encoder, of a first click (two prompt points, the image
-    state made already) and of a refining click (its own state + click graph), counted by torch
+    state made already) and of a refining click (with an earlier mask), counted by torch
     on the graphs the engine runs."""
     import torch
 
@@ -27,17 +27,15 @@ def sam_gmac(entry: InstalledWeights) -> dict[str, float]:
     backend = TorchSamBackend(load_sam_model(entry))
     prompts = (torch.tensor([[[500.0, 400.0], [0.0, 0.0]]]), torch.tensor([[1.0, -1.0]]))
     embedding = torch.zeros(1, 256, 64, 64)
-    no_mask = (torch.zeros(1, 1, 256, 256), torch.zeros(1))
-    with_mask = (torch.zeros(1, 1, 256, 256), torch.ones(1))
+    mask = torch.zeros(1, 1, 256, 256)
     with torch.inference_mode():
-        state = backend.state_graph(embedding, *no_mask)
-        (tokens,) = backend.refine_state_graph(embedding, *with_mask)
-    refine_state = _gmac(backend.refine_state_graph, embedding, *with_mask)
+        state = backend.state_graph(embedding)
+    no_mask = (mask, torch.zeros(1))
     return {
         "encoder_gmac": _gmac(backend.encoder, torch.zeros(1, 3, 1024, 1024)),
-        "image_state_gmac": _gmac(backend.state_graph, embedding, *no_mask),
+        "image_state_gmac": _gmac(backend.state_graph, embedding),
         "click_gmac": _gmac(backend.click_graph, *state, *prompts),
-        "refine_click_gmac": refine_state + _gmac(backend.refine_click_graph, tokens, *prompts),
+        "refine_click_gmac": _gmac(backend.refine_click_graph, *state, *prompts, mask),
         "reference_decoder_gmac": _gmac(backend.reference_decoder, embedding, *prompts, *no_mask),
     }
 

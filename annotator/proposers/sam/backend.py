@@ -12,25 +12,21 @@ from numpy.typing import NDArray
 from annotator.core.progress import Task
 
 FloatArray = NDArray[np.float32]
-
-
-def mask_inputs(mask_input: FloatArray | None) -> tuple[FloatArray, FloatArray]:
-    """``(mask_input, has_mask_input)`` as SAM's prompt encoder takes them; zeros and ``[0]``
-    mean "no earlier mask"."""
-    if mask_input is None:
-        return np.zeros((1, 1, 256, 256), np.float32), np.zeros(1, np.float32)
-    return mask_input, np.ones(1, np.float32)
+STATE_NAMES = ("tokens", "keys", "values", "queries")  # DecoderState's arrays, in order
 
 
 @dataclass(frozen=True, eq=False)
 class DecoderState:
-    """What no click changes, for one embedding and one ``mask_input`` (see
+    """What no click changes, for one embedding (see
     :class:`annotator.proposers.sam.factored_decoder.ImageStateGraph`)."""
 
     tokens: FloatArray  # (pixels, 256): embedding + dense prompt
-    # First layer, token→image, (heads, pixels, head_dim); None in a refining click's state.
-    keys: FloatArray | None = None
-    values: FloatArray | None = None
+    keys: FloatArray  # first layer, token→image: (heads, pixels, head_dim)
+    values: FloatArray  # first layer, token→image: (heads, pixels, head_dim)
+    queries: FloatArray  # first layer, image→token, scaled: (heads, head_dim, pixels)
+
+    def arrays(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        return self.tokens, self.keys, self.values, self.queries
 
 
 class SamBackend(Protocol):
@@ -41,14 +37,18 @@ class SamBackend(Protocol):
         Checks ``task`` while it runs and raises ``Cancelled``."""
         ...
 
-    def image_state(self, embedding: FloatArray, mask_input: FloatArray | None) -> DecoderState:
-        """Without ``mask_input``: the state every fresh click on the image shares. With
-        earlier logits ``(1, 1, 256, 256)``: the state of one refining click."""
+    def image_state(self, embedding: FloatArray) -> DecoderState:
+        """The state every click on the image shares."""
         ...
 
     def decode(
-        self, state: DecoderState, coords: FloatArray, labels: FloatArray
+        self,
+        state: DecoderState,
+        coords: FloatArray,
+        labels: FloatArray,
+        mask_input: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray]:
-        """Prompts as :class:`annotator.proposers.sam.torch_graphs.PromptEmbedding` takes them;
-        returns all four low-res logits ``(4, 256, 256)`` and scores ``(4,)``."""
+        """Prompts as :class:`annotator.proposers.sam.torch_graphs.PromptEmbedding` takes them,
+        and optionally earlier logits ``(1, 1, 256, 256)``; returns all four low-res logits
+        ``(4, 256, 256)`` and scores ``(4,)``."""
         ...

@@ -103,7 +103,7 @@ class SamEngine:
         self._backend: SamBackend | None = None
         self._load_lock = threading.Lock()
         self._worker = EncodeWorker(self._prepare_now, prefetch_limit=self.options.prefetch_limit)
-        # Decoder state without mask_input, per image key: what makes a fresh click cheap.
+        # Decoder state per image key: what makes every click on the image cheap.
         self._states: OrderedDict[str, DecoderState] = OrderedDict()
         self._states_lock = threading.Lock()
         self.load_seconds: float | None = None
@@ -235,7 +235,7 @@ class SamEngine:
             prepared = _with_source(hit, "memory")
         else:
             prepared = self.wait(self.prepare_async(image, key, task), task)
-        self._fresh_state(prepared)
+        self._state(prepared)
         return prepared
 
     def prepare_async(
@@ -333,11 +333,10 @@ class SamEngine:
                 f"image prepared by {handle.model_id!r}, this engine runs {self.model_id!r}"
             )
         coords, point_labels = _prompt_arrays(handle, points, labels, box)
-        if mask_input is None:
-            state = self._fresh_state(handle)
-        else:
-            state = self.backend.image_state(handle.embedding, _mask_input_array(mask_input))
-        low_res, scores = self.backend.decode(state, coords, point_labels)
+        if mask_input is not None:
+            mask_input = _mask_input_array(mask_input)
+        state = self._state(handle)
+        low_res, scores = self.backend.decode(state, coords, point_labels, mask_input)
         low_res.setflags(write=False)  # handed out as mask_input material, never changed
         upsample = partial(
             geometry.upsample_logits,
@@ -357,14 +356,14 @@ class SamEngine:
             )
         )
 
-    def _fresh_state(self, handle: PreparedImage) -> DecoderState:
-        """The decoder state of ``handle`` without mask_input, made once per image."""
+    def _state(self, handle: PreparedImage) -> DecoderState:
+        """The decoder state of ``handle``, made once per image."""
         with self._states_lock:
             state = self._states.get(handle.key)
             if state is not None:
                 self._states.move_to_end(handle.key)
                 return state
-        state = self.backend.image_state(handle.embedding, None)
+        state = self.backend.image_state(handle.embedding)
         with self._states_lock:
             self._states[handle.key] = state
             while len(self._states) > _DECODER_STATES_KEPT:

@@ -10,17 +10,23 @@ per-pixel projections fold into the token side:
   every softmax row sums to one; the image side costs ``heads·T × 256`` per pixel instead of
   two ``256 × 128`` projections;
 * image → tokens: ``(W_q x + b_q)·k`` is ``x·(W_qᵀ k) + b_q·k``, and the value and output
-  projections multiply into one ``heads·T × 256`` matrix.
+  projections multiply into one ``heads·T × 256`` matrix. The output projection's bias joins
+  that matrix too (``b_o / heads`` on every row: each pixel's weights sum to one per head).
 
+What no click changes is computed once per image by :class:`ImageStateGraph`: the image tokens
+(embedding + the no-mask dense prompt, pixel-major) and the first layer's projections of them
+(the token→image keys and values, and the image→token queries). A refining click brings a
+``mask_input``, which changes the dense prompt. SAM's mask embedding ends in a per-pixel linear
+map to 256 channels from 16, so the change of each of those projections is a 16-wide product
+(:class:`MaskPromptDelta`), which the refining :class:`ClickGraph` folds into the few token
+rows like the rest: a refining click reuses the image's state and costs about what a first
+click does.
+
+The image→token softmax runs over the few tokens of each pixel; it is computed in a
+token-major layout, ``(heads, T, pixels)``, so that its reductions run along long rows.
 The two transposed convolutions of the upscaling have stride = kernel = 2, so they are
 per-pixel matrix products; they run on pixel-major matrices (no layout changes between layers)
 and the sub-pixels are put in place once, on the four final logit maps.
-
-The decoder is split in two graphs. :class:`ImageStateGraph` does what no click changes: the
-image tokens (embedding + dense prompt, pixel-major) and the first layer's keys and values of
-them, once per image. :class:`ClickGraph` does the rest for each click. A refining click brings
-its own ``mask_input``, which changes the dense prompt and so the state; for it, both graphs
-have a variant without the first layer's projections, which would serve one click only.
 
 Numerically the result differs from the reference by float rounding only (checked in the tests
 and again whenever the ONNX graphs are exported). It wins while ``heads·T`` stays below the
@@ -39,43 +45,73 @@ from annotator.proposers.sam.torch_graphs import PromptEmbedding
 
 
 class ImageStateGraph(nn.Module):
-    """``(embedding, mask_input, has_mask_input)`` → the click-independent decoder state:
-    ``tokens (P, C)`` = embedding + dense prompt, one row per pixel, and (unless
-    ``project_first_layer`` is off) the first layer's token→image ``keys``/``values``
-    ``(heads, P, head_dim)``. Projecting pays off for a state that serves many clicks (one per
-    image, without mask_input); a state made for one refining click skips it."""
+    """``embedding (1, 256, 64, 64)`` → the click-independent decoder state of the image:
+    ``tokens (P, C)`` = embedding + the no-mask dense prompt, one row per pixel; the first
+    layer's token→image ``keys``/``values (heads, P, head_dim)``; its image→token ``queries
+    (heads, head_dim, P)``, scaled for the dot product."""
 
-    def __init__(self, sam: nn.Module, *, project_first_layer: bool = True) -> None:
+    def __init__(self, sam: nn.Module) -> None:
         super().__init__()
-        self.prompt = PromptEmbedding(sam)
-        self.first_attn = sam.mask_decoder.transformer.layers[0].cross_attn_token_to_image
-        self.project_first_layer = project_first_layer
-        self.register_buffer("pos", _pixel_rows(self.prompt.dense_pe))
+        prompt = PromptEmbedding(sam)
+        layer = sam.mask_decoder.transformer.layers[0]
+        self.t2i = layer.cross_attn_token_to_image
+        self.i2t = layer.cross_attn_image_to_token
+        self.register_buffer("no_mask", prompt.no_mask.reshape(1, -1))
+        self.register_buffer("pos", _pixel_rows(prompt.dense_pe))
 
-    def forward(
-        self, image_embeddings: torch.Tensor, mask_input: torch.Tensor, has_mask_input: torch.Tensor
-    ) -> tuple[torch.Tensor, ...]:
-        tokens = _pixel_rows(image_embeddings + self.prompt.dense(mask_input, has_mask_input))
-        if not self.project_first_layer:
-            return (tokens,)
-        attn = self.first_attn
-        keys = _split_heads(attn.k_proj(tokens + self.pos), attn.num_heads)
-        values = _split_heads(attn.v_proj(tokens), attn.num_heads)
-        return tokens, keys, values
+    def forward(self, image_embeddings: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        tokens = _pixel_rows(image_embeddings) + self.no_mask
+        with_pos = tokens + self.pos
+        keys = _split_heads(self.t2i.k_proj(with_pos), self.t2i.num_heads)
+        values = _split_heads(self.t2i.v_proj(tokens), self.t2i.num_heads)
+        return tokens, keys, values, _image_queries(self.i2t, self.i2t.q_proj(with_pos))
+
+
+class MaskPromptDelta(nn.Module):
+    """How a ``mask_input`` changes the first layer's inputs, against the no-mask state of
+    :class:`ImageStateGraph`. SAM's mask embedding ends in a per-pixel linear map from 16
+    channels, and the first layer's projections are linear, so each change is the 16-channel
+    mask features times one fixed matrix: the changes never need to be made at full width."""
+
+    def __init__(self, sam: nn.Module) -> None:
+        super().__init__()
+        prompt = PromptEmbedding(sam)
+        *features, last = prompt.mask_downscaling
+        if not isinstance(last, nn.Conv2d) or tuple(last.kernel_size) != (1, 1):
+            raise ValueError("expected SAM's mask embedding to end in a 1x1 convolution")
+        self.features = nn.Sequential(*features)
+        layer = sam.mask_decoder.transformer.layers[0]
+        t2i, i2t = layer.cross_attn_token_to_image, layer.cross_attn_image_to_token
+        w = last.weight.detach()[:, :, 0, 0].t()  # (16, C)
+        b = last.bias.detach() - prompt.no_mask.reshape(-1)
+        # tokens change by f·w + b, f the mask's 16 features per pixel; keys, values and queries
+        # by that change through their projection weights (their own biases cancel).
+        self.register_buffer("w_tokens", w.clone())
+        self.register_buffer("b_tokens", b.clone())
+        self.register_buffer("w_keys", w @ t2i.k_proj.weight.detach().t())
+        self.register_buffer("w_values", w @ t2i.v_proj.weight.detach().t())
+        self.register_buffer("b_values", b @ t2i.v_proj.weight.detach().t())
+        scale = 1.0 / math.sqrt(i2t.internal_dim // i2t.num_heads)  # queries are kept scaled
+        self.register_buffer("w_queries", w @ i2t.q_proj.weight.detach().t() * scale)
+        self.register_buffer("b_queries", b @ i2t.q_proj.weight.detach().t() * scale)
+
+    def forward(self, mask_input: torch.Tensor) -> torch.Tensor:
+        """``(1, 1, 256, 256)`` logits → the 16 mask features per pixel ``(P, 16)``."""
+        return _pixel_rows(self.features(mask_input))
 
 
 class ClickGraph(nn.Module):
     """Decoder state + prompts → ``(low_res_logits (1, 4, 256, 256), scores (1, 4))``, equal
     (to float rounding) to :class:`~annotator.proposers.sam.torch_graphs.DecoderGraph` on the
-    embedding and mask input the state was made from. Inputs: ``tokens, keys, values, coords,
-    labels``, or without ``keys, values`` when ``first_layer_projected`` is off."""
+    embedding the state was made from. Inputs: the state's ``tokens, keys, values, queries``,
+    then ``coords, labels``, and with ``refining`` on, the earlier logits ``mask_input``."""
 
-    def __init__(self, sam: nn.Module, *, first_layer_projected: bool = True) -> None:
+    def __init__(self, sam: nn.Module, *, refining: bool = False) -> None:
         super().__init__()
-        self.first_layer_projected = first_layer_projected
         decoder = sam.mask_decoder
         transformer = decoder.transformer
         self.prompt = PromptEmbedding(sam)
+        self.mask_delta = MaskPromptDelta(sam) if refining else None
         self.layers = transformer.layers
         self.final_attn = transformer.final_attn_token_to_image
         self.norm_final = transformer.norm_final_attn
@@ -100,11 +136,17 @@ class ClickGraph(nn.Module):
         self.norm_eps = float(norm.eps)
 
     def forward(
-        self, tokens: torch.Tensor, *rest: torch.Tensor
+        self,
+        tokens: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        queries_0: torch.Tensor,
+        point_coords: torch.Tensor,
+        point_labels: torch.Tensor,
+        mask_input: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        keys, values, point_coords, point_labels = (
-            rest if self.first_layer_projected else (None, None, *rest)
-        )
+        delta = self.mask_delta
+        f = None if delta is None or mask_input is None else delta(mask_input)
         sparse = self.prompt.sparse(point_coords, point_labels)[0]
         prompt_pe = torch.cat([self.output_tokens, sparse])
         image = tokens
@@ -116,18 +158,23 @@ class ClickGraph(nn.Module):
                 q = queries + prompt_pe
                 queries = queries + _attend(layer.self_attn, q, q, queries)
             queries = layer.norm1(queries)
-            t2i = layer.cross_attn_token_to_image
-            image_pe = image + self.pos  # the keys of both cross-attentions of this layer
-            if index == 0 and keys is not None and values is not None:
-                attn = _tokens_to_projected_image(t2i, queries + prompt_pe, keys, values)
+            t2i, i2t = layer.cross_attn_token_to_image, layer.cross_attn_image_to_token
+            if index == 0:
+                attn = _tokens_to_projected_image(t2i, queries + prompt_pe, keys, values, f, delta)
             else:
+                image_pe = image + self.pos  # the keys of both cross-attentions of this layer
                 attn = _tokens_to_image(t2i, queries + prompt_pe, image, image_pe)
             queries = layer.norm2(queries + attn)
             queries = layer.norm3(queries + layer.mlp(queries))
-            attn = _image_to_tokens(
-                layer.cross_attn_image_to_token, image_pe, queries + prompt_pe, queries
-            )
-            image = layer.norm4(image + attn)
+            extra_bias = None
+            if index == 0:
+                logits = _projected_image_to_tokens(i2t, queries_0, queries + prompt_pe, f, delta)
+                if f is not None and delta is not None:
+                    image = torch.addmm(image, f, delta.w_tokens)
+                    extra_bias = delta.b_tokens
+            else:
+                logits = _image_to_tokens_logits(i2t, image_pe, queries + prompt_pe)
+            image = layer.norm4(_image_to_tokens_update(i2t, logits, image, queries, extra_bias))
         attn = _tokens_to_image(self.final_attn, queries + prompt_pe, image, image + self.pos)
         queries = self.norm_final(queries + attn)
 
@@ -140,9 +187,9 @@ class ClickGraph(nn.Module):
     def _upscale(self, image: torch.Tensor, hyper: torch.Tensor) -> torch.Tensor:
         """(pixels, C) tokens → (masks, 4·side, 4·side) logits. Rows stay pixel-major through both
         sub-pixel steps: row = ((pixel·4 + sub1)·4 + sub2)."""
-        x = (image @ self.up1_w + self.up1_b).reshape(-1, self.up1_out)
+        x = torch.addmm(self.up1_b, image, self.up1_w).reshape(-1, self.up1_out)
         x = F.gelu(F.layer_norm(x, (self.up1_out,), self.norm_w, self.norm_b, self.norm_eps))
-        x = F.gelu((x @ self.up2_w + self.up2_b).reshape(-1, self.up2_out))
+        x = F.gelu(torch.addmm(self.up2_b, x, self.up2_w).reshape(-1, self.up2_out))
         logits = hyper @ x.t()  # (masks, pixels·16)
         n, side = hyper.shape[0], self.side
         # (mask·y, x, i1, j1, i2, j2) → (mask·y, i1, i2, x, j1, j2): row 4y+2i1+i2, col 4x+2j1+j2
@@ -158,6 +205,13 @@ def _pixel_rows(maps: torch.Tensor) -> torch.Tensor:
 def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     """``(N, heads·d)`` → ``(heads, N, d)``."""
     return x.reshape(x.shape[0], heads, -1).transpose(0, 1).contiguous()
+
+
+def _image_queries(attn: nn.Module, projected: torch.Tensor) -> torch.Tensor:
+    """Image→token queries ``(P, heads·d)`` → ``(heads, d, P)``, scaled for the dot product."""
+    heads = attn.num_heads
+    scale = 1.0 / math.sqrt(attn.internal_dim // heads)
+    return (projected * scale).reshape(projected.shape[0], heads, -1).permute(1, 2, 0).contiguous()
 
 
 def _subpixel_matrix(conv: nn.ConvTranspose2d) -> torch.Tensor:
@@ -194,32 +248,87 @@ def _tokens_to_image(
 
 
 def _tokens_to_projected_image(
-    attn: nn.Module, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+    attn: nn.Module,
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    f: torch.Tensor | None,
+    delta: MaskPromptDelta | None,
 ) -> torch.Tensor:
     """``attn`` with the image side projected already (``keys``/``values`` of
-    :class:`ImageStateGraph`): only the few token rows are computed."""
+    :class:`ImageStateGraph`): only the few token rows are computed. With mask features ``f``,
+    the keys and values are those of the mask prompt's state."""
     heads = attn.num_heads
     n = queries.shape[0]
     q = _split_heads(attn.q_proj(queries), heads)  # (h, T, d)
-    weights = torch.softmax(q @ keys.transpose(1, 2) / math.sqrt(q.shape[-1]), dim=-1)
-    return attn.out_proj((weights @ values).transpose(0, 1).reshape(n, -1))
+    head_dim = q.shape[-1]
+    logits = q @ keys.transpose(1, 2)  # (h, T, P)
+    if f is not None and delta is not None:
+        # The keys' change has no bias term here: it would add one constant per query row.
+        w_k = delta.w_keys.reshape(-1, heads, head_dim).permute(1, 2, 0)  # (h, d, 16)
+        logits = logits + (q @ w_k) @ f.t()
+    weights = torch.softmax(logits / math.sqrt(head_dim), dim=-1)
+    out = weights @ values  # (h, T, d)
+    if f is not None and delta is not None:
+        w_v = delta.w_values.reshape(-1, heads, head_dim).transpose(0, 1)  # (h, 16, d)
+        out = out + (weights @ f) @ w_v + delta.b_values.reshape(heads, 1, head_dim)
+    return attn.out_proj(out.transpose(0, 1).reshape(n, -1))
 
 
-def _image_to_tokens(
-    attn: nn.Module, image_q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+def _projected_image_to_tokens(
+    attn: nn.Module,
+    image_queries: torch.Tensor,
+    keys: torch.Tensor,
+    f: torch.Tensor | None,
+    delta: MaskPromptDelta | None,
 ) -> torch.Tensor:
-    """``attn(q=image_q, k=keys, v=values)`` for image queries, without projecting them."""
+    """Image→token attention logits ``(heads, T, P)`` from the image's projected, scaled
+    ``image_queries (heads, d, P)`` of :class:`ImageStateGraph`, changed by mask features
+    ``f`` when given."""
+    heads = attn.num_heads
+    k = _split_heads(attn.k_proj(keys), heads)  # (h, T, d)
+    logits = k @ image_queries
+    if f is not None and delta is not None:
+        head_dim = k.shape[-1]
+        w_q = delta.w_queries.reshape(-1, heads, head_dim).permute(1, 2, 0)  # (h, d, 16)
+        b_q = delta.b_queries.reshape(heads, 1, head_dim)
+        logits = logits + (k @ w_q) @ f.t() + (k * b_q).sum(-1, keepdim=True)
+    return logits
+
+
+def _image_to_tokens_logits(
+    attn: nn.Module, image_q: torch.Tensor, keys: torch.Tensor
+) -> torch.Tensor:
+    """Image→token attention logits ``(heads, T, P)`` for image queries ``image_q (P, C)``,
+    without projecting them."""
     heads = attn.num_heads
     n = keys.shape[0]
     head_dim = attn.internal_dim // heads
-    k = attn.k_proj(keys).reshape(n, heads, head_dim).permute(1, 2, 0)  # (h, d, T)
+    k = attn.k_proj(keys).reshape(n, heads, head_dim).transpose(0, 1)  # (h, T, d)
     w_q = attn.q_proj.weight.reshape(heads, head_dim, -1)  # (h, d, C)
     scale = 1.0 / math.sqrt(head_dim)
-    h_mat = (w_q.transpose(1, 2) @ k).permute(1, 0, 2).reshape(w_q.shape[-1], -1) * scale
-    bias = (attn.q_proj.bias.reshape(heads, head_dim, 1) * k).sum(1).reshape(-1) * scale
-    logits = (image_q @ h_mat + bias).reshape(image_q.shape[0], heads, n)
-    weights = torch.softmax(logits, dim=-1).reshape(image_q.shape[0], heads * n)
+    h_mat = (k @ w_q).reshape(heads * n, -1) * scale  # (h·T, C)
+    bias = (k * attn.q_proj.bias.reshape(heads, 1, head_dim)).sum(-1).reshape(-1, 1) * scale
+    return (h_mat @ image_q.t() + bias).reshape(heads, n, -1)
+
+
+def _image_to_tokens_update(
+    attn: nn.Module,
+    logits: torch.Tensor,
+    image: torch.Tensor,
+    values: torch.Tensor,
+    extra_bias: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``image`` (+ ``extra_bias``) + the image→token attention's output, from its ``logits
+    (heads, T, P)``. The softmax over each pixel's few tokens runs along the long pixel rows."""
+    heads, n, _ = logits.shape
+    head_dim = attn.internal_dim // heads
+    weights = torch.exp(logits - logits.amax(dim=1, keepdim=True))
+    weights = (weights / weights.sum(dim=1, keepdim=True)).reshape(heads * n, -1)  # (h·T, P)
     v = attn.v_proj(values).reshape(n, heads, head_dim).transpose(0, 1)  # (h, T, d)
     w_o = attn.out_proj.weight.reshape(-1, heads, head_dim).permute(1, 2, 0)  # (h, d, C)
-    mixed = (v @ w_o).reshape(heads * n, -1)  # (h·T, C): value and output projections
-    return weights @ mixed + attn.out_proj.bias
+    # Value and output projections in one (h·T, C) matrix; b_o/heads on every row adds b_o once,
+    # as each pixel's weights sum to one per head.
+    bias = attn.out_proj.bias if extra_bias is None else attn.out_proj.bias + extra_bias
+    mixed = (v @ w_o).reshape(heads * n, -1) + bias / heads
+    return torch.addmm(image, weights.t(), mixed)

@@ -25,7 +25,7 @@ import numpy as np
 from annotator.core.errors import Cancelled, ProposerError, WeightsError
 from annotator.core.metrics import iou
 from annotator.core.progress import Task
-from annotator.proposers.sam.backend import DecoderState, FloatArray, mask_inputs
+from annotator.proposers.sam.backend import STATE_NAMES, DecoderState, FloatArray
 from annotator.proposers.torch_runtime import wanted_torch_threads
 from annotator.proposers.weights import sha256_file
 
@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GRAPHS = ("encoder", "state", "click", "refine_state", "refine_click")
-GRAPH_VERSION = 3  # bump when torch_graphs changes, so old exports are not reused
+GRAPHS = ("encoder", "state", "click", "refine_click")
+GRAPH_VERSION = 4  # bump when torch_graphs changes, so old exports are not reused
 MIN_MASK_IOU = 0.99
 MAX_EMBEDDING_ERROR = 1e-3  # max abs difference, relative to the embedding's max abs value
 _OPSET = 17
@@ -96,21 +96,22 @@ class OnnxSamBackend:
         task.step(message="image encoded")
         return np.ascontiguousarray(embedding, dtype=np.float32)
 
-    def image_state(self, embedding: FloatArray, mask_input: FloatArray | None) -> DecoderState:
-        mask, has_mask = mask_inputs(mask_input)
-        feed = {"image_embeddings": embedding, "mask_input": mask, "has_mask_input": has_mask}
-        graph = "state" if mask_input is None else "refine_state"
-        return DecoderState(*self._sessions[graph].run(None, feed))
+    def image_state(self, embedding: FloatArray) -> DecoderState:
+        return DecoderState(*self._sessions["state"].run(None, {"image_embeddings": embedding}))
 
     def decode(
-        self, state: DecoderState, coords: FloatArray, labels: FloatArray
+        self,
+        state: DecoderState,
+        coords: FloatArray,
+        labels: FloatArray,
+        mask_input: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray]:
-        feed = {"tokens": state.tokens, "point_coords": coords, "point_labels": labels}
-        if state.keys is None or state.values is None:
+        feed = dict(zip(STATE_NAMES, state.arrays(), strict=True))
+        feed.update(point_coords=coords, point_labels=labels)
+        graph = "click"
+        if mask_input is not None:
             graph = "refine_click"
-        else:
-            graph = "click"
-            feed.update(keys=state.keys, values=state.values)
+            feed["mask_input"] = mask_input
         low_res, scores = self._sessions[graph].run(None, feed)
         return low_res[0], scores[0]
 
@@ -223,22 +224,16 @@ def _export_and_check(files: GraphFiles, reference: TorchSamBackend, task: Task)
     graphs = files.graphs()
     task.start(len(graphs) + 1, "exporting SAM to ONNX (once per model)")
     points = {"point_coords": {1: "points"}, "point_labels": {1: "points"}}
-    state_inputs = ["image_embeddings", "mask_input", "has_mask_input"]
+    click_inputs = [*STATE_NAMES, "point_coords", "point_labels"]
     click_outputs = ["low_res_logits", "scores"]
     examples = _examples(reference)
     exports = {
         "encoder": (reference.encoder, ["image"], ["embedding"], {}),
-        "state": (reference.state_graph, state_inputs, ["tokens", "keys", "values"], {}),
-        "click": (
-            reference.click_graph,
-            ["tokens", "keys", "values", "point_coords", "point_labels"],
-            click_outputs,
-            points,
-        ),
-        "refine_state": (reference.refine_state_graph, state_inputs, ["tokens"], {}),
+        "state": (reference.state_graph, ["image_embeddings"], list(STATE_NAMES), {}),
+        "click": (reference.click_graph, click_inputs, click_outputs, points),
         "refine_click": (
             reference.refine_click_graph,
-            ["tokens", "point_coords", "point_labels"],
+            [*click_inputs, "mask_input"],
             click_outputs,
             points,
         ),
@@ -247,7 +242,12 @@ def _export_and_check(files: GraphFiles, reference: TorchSamBackend, task: Task)
         _export(module, examples[name], inputs, outputs, dynamic, graphs[name])
         task.step(message=f"exported the {name.replace('_', ' ')} graph")
     backend = OnnxSamBackend(files)
-    check_against(backend, reference)
+    try:
+        check_against(backend, reference)
+    except ProposerError:
+        raise
+    except Exception as exc:  # ORT's own errors: a graph that runs wrongly is a failed check
+        raise ProposerError(f"the exported SAM graphs do not run: {exc}") from exc
     marker: dict[str, Any] = {"versions": _versions()}
     marker.update({f"{name}_sha256": sha256_file(path) for name, path in graphs.items()})
     _atomic_write_text(files.marker, json.dumps(marker, indent=2))
@@ -279,8 +279,8 @@ def check_against(
     min_iou = 1.0
     for coords, labels, mask, has in _decoder_cases(rng):
         ref_low, _ = reference.reference_decode(ref_emb, coords, labels, mask, has)
-        state = candidate.image_state(ref_emb, mask if has[0] else None)
-        got_low, _ = candidate.decode(state, coords, labels)
+        state = candidate.image_state(ref_emb)
+        got_low, _ = candidate.decode(state, coords, labels, mask if has[0] else None)
         for a, b in zip(ref_low > 0, got_low > 0, strict=True):
             min_iou = min(min_iou, iou(b, a))
     if min_iou < MIN_MASK_IOU:
@@ -313,16 +313,15 @@ def _examples(reference: TorchSamBackend) -> dict[str, tuple[Any, ...]]:
     """Inputs to trace each graph with."""
     import torch
 
-    state_in = (torch.zeros(1, 256, 64, 64), torch.zeros(1, 1, 256, 256), torch.zeros(1))
+    embedding = torch.zeros(1, 256, 64, 64)
     prompts = (torch.tensor([[[500.0, 400.0], [0.0, 0.0]]]), torch.tensor([[1.0, -1.0]]))
     with torch.inference_mode(False), torch.no_grad():
-        state = reference.state_graph(*state_in)
+        state = reference.state_graph(embedding)
     return {
         "encoder": (torch.zeros(1, 3, 1024, 1024),),
-        "state": state_in,
+        "state": (embedding,),
         "click": (*state, *prompts),
-        "refine_state": state_in,
-        "refine_click": (state[0], *prompts),
+        "refine_click": (*state, *prompts, torch.zeros(1, 1, 256, 256)),
     }
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annotator.core.progress import Task
-from annotator.proposers.sam.backend import DecoderState, FloatArray, mask_inputs
+from annotator.proposers.sam.backend import DecoderState, FloatArray
 from annotator.proposers.torch_runtime import ensure_torch_threads
 
 if TYPE_CHECKING:
@@ -27,10 +27,7 @@ class TorchSamBackend:
         self.encoder = EncoderGraph(model).eval().to(device)
         self.state_graph = ImageStateGraph(model).eval().to(device)
         self.click_graph = ClickGraph(model).eval().to(device)
-        self.refine_state_graph = ImageStateGraph(model, project_first_layer=False).eval()
-        self.refine_click_graph = ClickGraph(model, first_layer_projected=False).eval()
-        self.refine_state_graph.to(device)
-        self.refine_click_graph.to(device)
+        self.refine_click_graph = ClickGraph(model, refining=True).eval().to(device)
         self.reference_decoder = DecoderGraph(model).eval().to(device)  # for checks only
         # Checkpoints for cancellation and progress: every block of the encoder (the entries of
         # its ModuleLists: TinyViT stages and their blocks, or the ViT blocks).
@@ -65,18 +62,21 @@ class TorchSamBackend:
             task.step(message="image encoded")
         return np.ascontiguousarray(out, dtype=np.float32)
 
-    def image_state(self, embedding: FloatArray, mask_input: FloatArray | None) -> DecoderState:
-        graph = self.state_graph if mask_input is None else self.refine_state_graph
-        return DecoderState(*self._run(graph, embedding, *mask_inputs(mask_input)))
+    def image_state(self, embedding: FloatArray) -> DecoderState:
+        return DecoderState(*self._run(self.state_graph, embedding))
 
     def decode(
-        self, state: DecoderState, coords: FloatArray, labels: FloatArray
+        self,
+        state: DecoderState,
+        coords: FloatArray,
+        labels: FloatArray,
+        mask_input: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray]:
-        if state.keys is None or state.values is None:
-            graph, inputs = self.refine_click_graph, (state.tokens,)
+        inputs = (*state.arrays(), coords, labels)
+        if mask_input is None:
+            low_res, scores = self._run(self.click_graph, *inputs)
         else:
-            graph, inputs = self.click_graph, (state.tokens, state.keys, state.values)
-        low_res, scores = self._run(graph, *inputs, coords, labels)
+            low_res, scores = self._run(self.refine_click_graph, *inputs, mask_input)
         return low_res[0], scores[0]
 
     def reference_decode(
