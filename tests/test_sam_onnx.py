@@ -154,3 +154,31 @@ def test_recorded_failure_is_not_retried_at_every_start(
     with SamEngine("mobile-sam", registry=mobile_sam_registry, options=strict) as engine:
         assert engine.runtime == "onnxruntime"
     assert files.checked() and not files.failed.exists()
+
+
+def test_stale_graph_files_are_removed(tmp_path: Path) -> None:
+    """Older graph versions and partial exports left by a killed process go; this version's
+    graphs, another model's files and a partial export that may still be in flight stay."""
+    import os
+
+    from annotator.proposers.sam.onnx_backend import GraphFiles
+
+    files = GraphFiles.for_model(tmp_path, "mobile-sam", "ab" * 32)
+    prefix = files.stem.removesuffix(f"-v{GRAPH_VERSION}")
+    kept = [*files.graphs().values(), files.marker, tmp_path / f"other-{'cd' * 8}-v1-click.onnx"]
+    in_flight = tmp_path / f".{files.stem}-encoder.x1y2.onnx"
+    kept.append(in_flight)
+    old_partial = tmp_path / f".{files.stem}-click.a1b2.onnx"
+    gone = [
+        tmp_path / f"{prefix}-v1-click.onnx",
+        tmp_path / f"{prefix}-v1-checked.json",
+        tmp_path / f".{prefix}-v1-encoder.q9w8.onnx",
+        old_partial,
+    ]
+    for path in [*kept, *gone]:
+        path.write_bytes(b"x")
+    hours_ago = os.stat(old_partial).st_mtime - 2 * 3600
+    for path in gone:
+        os.utime(path, (hours_ago, hours_ago))
+    files.remove_stale_files()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in kept)

@@ -15,6 +15,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -43,6 +44,7 @@ MIN_MASK_IOU = 0.99
 MAX_EMBEDDING_ERROR = 1e-3  # max abs difference, relative to the embedding's max abs value
 _OPSET = 17
 _CANCEL_POLL_S = 0.02
+_PARTIAL_EXPORT_MAX_AGE_S = 3600.0  # an export takes minutes
 
 
 class OnnxSamBackend:
@@ -147,13 +149,22 @@ class GraphFiles:
     def graphs(self) -> dict[str, Path]:
         return {name: self.directory / f"{self.stem}-{name}.onnx" for name in GRAPHS}
 
-    def remove_other_versions(self) -> None:
-        """Graphs of this model from earlier graph versions are never loaded again."""
+    def remove_stale_files(self) -> None:
+        """Graphs of this model from earlier graph versions are never loaded again, and a
+        partial export (a process killed while writing) is never finished: both go. A partial
+        file younger than an hour may be another process's export in flight, so it stays."""
         prefix = self.marker.name.removesuffix(f"-v{GRAPH_VERSION}-checked.json")
         mine = {self.marker, self.failed, *self.graphs().values()}
         for path in self.directory.glob(f"{prefix}-v*"):
             if path not in mine:
                 path.unlink(missing_ok=True)
+        cutoff = time.time() - _PARTIAL_EXPORT_MAX_AGE_S
+        for path in self.directory.glob(f".{prefix}-v*"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+            except OSError:
+                continue  # gone already, or not ours to remove
 
     def checked(self) -> bool:
         """True when all graphs are there, were checked against torch with the installed
@@ -180,7 +191,7 @@ def load_checked_onnx_backend(
     files = GraphFiles.for_model(directory, model_id, model_sha256)
     if not files.checked():
         return None
-    files.remove_other_versions()
+    files.remove_stale_files()
     return OnnxSamBackend(files)
 
 
@@ -252,7 +263,7 @@ def _export_and_check(files: GraphFiles, reference: TorchSamBackend, task: Task)
     marker.update({f"{name}_sha256": sha256_file(path) for name, path in graphs.items()})
     _atomic_write_text(files.marker, json.dumps(marker, indent=2))
     files.failed.unlink(missing_ok=True)
-    files.remove_other_versions()
+    files.remove_stale_files()
     task.step()
     return backend
 
