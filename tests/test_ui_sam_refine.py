@@ -337,3 +337,34 @@ def test_box_after_click_refines_and_switching_turn_resets(sam_window: Any, qtbo
     _click(w, x, y)
     _wait_answer(qtbot, parts, calls=3, steps=1)
     assert rec.calls[2].mask_input is None and rec.calls[2].box is None
+
+
+def _preview_pixels(w: Any) -> np.ndarray:
+    """Where the SAM preview overlay has paint (its buffer's alpha), as the user sees it."""
+    buffer = w.editor._sam_preview._buffer
+    return np.zeros(w.editor.doc.size, bool) if buffer is None else buffer[..., 3] > 0
+
+
+def test_candidates_are_made_when_shown_and_the_preview_shows_exactly_one(
+    sam_window: Any, qtbot: Any
+) -> None:
+    """Only the candidate on screen is upsampled to full size (one upsampling of the whole image
+    per candidate); the preview is redrawn only where the old or the new candidate has pixels,
+    and still shows exactly the candidate chosen, with nothing left of the one before."""
+    parts = sam_window
+    w = parts.window
+    x, y = CLICK
+    _click(w, x, y)
+    first = _wait_answer(qtbot, parts, calls=1, steps=1)
+    candidates = first.answer.candidates
+    made = ["mask" in vars(c) for c in candidates]
+    assert made.count(True) == 1 and made[first.outputs[first.chosen]]
+    np.testing.assert_array_equal(_preview_pixels(w), first.masks[first.chosen])
+    for step in range(1, len(first.outputs) + 1):
+        QTest.keyClick(w.canvas.viewport(), Qt.Key.Key_Tab)
+        index = (first.chosen + step) % len(first.outputs)
+        assert w.editor.candidate_index == index
+        assert "mask" in vars(candidates[first.outputs[index]])
+        np.testing.assert_array_equal(_preview_pixels(w), first.masks[index])
+    w.editor.sam_clear()
+    assert not _preview_pixels(w).any()

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from annotator.bench import ui_sam_click_bench
+
 # Prints wall seconds since the parent's timestamp, CPU seconds, and whether torch was imported.
 # argv: DB, timestamp, and a directory to import ``annotator`` from ("" = as installed here).
 STARTUP_SCRIPT = """
@@ -72,6 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segments", type=int, default=200, help="brush segments to time")
     parser.add_argument("--switches", type=int, default=20, help="record switches to time")
     parser.add_argument("--starts", type=int, default=5, help="app starts to time")
+    parser.add_argument("--clicks", type=int, default=10, help="SAM clicks to time per image")
 
 
 def _brush(segments: int) -> dict[str, Any]:
@@ -332,6 +335,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
         )
         figures.update(_startup(db, args.starts, scratch))
+        figures.update(ui_sam_click_bench.run(Path(tmp), args.clicks))
     figures.update(_cli_help(args.starts, scratch))
     figures["targets"] = {
         "brush_ms_median": 8,

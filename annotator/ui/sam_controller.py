@@ -12,9 +12,9 @@ object or prompt that is no longer the current one are dropped."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -54,18 +54,42 @@ class ClickEngine(Protocol):
 SegmenterFactory = Callable[[], ClickEngine]  # builds the engine on the worker thread
 
 
+class CandidateMasks(Sequence[NDArray[np.bool_]]):
+    """The full-size masks of an answer's candidates, in shown order, each made when first
+    read: making one is an upsampling of the whole image (tens of ms on a camera photo), and
+    the user looks at one candidate at a time."""
+
+    def __init__(self, answer: Segmentation | None = None, order: Sequence[int] = ()) -> None:
+        self._answer = answer
+        self._order = tuple(order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, index: int) -> NDArray[np.bool_]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[NDArray[np.bool_]]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        assert self._answer is not None  # an empty sequence has no valid index
+        return np.asarray(self._answer.candidates[self._order[index]].mask, dtype=bool)
+
+
 @dataclass(frozen=True)
 class Candidates:
     """The answer now current for the object being segmented, as shown: candidates best score
     first. ``prompt`` is what produced it (points, labels, box, steps, refined, model)."""
 
-    masks: tuple[NDArray[np.bool_], ...]
+    masks: Sequence[NDArray[np.bool_]]
     scores: tuple[float, ...]
     prompt: dict[str, Any]
     outputs: tuple[int, ...] = ()  # the model's output index of each shown candidate
     chosen: int = 0  # shown index of the candidate the next prompt refines
     object_id: int = 0
     answer: Segmentation | None = field(default=None, repr=False, compare=False)
+    size: tuple[int, int] = (0, 0)  # (height, width) of the image the masks are of
 
     @property
     def steps(self) -> int:
@@ -74,13 +98,16 @@ class Candidates:
 
 def shown_candidates(
     answer: Segmentation, chosen: int
-) -> tuple[list[NDArray[np.bool_]], list[float], list[int], int]:
+) -> tuple[CandidateMasks, list[float], list[int], int]:
     """Masks, scores and output indices of ``answer`` best score first, and where the chosen
-    output (``chosen``) now stands."""
+    output (``chosen``) now stands. Only the chosen mask is made here (on the caller's thread,
+    a worker); the others when they are first shown."""
     order = sorted(range(len(answer.candidates)), key=lambda i: -answer.candidates[i].score)
-    masks = [np.asarray(answer.candidates[i].mask, dtype=bool) for i in order]
+    masks = CandidateMasks(answer, order)
     scores = [float(answer.candidates[i].score) for i in order]
-    return masks, scores, order, order.index(chosen)
+    shown = order.index(chosen)
+    masks[shown]  # made now, off the UI thread
+    return masks, scores, order, shown
 
 
 class _ObjectPrompts:
@@ -114,12 +141,11 @@ def candidates_of(s: ClickSession, object_id: int) -> Candidates:
         "refined": s.refine and s.steps > 1,  # this answer had the last one's logits
         "model": getattr(s.handle, "model_id", None),
     }
+    size = s.handle.original_size
     if answer is None or s.chosen_index is None:
-        return Candidates((), (), prompt, object_id=object_id)
+        return Candidates(CandidateMasks(), (), prompt, object_id=object_id, size=size)
     masks, scores, outputs, chosen = shown_candidates(answer, s.chosen_index)
-    return Candidates(
-        tuple(masks), tuple(scores), prompt, tuple(outputs), chosen, object_id, answer
-    )
+    return Candidates(masks, tuple(scores), prompt, tuple(outputs), chosen, object_id, answer, size)
 
 
 class SamController(QObject):

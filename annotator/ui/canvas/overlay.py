@@ -34,7 +34,7 @@ class RasterOverlayItem(QGraphicsItem):
     def __init__(self, width: int, height: int, palette: NDArray[np.uint8]) -> None:
         super().__init__()
         self._w, self._h = width, height
-        self._palette = palette
+        self._words = _palette_words(palette)
         self._indexer: Indexer | None = None
         self._buffer: NDArray[np.uint8] | None = None
         self._image: QImage | None = None
@@ -44,12 +44,17 @@ class RasterOverlayItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:
         return QRectF(0, 0, self._w, self._h)
 
-    def set_indexer(self, indexer: Indexer | None) -> None:
+    def set_indexer(self, indexer: Indexer | None, changed: Rect | None = None) -> None:
+        """Draw from ``indexer`` from now on; ``changed`` (all when ``None``) is where its
+        pixels may differ from the previous one's: only that is recomputed."""
         self._indexer = indexer
-        self.refresh()
+        if changed is None or self._stale:
+            self.refresh()
+        elif not changed.is_empty:
+            self.refresh(changed)
 
     def set_palette(self, palette: NDArray[np.uint8]) -> None:
-        self._palette = palette
+        self._words = _palette_words(palette)
         self.refresh()
 
     def _ensure_buffer(self) -> NDArray[np.uint8]:
@@ -82,7 +87,9 @@ class RasterOverlayItem(QGraphicsItem):
             index = self._indexer(rect)
             if self._buffer is None and not index.any():
                 return  # nothing to draw yet: no buffer needed
-            self._ensure_buffer()[rect.slices] = self._palette[index]
+            # One 32-bit word per pixel: a lookup of whole pixels is ~6x faster than of bytes.
+            words = self._ensure_buffer().view(np.uint32)[..., 0]
+            words[rect.slices] = np.take(self._words, index)
         self.update(QRectF(rect.x, rect.y, rect.w, rect.h))
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: object) -> object:
@@ -104,6 +111,11 @@ class RasterOverlayItem(QGraphicsItem):
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         painter.drawImage(exposed, self._image, exposed)
+
+
+def _palette_words(palette: NDArray[np.uint8]) -> NDArray[np.uint32]:
+    """``(n, 4)`` BGRA bytes → ``n`` pixels as the buffer's 32-bit words."""
+    return np.ascontiguousarray(palette, dtype=np.uint8).view(np.uint32).reshape(-1)
 
 
 def fill_palette(colour: QColor, alpha: float = 0.9) -> NDArray[np.uint8]:
