@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -44,6 +45,7 @@ from annotator.proposers.sam.embedding_cache import (
 )
 from annotator.proposers.sam.encode_worker import EncodeWorker, ImageLoader
 from annotator.proposers.segmenter import Candidate, FloatArray, PreparedImage, Segmentation
+from annotator.proposers.torch_runtime import wanted_torch_threads
 from annotator.proposers.weights_registry import InstalledWeights, WeightsRegistry
 
 log = logging.getLogger(__name__)
@@ -136,6 +138,9 @@ class SamEngine:
             if self._backend is not None:
                 return
             started = time.perf_counter()
+            # Masks are upsampled with OpenCV on the click thread: the same core budget as the
+            # model (OpenCV would otherwise start a thread per core).
+            cv2.setNumThreads(wanted_torch_threads())
             self._backend = self._load_backend(task)
             self.load_seconds = time.perf_counter() - started
 
@@ -338,11 +343,9 @@ class SamEngine:
         state = self._state(handle)
         low_res, scores = self.backend.decode(state, coords, point_labels, mask_input)
         low_res.setflags(write=False)  # handed out as mask_input material, never changed
-        upsample = partial(
-            geometry.upsample_logits,
-            original_size=handle.original_size,
-            input_size=handle.input_size,
-        )
+        frames = {"original_size": handle.original_size, "input_size": handle.input_size}
+        upsample = partial(geometry.upsample_logits, **frames)
+        make_mask = partial(geometry.upsample_mask, **frames)
         outputs = _MULTIMASK_OUTPUTS if multimask else _SINGLE_OUTPUT
         return Segmentation(
             tuple(
@@ -351,6 +354,7 @@ class SamEngine:
                     low_res_logits=low_res[i],
                     output_index=i,
                     _upsample=upsample,
+                    _make_mask=make_mask,
                 )
                 for i in outputs
             )
