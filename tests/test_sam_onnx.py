@@ -48,7 +48,7 @@ def test_onnx_masks_match_torch(
     for graph in graphs[1:]:
         part = graph.name.split(version)[-1].removesuffix(".onnx")
         assert checked[f"{part}_sha256"] == hashlib.sha256(graph.read_bytes()).hexdigest()
-    assert {"graph", "torch", "onnxruntime"} <= set(checked["versions"])
+    assert {"graph", "graph_source", "torch", "onnxruntime"} <= set(checked["versions"])
 
     _, shapes = scene
     # The decoder on the same embedding: the same masks as torch.

@@ -175,10 +175,13 @@ class ClickGraph(nn.Module):
             else:
                 logits = _image_to_tokens_logits(i2t, image_pe, queries + prompt_pe)
             image = layer.norm4(_image_to_tokens_update(i2t, logits, image, queries, extra_bias))
-        attn = _tokens_to_image(self.final_attn, queries + prompt_pe, image, image + self.pos)
-        queries = self.norm_final(queries + attn)
-
+        # Only the output tokens (IoU, masks) are read after the last attention; the prompt
+        # tokens' rows would be computed for nothing (attention rows are independent).
         n_masks = len(self.hypernetworks)
+        out = queries[: 1 + n_masks]
+        out_pe = prompt_pe[: 1 + n_masks]
+        attn = _tokens_to_image(self.final_attn, out + out_pe, image, image + self.pos)
+        queries = self.norm_final(out + attn)
         hyper = torch.stack([mlp(queries[1 + i]) for i, mlp in enumerate(self.hypernetworks)])
         low_res = self._upscale(image, hyper)
         scores = self.iou_head(queries[0])

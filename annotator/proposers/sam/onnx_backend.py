@@ -10,6 +10,7 @@ tolerance. A failed export or check raises
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -45,6 +46,7 @@ MAX_EMBEDDING_ERROR = 1e-3  # max abs difference, relative to the embedding's ma
 _OPSET = 17
 _CANCEL_POLL_S = 0.02
 _PARTIAL_EXPORT_MAX_AGE_S = 3600.0  # an export takes minutes
+_GRAPH_SOURCES = ("torch_graphs.py", "factored_decoder.py")  # what the graphs are exported from
 
 
 class OnnxSamBackend:
@@ -370,8 +372,13 @@ def _export(
 
 
 def _versions() -> dict[str, str]:
-    """What the check depends on; read from package metadata so torch is not imported."""
-    out = {"graph": str(GRAPH_VERSION)}
+    """What the check depends on; read from package metadata and our graph modules' bytes, so
+    torch is not imported. A change to a graph module re-exports even if nobody bumped
+    ``GRAPH_VERSION``."""
+    digest = hashlib.sha256()
+    for name in _GRAPH_SOURCES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    out = {"graph": str(GRAPH_VERSION), "graph_source": digest.hexdigest()[:16]}
     for package in ("torch", "onnxruntime", "mobilesam-mirror", "segment-anything"):
         try:
             out[package] = metadata.version(package)
