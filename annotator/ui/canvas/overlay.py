@@ -34,6 +34,7 @@ class RasterOverlayItem(QGraphicsItem):
     def __init__(self, width: int, height: int, palette: NDArray[np.uint8]) -> None:
         super().__init__()
         self._w, self._h = width, height
+        self._palette = palette
         self._words = _palette_words(palette)
         self._indexer: Indexer | None = None
         self._buffer: NDArray[np.uint8] | None = None
@@ -54,6 +55,7 @@ class RasterOverlayItem(QGraphicsItem):
             self.refresh(changed)
 
     def set_palette(self, palette: NDArray[np.uint8]) -> None:
+        self._palette = palette
         self._words = _palette_words(palette)
         self.refresh()
 
