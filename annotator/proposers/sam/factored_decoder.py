@@ -10,8 +10,9 @@ per-pixel projections fold into the token side:
   every softmax row sums to one; the image side costs ``heads·T × 256`` per pixel instead of
   two ``256 × 128`` projections;
 * image → tokens: ``(W_q x + b_q)·k`` is ``x·(W_qᵀ k) + b_q·k``, and the value and output
-  projections multiply into one ``heads·T × 256`` matrix. The output projection's bias joins
-  that matrix too (``b_o / heads`` on every row: each pixel's weights sum to one per head).
+  projections multiply into one ``heads·T × 256`` matrix. Per-pixel constants (the output
+  projection's bias, a mask prompt's bias) join that matrix too: ``b / heads`` on every row
+  adds ``b`` once, as each pixel's weights sum to one per head.
 
 What no click changes is computed once per image by :class:`ImageStateGraph`: the image tokens
 (embedding + the no-mask dense prompt, pixel-major) and the first layer's projections of them
