@@ -220,3 +220,30 @@ def test_real_prefetch_fills_the_cache_in_the_background(
     assert threads == ["sam-encoder"]
     handle = sam_engine.prepare(image, "prefetched")
     assert handle.source == "memory"
+
+
+def test_hold_pauses_prefetching_but_not_requests() -> None:
+    """While clicks hold the worker, a running prefetch stops and none starts (an encode and a
+    click would each take every core but one); a request still runs, and the prefetch
+    resumes once the hold is over."""
+    rec = Recorder()
+    starts: dict[str, list[float]] = {}
+    record = rec.__call__
+
+    def timed(key: str, load: Any, task: Task) -> PreparedImage:
+        starts.setdefault(key, []).append(time.monotonic())
+        return record(key, load, task)
+
+    worker = EncodeWorker(timed, prefetch_limit=4)
+    try:
+        (a,) = worker.prefetch([("A", _load)], skip=lambda _: False)
+        assert rec.event("A").wait(10)
+        held_until = time.monotonic() + 1.0
+        worker.hold_prefetch(1.0)
+        c = worker.submit("C", _load, CancelToken(), None)
+        assert c.result(timeout=30).key == "C"
+        assert a.result(timeout=30).key == "A"
+    finally:
+        worker.close()
+    assert rec.log == ["start A", "stop A", "start C", "done C", "start A", "done A"]
+    assert starts["C"][0] < held_until <= starts["A"][1]

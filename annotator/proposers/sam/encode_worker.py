@@ -8,12 +8,16 @@
   at once, and the encode itself stops when no waiter and no prefetch wants it any more.
 - ``prefetch`` replaces the list of images to prepare ahead (bounded): images the user moved
   away from are dropped from the queue.
+- ``hold_prefetch`` keeps the cores for clicks: a running prefetch is interrupted like for a
+  request, and none starts until the hold ends. Clicks and encodes each use every core but one,
+  so running both at once would put more compute threads than cores on the machine.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
@@ -81,6 +85,7 @@ class EncodeWorker:
         self._running: _Job | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._hold_until = 0.0  # time.monotonic() before which no prefetch runs
 
     # -- API -----------------------------------------------------------------------------
     def submit(
@@ -139,6 +144,16 @@ class EncodeWorker:
                 futures.append(job.future)
             self._cond.notify_all()
             return futures
+
+    def hold_prefetch(self, seconds: float) -> None:
+        """No prefetch runs for the next ``seconds`` (extending any hold); a running one stops
+        at its next checkpoint and is queued again. Requests are not held."""
+        with self._cond:
+            self._hold_until = max(self._hold_until, time.monotonic() + seconds)
+            running = self._running
+            if running is not None and not running.has_waiters():
+                running.preempted = True
+            self._cond.notify_all()
 
     def pending(self) -> list[str]:
         """Keys queued or running, running first."""
@@ -205,9 +220,10 @@ class EncodeWorker:
                 return None
             if self._requests:
                 return self._requests.popleft()
-            if self._prefetches:
+            held = self._hold_until - time.monotonic()
+            if self._prefetches and held <= 0:
                 return self._prefetches.popleft()
-            self._cond.wait()
+            self._cond.wait(held if self._prefetches else None)
 
     def _finish(
         self,

@@ -54,7 +54,8 @@ RUNTIME_ENV = "ANNOTATOR_SAM_RUNTIME"
 RUNTIMES = ("auto", "torch", "onnx")
 AUTO_ONNX_ARCHS = ("vit_t",)
 _WAIT_POLL_S = 0.02
-_DECODER_STATES_KEPT = 4  # ~8 MB each: the open image and the ones just before it
+_DECODER_STATES_KEPT = 4  # ~10 MB each: the open image and the ones just before it
+_CLICK_HOLDS_PREFETCH_S = 2.0  # after a click; a burst of clicks keeps it held
 _MULTIMASK_OUTPUTS = [1, 2, 3]
 _SINGLE_OUTPUT = [0]
 
@@ -338,6 +339,8 @@ class SamEngine:
                 f"image prepared by {handle.model_id!r}, this engine runs {self.model_id!r}"
             )
         coords, point_labels = _prompt_arrays(handle, points, labels, box)
+        # The click gets the cores: prefetching pauses while the user is clicking.
+        self._worker.hold_prefetch(_CLICK_HOLDS_PREFETCH_S)
         if mask_input is not None:
             mask_input = _mask_input_array(mask_input)
         state = self._state(handle)
