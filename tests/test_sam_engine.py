@@ -236,9 +236,10 @@ def test_decoder_graph_matches_sam_prompt_encoder_and_decoder(
 
     def factored(emb: Any, coords: Any, labels: Any, mask: Any, has: Any) -> Any:
         state = backend.state_graph(emb)
+        every = torch.arange(4)
         if has[0]:
-            return backend.refine_click_graph(*state, coords, labels, mask)
-        return backend.click_graph(*state, coords, labels)
+            return backend.refine_click_graph(*state, coords, labels, every, mask)
+        return backend.click_graph(*state, coords, labels, every)
 
     decoders = [(backend.reference_decoder, 1e-4), (factored, 5e-4)]
     emb = torch.from_numpy(scene_handle.embedding.copy())

@@ -25,7 +25,7 @@ def sam_gmac(entry: InstalledWeights) -> dict[str, float]:
     from annotator.proposers.sam.torch_backend import TorchSamBackend
 
     backend = TorchSamBackend(load_sam_model(entry))
-    prompts = (torch.tensor([[[500.0, 400.0], [0.0, 0.0]]]), torch.tensor([[1.0, -1.0]]))
+    points = (torch.tensor([[[500.0, 400.0], [0.0, 0.0]]]), torch.tensor([[1.0, -1.0]]))
     embedding = torch.zeros(1, 256, 64, 64)
     mask = torch.zeros(1, 1, 256, 256)
     with torch.inference_mode():
@@ -34,9 +34,11 @@ def sam_gmac(entry: InstalledWeights) -> dict[str, float]:
     return {
         "encoder_gmac": _gmac(backend.encoder, torch.zeros(1, 3, 1024, 1024)),
         "image_state_gmac": _gmac(backend.state_graph, embedding),
-        "click_gmac": _gmac(backend.click_graph, *state, *prompts),
-        "refine_click_gmac": _gmac(backend.refine_click_graph, *state, *prompts, mask),
-        "reference_decoder_gmac": _gmac(backend.reference_decoder, embedding, *prompts, *no_mask),
+        "click_gmac": _gmac(backend.click_graph, *state, *points, torch.tensor([1, 2, 3])),
+        "refine_click_gmac": _gmac(
+            backend.refine_click_graph, *state, *points, torch.tensor([0]), mask
+        ),
+        "reference_decoder_gmac": _gmac(backend.reference_decoder, embedding, *points, *no_mask),
     }
 
 

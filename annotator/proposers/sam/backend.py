@@ -3,6 +3,7 @@ decoder's per-image state, decode prompts."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,9 +47,11 @@ class SamBackend(Protocol):
         state: DecoderState,
         coords: FloatArray,
         labels: FloatArray,
+        outputs: Sequence[int],
         mask_input: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Prompts as :class:`annotator.proposers.sam.torch_graphs.PromptEmbedding` takes them,
-        and optionally earlier logits ``(1, 1, 256, 256)``; returns all four low-res logits
-        ``(4, 256, 256)`` and scores ``(4,)``."""
+        and optionally earlier logits ``(1, 1, 256, 256)``; returns the low-res logits of the
+        wanted ``outputs`` (of SAM's four: 0 single-mask, 1-3 multimask) ``(n, 256, 256)`` and
+        all four scores ``(4,)``."""
         ...

@@ -344,22 +344,22 @@ class SamEngine:
         if mask_input is not None:
             mask_input = _mask_input_array(mask_input)
         state = self._state(handle)
-        low_res, scores = self.backend.decode(state, coords, point_labels, mask_input)
+        outputs = _MULTIMASK_OUTPUTS if multimask else _SINGLE_OUTPUT
+        low_res, scores = self.backend.decode(state, coords, point_labels, outputs, mask_input)
         low_res.setflags(write=False)  # handed out as mask_input material, never changed
         frames = {"original_size": handle.original_size, "input_size": handle.input_size}
         upsample = partial(geometry.upsample_logits, **frames)
         make_mask = partial(geometry.upsample_mask, **frames)
-        outputs = _MULTIMASK_OUTPUTS if multimask else _SINGLE_OUTPUT
         return Segmentation(
             tuple(
                 Candidate(
                     score=float(scores[i]),
-                    low_res_logits=low_res[i],
+                    low_res_logits=low_res[k],
                     output_index=i,
                     _upsample=upsample,
                     _make_mask=make_mask,
                 )
-                for i in outputs
+                for k, i in enumerate(outputs)
             )
         )
 

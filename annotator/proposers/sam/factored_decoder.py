@@ -102,10 +102,12 @@ class MaskPromptDelta(nn.Module):
 
 
 class ClickGraph(nn.Module):
-    """Decoder state + prompts → ``(low_res_logits (1, 4, 256, 256), scores (1, 4))``, equal
+    """Decoder state + prompts → ``(low_res_logits (1, n, 256, 256), scores (1, 4))``, equal
     (to float rounding) to :class:`~annotator.proposers.sam.torch_graphs.DecoderGraph` on the
     embedding the state was made from. Inputs: the state's ``tokens, keys, values, queries``,
-    then ``coords, labels``, and with ``refining`` on, the earlier logits ``mask_input``."""
+    then ``coords, labels``, the ``n`` mask ``outputs`` wanted (indices into SAM's four; the
+    upscaling is shared, the final product and layout are per mask), and with ``refining`` on,
+    the earlier logits ``mask_input``."""
 
     def __init__(self, sam: nn.Module, *, refining: bool = False) -> None:
         super().__init__()
@@ -144,6 +146,7 @@ class ClickGraph(nn.Module):
         queries_0: torch.Tensor,
         point_coords: torch.Tensor,
         point_labels: torch.Tensor,
+        outputs: torch.Tensor,
         mask_input: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         delta = self.mask_delta
@@ -184,7 +187,7 @@ class ClickGraph(nn.Module):
         attn = _tokens_to_image(self.final_attn, out + out_pe, image, image + self.pos)
         queries = self.norm_final(out + attn)
         hyper = torch.stack([mlp(queries[1 + i]) for i, mlp in enumerate(self.hypernetworks)])
-        low_res = self._upscale(image, hyper)
+        low_res = self._upscale(image, hyper[outputs])
         scores = self.iou_head(queries[0])
         return low_res[None], scores[None, :n_masks]
 

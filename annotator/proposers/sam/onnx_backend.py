@@ -17,6 +17,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -108,10 +109,13 @@ class OnnxSamBackend:
         state: DecoderState,
         coords: FloatArray,
         labels: FloatArray,
+        outputs: Sequence[int],
         mask_input: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         feed = dict(zip(STATE_NAMES, state.arrays(), strict=True))
-        feed.update(point_coords=coords, point_labels=labels)
+        feed.update(
+            point_coords=coords, point_labels=labels, outputs=np.asarray(outputs, dtype=np.int64)
+        )
         graph = "click"
         if mask_input is not None:
             graph = "refine_click"
@@ -236,8 +240,13 @@ def _export_and_check(files: GraphFiles, reference: TorchSamBackend, task: Task)
     # Unchecked graphs (never checked, damaged, or from other versions) are exported afresh.
     graphs = files.graphs()
     task.start(len(graphs) + 1, "exporting SAM to ONNX (once per model)")
-    points = {"point_coords": {1: "points"}, "point_labels": {1: "points"}}
-    click_inputs = [*STATE_NAMES, "point_coords", "point_labels"]
+    points = {
+        "point_coords": {1: "points"},
+        "point_labels": {1: "points"},
+        "outputs": {0: "masks"},
+        "low_res_logits": {1: "masks"},
+    }
+    click_inputs = [*STATE_NAMES, "point_coords", "point_labels", "outputs"]
     click_outputs = ["low_res_logits", "scores"]
     examples = _examples(reference)
     exports = {
@@ -293,7 +302,7 @@ def check_against(
     for coords, labels, mask, has in _decoder_cases(rng):
         ref_low, _ = reference.reference_decode(ref_emb, coords, labels, mask, has)
         state = candidate.image_state(ref_emb)
-        got_low, _ = candidate.decode(state, coords, labels, mask if has[0] else None)
+        got_low, _ = candidate.decode(state, coords, labels, range(4), mask if has[0] else None)
         for a, b in zip(ref_low > 0, got_low > 0, strict=True):
             min_iou = min(min_iou, iou(b, a))
     if min_iou < MIN_MASK_IOU:
@@ -327,7 +336,11 @@ def _examples(reference: TorchSamBackend) -> dict[str, tuple[Any, ...]]:
     import torch
 
     embedding = torch.zeros(1, 256, 64, 64)
-    prompts = (torch.tensor([[[500.0, 400.0], [0.0, 0.0]]]), torch.tensor([[1.0, -1.0]]))
+    prompts = (
+        torch.tensor([[[500.0, 400.0], [0.0, 0.0]]]),
+        torch.tensor([[1.0, -1.0]]),
+        torch.tensor([1, 2, 3]),
+    )
     with torch.inference_mode(False), torch.no_grad():
         state = reference.state_graph(embedding)
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,9 +71,10 @@ class TorchSamBackend:
         state: DecoderState,
         coords: FloatArray,
         labels: FloatArray,
+        outputs: Sequence[int],
         mask_input: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray]:
-        inputs = (*state.arrays(), coords, labels)
+        inputs = (*state.arrays(), coords, labels, np.asarray(outputs, dtype=np.int64))
         if mask_input is None:
             low_res, scores = self._run(self.click_graph, *inputs)
         else:
