@@ -105,6 +105,7 @@ def test_cli_adds_and_lists_own_vit_b_checkpoint(
         "pinned_by": "recorded",
         "size_bytes": sam_official_checkpoint.stat().st_size,
         "problem": None,
+        "onnx_graphs": "not exported yet (the auto runtime keeps this model on torch)",
     }
     assert not rows["sam-vit-l"]["installed"] and not rows["sam-vit-h"]["installed"]
 

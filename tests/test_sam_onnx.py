@@ -182,3 +182,23 @@ def test_stale_graph_files_are_removed(tmp_path: Path) -> None:
         os.utime(path, (hours_ago, hours_ago))
     files.remove_stale_files()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in kept)
+
+
+def test_graph_status_says_whether_the_fast_runtime_is_ready(tmp_path: Path) -> None:
+    """``models list`` reports a model's ONNX graphs: not exported, checked (all graphs there
+    with the bytes that were checked), damaged again, or a recorded failure with its reason."""
+    from annotator.proposers.sam.onnx_backend import GraphFiles, _versions, graph_status
+
+    sha = "cd" * 32
+    assert graph_status("mobile-sam", sha, tmp_path) == "not exported yet"
+    files = GraphFiles.for_model(tmp_path, "mobile-sam", sha)
+    marker: dict[str, Any] = {"versions": _versions()}
+    for name, path in files.graphs().items():
+        path.write_bytes(name.encode())
+        marker[f"{name}_sha256"] = hashlib.sha256(name.encode()).hexdigest()
+    files.marker.write_text(json.dumps(marker))
+    assert graph_status("mobile-sam", sha, tmp_path) == "checked"
+    files.graphs()["click"].write_bytes(b"changed")
+    assert graph_status("mobile-sam", sha, tmp_path) == "not exported yet"
+    files.failed.write_text(json.dumps({"versions": _versions(), "reason": "exporter crashed"}))
+    assert graph_status("mobile-sam", sha, tmp_path) == "failed: exporter crashed"

@@ -271,6 +271,8 @@ def test_cli_models_list_install_add(
     assert main(["models", "list"]) == 0
     text = capsys.readouterr().out
     assert "installed" in text and str(copy) in text
+    # A fresh models directory: the ONNX graphs come with the first use of the model.
+    assert "ONNX graphs: not exported yet (exported and checked on first use)" in text
     bad = tmp_path / "sam_vit_b_01ec64.pth"
     bad.write_bytes(b"x")
     assert main(["models", "add", "sam-vit-b", str(bad)]) == 2

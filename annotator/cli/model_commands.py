@@ -8,9 +8,12 @@ import json
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from annotator.core.progress import Task
+
+if TYPE_CHECKING:
+    from annotator.proposers.weights_registry import WeightsRegistry
 
 _MIRAS_COMMANDS = "annotator.cli.miras_commands"
 
@@ -75,6 +78,7 @@ def _list(args: argparse.Namespace) -> int:
 
     registry = WeightsRegistry()
     rows = registry.statuses()
+    onnx = {r.model_id: _onnx_status(registry, r.model_id, r.arch) for r in rows if r.installed}
     if args.json:
         out = [
             {
@@ -85,6 +89,7 @@ def _list(args: argparse.Namespace) -> int:
                 "pinned_by": r.pinned_by,
                 "size_bytes": r.size_bytes,
                 "problem": r.problem,
+                "onnx_graphs": onnx.get(r.model_id),
             }
             for r in rows
         ]
@@ -95,12 +100,28 @@ def _list(args: argparse.Namespace) -> int:
         if r.installed:
             size = f"{(r.size_bytes or 0) / 1e6:.1f} MB"
             state = f"installed  {size:>10}  sha256 {r.pinned_by:<9}  {r.path}"
+            state += f"\n  {'':<10} {'':<6} ONNX graphs: {onnx[r.model_id]}"
         elif r.problem:
             state = f"BROKEN     {r.problem}"
         else:
             state = "not installed"
         print(f"  {r.model_id:<10} {r.arch:<6} {state}")
     return 0
+
+
+def _onnx_status(registry: WeightsRegistry, model_id: str, arch: str) -> str:
+    """Whether the fast runtime is ready for a model (see ``graph_status``)."""
+    from annotator.proposers.sam.engine import AUTO_ONNX_ARCHS
+    from annotator.proposers.sam.onnx_backend import graph_status
+
+    status = graph_status(model_id, registry.resolve(model_id).sha256, registry.root / "onnx")
+    if status == "not exported yet":
+        status += (
+            " (exported and checked on first use)"
+            if arch in AUTO_ONNX_ARCHS
+            else " (the auto runtime keeps this model on torch)"
+        )
+    return status
 
 
 def _install(args: argparse.Namespace) -> int:

@@ -187,6 +187,21 @@ class GraphFiles:
         return True
 
 
+def graph_status(model_id: str, model_sha256: str, directory: Path) -> str:
+    """What ``models list`` says of a model's ONNX graphs: ``checked`` (ready to use),
+    ``failed: <reason>`` (not retried until the installed versions change), ``not exported
+    yet``, or that ONNX Runtime is not installed."""
+    if not onnx_available():
+        return "ONNX Runtime not installed"
+    files = GraphFiles.for_model(directory, model_id, model_sha256)
+    if files.checked():
+        return "checked"
+    failure = _read_marker(files.failed)
+    if failure is not None and failure.get("versions") == _versions():
+        return f"failed: {failure.get('reason')}"
+    return "not exported yet"
+
+
 def load_checked_onnx_backend(
     model_id: str, model_sha256: str, directory: Path
 ) -> OnnxSamBackend | None:
