@@ -172,6 +172,13 @@ class GraphFiles:
             except OSError:
                 continue  # gone already, or not ours to remove
 
+    def recorded_failure(self) -> str | None:
+        """Why the export or check failed with the installed versions; None when it did not."""
+        failure = _read_marker(self.failed)
+        if failure is None or failure.get("versions") != _versions():
+            return None
+        return str(failure.get("reason"))
+
     def checked(self) -> bool:
         """True when all graphs are there, were checked against torch with the installed
         versions, and still have the bytes that were checked."""
@@ -196,10 +203,8 @@ def graph_status(model_id: str, model_sha256: str, directory: Path) -> str:
     files = GraphFiles.for_model(directory, model_id, model_sha256)
     if files.checked():
         return "checked"
-    failure = _read_marker(files.failed)
-    if failure is not None and failure.get("versions") == _versions():
-        return f"failed: {failure.get('reason')}"
-    return "not exported yet"
+    reason = files.recorded_failure()
+    return "not exported yet" if reason is None else f"failed: {reason}"
 
 
 def load_checked_onnx_backend(
@@ -237,10 +242,10 @@ def prepare_onnx_backend(
 def _prepare(files: GraphFiles, reference: TorchSamBackend, task: Task) -> OnnxSamBackend:
     if files.checked():
         return OnnxSamBackend(files)
-    failure = _read_marker(files.failed)
-    if failure is not None and failure.get("versions") == _versions():
+    reason = files.recorded_failure()
+    if reason is not None:
         # Not tried again at every start; new package versions or removing the file retry.
-        raise ProposerError(f"{failure.get('reason')} (recorded in {files.failed})")
+        raise ProposerError(f"{reason} (recorded in {files.failed})")
     files.directory.mkdir(parents=True, exist_ok=True)
     files.marker.unlink(missing_ok=True)
     try:
