@@ -11,6 +11,17 @@ import pytest
 from annotator.bench.sam_bench import interior_point, synthetic_scene
 
 
+def box_around(mask: np.ndarray, margin: int) -> tuple[int, int, int, int]:
+    """``(x0, y0, x1, y1)``: the mask's bounding box grown by ``margin`` pixels."""
+    ys, xs = np.nonzero(mask)
+    return (
+        int(xs.min()) - margin,
+        int(ys.min()) - margin,
+        int(xs.max()) + margin,
+        int(ys.max()) + margin,
+    )
+
+
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.logical_or(a, b).sum()
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)

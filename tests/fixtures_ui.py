@@ -9,8 +9,18 @@ from typing import Any
 
 import pytest
 
+from annotator.core.model import MaskAnnotation, MaskLayer
 from annotator.services.sample_project import ensure_sample
 from annotator.storage import open_store
+
+
+def stored_final_masks(db: Path, conv_id: int, turn: int) -> list[MaskAnnotation]:
+    """The final-layer masks of ``turn`` as the database holds them now."""
+    store = open_store(db)
+    try:
+        return list(store.get_conversation(conv_id).turns[turn].layer(MaskLayer.FINAL))
+    finally:
+        store.close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fixtures_sam import iou
+from fixtures_sam import box_around, iou
 
 from annotator.core.errors import InputError, ProposerError
 from annotator.core.mask import Mask
@@ -18,16 +18,6 @@ from annotator.proposers.sam import geometry
 from annotator.proposers.segmenter import Segmenter
 
 Scene = tuple[np.ndarray, dict[str, np.ndarray]]
-
-
-def _bbox(mask: np.ndarray, margin: int = 4) -> tuple[int, int, int, int]:
-    ys, xs = np.nonzero(mask)
-    return (
-        int(xs.min()) - margin,
-        int(ys.min()) - margin,
-        int(xs.max()) + margin,
-        int(ys.max()) + margin,
-    )
 
 
 def test_engine_is_a_segmenter(sam_engine: Any) -> None:
@@ -61,13 +51,13 @@ def test_box_prompt_and_negative_click(
     _, shapes = scene
     for name in ("triangle", "disc"):
         answer = sam_engine.segment(
-            scene_handle, None, None, box=_bbox(shapes[name]), multimask=False
+            scene_handle, None, None, box=box_around(shapes[name], 4), multimask=False
         )
         assert len(answer.candidates) == 1 and answer.candidates[0].output_index == 0
         assert iou(answer.best.mask, shapes[name]) >= 0.95, name
     # A box around two shapes takes both; a negative click in one of them removes it.
     both = shapes["ellipse"] | shapes["rectangle"]
-    box = _bbox(both)
+    box = box_around(both, 4)
     whole = sam_engine.segment(scene_handle, None, None, box=box, multimask=False).best.mask
     assert iou(whole, both) >= 0.9
     ex, ey = scene_points["ellipse"]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fixtures_sam import iou
+from fixtures_sam import box_around, iou
 from fixtures_sam_official import SCENE_KEY
 
 from annotator.cli import main
@@ -52,16 +52,6 @@ def _record_torch_loads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     real_load = torch.load
     monkeypatch.setattr(torch, "load", lambda *a, **k: calls.append(a) or real_load(*a, **k))
     return calls
-
-
-def _bbox(mask: np.ndarray, margin: int = 6) -> tuple[int, int, int, int]:
-    ys, xs = np.nonzero(mask)
-    return (
-        int(xs.min()) - margin,
-        int(ys.min()) - margin,
-        int(xs.max()) + margin,
-        int(ys.max()) + margin,
-    )
 
 
 def _assert_well_formed(answer: Any, size: tuple[int, int], outputs: list[int]) -> None:
@@ -226,7 +216,7 @@ def test_torch_engine_answers_box_prompts(
     scene: Scene,
     scene_points: dict[str, tuple[float, float]],
 ) -> None:
-    box = _bbox(scene[1]["rectangle"])
+    box = box_around(scene[1]["rectangle"], 6)
     boxed = sam_official_engine.segment(sam_official_handle, None, None, box=box, multimask=False)
     _assert_well_formed(boxed, (768, 1024), [0])
     _assert_same_answer(
@@ -235,7 +225,7 @@ def test_torch_engine_answers_box_prompts(
     )
     several = sam_official_engine.segment(sam_official_handle, None, None, box=box)
     _assert_well_formed(several, (768, 1024), [1, 2, 3])
-    other_box = _bbox(scene[1]["triangle"])
+    other_box = box_around(scene[1]["triangle"], 6)
     elsewhere = sam_official_engine.segment(
         sam_official_handle, None, None, box=other_box, multimask=False
     )
@@ -281,7 +271,7 @@ def test_answers_equal_official_sam_predictor(
     predictor.is_image_set = True
 
     disc, rect = scene_points["disc"], scene_points["rectangle"]
-    box = _bbox(scene[1]["triangle"])
+    box = box_around(scene[1]["triangle"], 6)
     cases: list[tuple[dict[str, Any], dict[str, Any]]] = [
         ({"points": [disc], "labels": [1]}, {"point_coords": [disc], "point_labels": [1]}),
         (

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures_ui import stored_final_masks
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
 from annotator.core.appdirs import models_dir
 from annotator.core.model import MaskLayer, MaskSource
 from annotator.services.settings import Settings
-from annotator.storage import open_store
 
 pytest_plugins = ["tests.fixtures_ui"]
 
@@ -50,11 +50,7 @@ def test_sam_click_accept_is_saved_with_provenance(
     QTest.keyClick(vp, Qt.Key.Key_Return)
     arr = doc.layer_array(key)
     assert arr.any() and arr[385, 170]
-    store = open_store(sample_db)
-    try:
-        stored = store.get_conversation(doc.id).turns[doc.target_turn].layer(MaskLayer.FINAL)
-    finally:
-        store.close()
+    stored = stored_final_masks(sample_db, doc.id, doc.target_turn)
     assert stored and stored[0].provenance.source == MaskSource.SAM
     assert (
         stored[0].provenance.detail["edits"][-1]["points"] == [[170.0, 385.0]]

@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fixtures_ui import stored_final_masks
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 
 from annotator.core.appdirs import models_dir
 from annotator.core.model import MaskLayer, MaskSource
-from annotator.storage import open_store
 
 pytest_plugins = ["tests.fixtures_ui"]
 
@@ -255,11 +255,7 @@ def test_commit_records_refinement_and_starts_a_new_object(
     assert doc.layer_array(key).any() and w.editor.candidates is None
     assert len(w.editor.sam_prompts) == 0
 
-    store = open_store(sample_db)
-    try:
-        stored = store.get_conversation(doc.id).turns[doc.target_turn].layer(MaskLayer.FINAL)
-    finally:
-        store.close()
+    stored = stored_final_masks(sample_db, doc.id, doc.target_turn)
     assert stored and stored[0].provenance.source == MaskSource.SAM
     edit = stored[0].provenance.detail["edits"][-1]
     assert edit["tool"] == "sam" and edit["refined"] is True and edit["steps"] == 2
