@@ -96,7 +96,7 @@ def _measure(db: Path, points: list[tuple[float, float]], clicks: int) -> dict[s
                 parts.qapp.processEvents()  # paints what the answer changed
                 gui.append((time.perf_counter() - started) * 1000)
             gui = gui[2:]  # warm-up
-            engine, handle = w.sam.engine, w.sam._handle
+            engine, handle = w.sam.engine, w.sam.handle
             best, every = [], []
             for i in range(max(2, clicks)):
                 started = time.perf_counter()

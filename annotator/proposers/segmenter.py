@@ -62,8 +62,8 @@ class Candidate:
     low_res_logits: FloatArray  # (256, 256): pass back as ``mask_input`` to refine it
     output_index: int  # which of the model's outputs this is (0: single-mask output)
     _upsample: Upsampler = field(repr=False)
-    # Makes the mask without the full-resolution logits where it can (else: logits > 0).
-    _make_mask: MaskMaker | None = field(default=None, repr=False)
+    # Makes the mask without the full-resolution logits where it can.
+    _make_mask: MaskMaker = field(repr=False)
 
     @cached_property
     def logits(self) -> FloatArray:
@@ -74,7 +74,7 @@ class Candidate:
     def mask(self) -> BoolArray:
         """Boolean mask ``(H, W)`` at the image's full resolution: ``logits > 0``, up to
         pixels whose logit is within interpolation rounding of 0."""
-        out = self.logits > 0.0 if self._make_mask is None else self._make_mask(self.low_res_logits)
+        out = self._make_mask(self.low_res_logits)
         out.setflags(write=False)
         return out
 

@@ -192,6 +192,11 @@ class SamController(QObject):
         return self._handle is not None
 
     @property
+    def handle(self) -> Any:
+        """The open image as the engine prepared it; None until it is encoded."""
+        return self._handle
+
+    @property
     def object_id(self) -> int:
         """Which object prompts now go to (a new one after :meth:`new_object`)."""
         return self._object_id
