@@ -15,6 +15,8 @@ from fixtures_sam import box_around, iou
 from annotator.core.errors import InputError, ProposerError
 from annotator.core.mask import Mask
 from annotator.proposers.sam import geometry
+from annotator.proposers.sam.backend import Decoded
+from annotator.proposers.sam.low_res import LowResLogits, decode_whole
 from annotator.proposers.segmenter import Segmenter
 
 Scene = tuple[np.ndarray, dict[str, np.ndarray]]
@@ -43,6 +45,50 @@ def test_single_positive_click_finds_each_shape(
         assert iou(best.mask, shapes[name]) >= 0.95, name
         # The candidates are different answers, not copies of one.
         assert len({c.mask.tobytes() for c in answer.candidates}) > 1
+
+
+def test_masks_come_before_the_padding_logits(
+    sam_engine: Any,
+    scene_handle: Any,
+    scene_points: dict[str, tuple[float, float]],
+    monkeypatch: Any,
+) -> None:
+    """A click upscales the cells the 4:3 image covers; every candidate's mask is made from
+    them. The cells on the encoder's padding are upscaled once, when the logits are first asked
+    for (as the next click's mask_input), for all candidates; the whole map then equals a
+    click that upscaled every cell at once."""
+    backend = sam_engine.backend
+    blocks: list[tuple[int, ...]] = []
+    real = backend.upscale
+
+    def counting(cells: Any, hyper: Any) -> Any:
+        blocks.append(cells.shape)
+        return real(cells, hyper)
+
+    monkeypatch.setattr(backend, "upscale", counting)
+    answer = sam_engine.segment(scene_handle, [scene_points["ellipse"]], [1])
+    masks = answer.masks
+    assert blocks == []
+    first = answer.candidates[0].low_res_logits
+    assert blocks == [(64 - 49, 64, 256)]  # the rows below a 1024 x 768 image's 49
+    for candidate in answer.candidates:
+        candidate.low_res_logits  # noqa: B018
+    assert len(blocks) == 1
+
+    handle = scene_handle
+    state = backend.image_state(handle.embedding)
+    click = geometry.to_input_frame(
+        np.array([scene_points["ellipse"]]), handle.original_size, handle.input_size
+    )
+    coords = np.concatenate([click, np.zeros((1, 2), np.float32)])[None]  # + SAM's padding point
+    labels = np.array([[1, -1]], np.float32)
+    whole, _ = decode_whole(backend, state, coords, labels, [1, 2, 3])
+    np.testing.assert_array_equal(first, whole[0])
+    for candidate, mask, logits in zip(answer.candidates, masks, whole, strict=True):
+        np.testing.assert_array_equal(candidate.low_res_logits, logits)
+        np.testing.assert_array_equal(
+            mask, geometry.upsample_mask(logits, handle.original_size, handle.input_size)
+        )
 
 
 def test_box_prompt_and_negative_click(
@@ -224,12 +270,19 @@ def test_decoder_graph_matches_sam_prompt_encoder_and_decoder(
     backend = sam_engine.backend
     model = backend.model
 
+    def upscale(cells: Any, hyper: Any) -> Any:
+        return backend.upscale_graph(torch.from_numpy(cells), torch.from_numpy(hyper)).numpy()
+
     def factored(emb: Any, coords: Any, labels: Any, mask: Any, has: Any) -> Any:
         state = backend.state_graph(emb)
-        every = torch.arange(4)
-        if has[0]:
-            return backend.refine_click_graph(*state, coords, labels, every, mask)
-        return backend.click_graph(*state, coords, labels, every)
+        inputs = (*state, coords, labels, torch.arange(4), torch.tensor([49, 40]))
+        refining = bool(has[0])
+        graph = backend.refine_click_graph if refining else backend.click_graph
+        out = graph(*inputs, *([mask] if refining else []))
+        *blocks, scores = (t.numpy() for t in out)
+        # 49 x 40 cells upscaled with the click, the cells below and right of them after.
+        logits = LowResLogits(upscale, Decoded(*blocks, scores[0])).whole()
+        return torch.from_numpy(logits.copy())[None], torch.from_numpy(scores)
 
     decoders = [(backend.reference_decoder, 1e-4), (factored, 5e-4)]
     emb = torch.from_numpy(scene_handle.embedding.copy())

@@ -364,3 +364,44 @@ def test_candidates_are_made_when_shown_and_the_preview_shows_exactly_one(
         np.testing.assert_array_equal(_preview_pixels(w), first.masks[index])
     w.editor.sam_clear()
     assert not _preview_pixels(w).any()
+
+
+def test_the_next_clicks_logits_are_made_while_an_answer_is_shown(
+    sam_window: Any, qtbot: Any, monkeypatch: Any
+) -> None:
+    """The logits a refining click feeds back cover the encoder's padding too, which no mask
+    needs: the worker makes them right after the answer is handed over, not when the next
+    click comes."""
+    from annotator.proposers.sam.low_res import GRID_SIDE, covered_cells
+
+    parts = sam_window
+    w, rec = parts.window, parts.recorder
+    for row in range(1, 12):  # the first record's image is square: nothing is padding
+        w.select_row(row)
+        qtbot.waitUntil(lambda: w.sam.ready, timeout=120_000)
+        if covered_cells(w.sam.handle.input_size) != (GRID_SIDE, GRID_SIDE):
+            break
+    else:
+        pytest.fail("the sample project has no image that is not square")
+    height, width = w.sam.handle.original_size
+    click = (width / 2, height / 2)
+    backend = rec.engine.backend
+    upscaled_by: list[int] = []
+    real = backend.upscale
+
+    def recording(cells: Any, hyper: Any) -> Any:
+        upscaled_by.append(threading.get_ident())
+        return real(cells, hyper)
+
+    monkeypatch.setattr(backend, "upscale", recording)
+    _click(w, *click)
+    _wait_answer(qtbot, parts, calls=1, steps=1)
+    qtbot.waitUntil(lambda: len(upscaled_by) == 1, timeout=10_000)
+    assert upscaled_by[0] != threading.get_ident()  # on the worker, not the GUI thread
+
+    _click(w, click[0] + 12, click[1] + 4)
+    _wait_answer(qtbot, parts, calls=2, steps=2)
+    qtbot.waitUntil(lambda: len(upscaled_by) == 2, timeout=10_000)  # the second answer's
+    np.testing.assert_array_equal(rec.calls[1].mask_input, rec.calls[0].answer.best.low_res_logits)
+    qtbot.wait(200)
+    assert len(upscaled_by) == 2  # each answer's padding made once

@@ -74,6 +74,12 @@ def _measure(db: Path, points: list[tuple[float, float]], clicks: int) -> dict[s
             parts.qapp.processEvents()
             time.sleep(0.0005)
 
+    def idle(seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            parts.qapp.processEvents()
+            time.sleep(0.01)
+
     out: dict[str, Any] = {}
     try:
         for row, (x, y) in enumerate(points):
@@ -81,10 +87,7 @@ def _measure(db: Path, points: list[tuple[float, float]], clicks: int) -> dict[s
             wait(lambda: w.sam.ready or w.sam.state.startswith("error"))
             if not w.sam.ready:
                 raise RuntimeError(w.sam.state)
-            settle = time.perf_counter() + 2.0  # the app's own reading ahead finishes first
-            while time.perf_counter() < settle:
-                parts.qapp.processEvents()
-                time.sleep(0.01)
+            idle(2.0)  # the app's own reading ahead finishes first
             w.set_tool("sam")
             gui = []
             for i in range(max(2, clicks) + 2):
@@ -95,6 +98,7 @@ def _measure(db: Path, points: list[tuple[float, float]], clicks: int) -> dict[s
                 wait(lambda: bool(shown) and shown[-1] > 0)
                 parts.qapp.processEvents()  # paints what the answer changed
                 gui.append((time.perf_counter() - started) * 1000)
+                idle(0.15)  # a person looks at the answer before the next click
             gui = gui[2:]  # warm-up
             engine, handle = w.sam.engine, w.sam.handle
             best, every = [], []

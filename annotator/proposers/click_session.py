@@ -91,6 +91,14 @@ class ClickSession:
         self._steps[-1] = _Step(step.points, step.labels, step.box, step.answer, index)
         return step.answer.candidates[index]
 
+    def ready_next_click(self) -> None:
+        """Make now what the next click will feed back (the current candidate's whole
+        low-resolution logits: part of them is made on first use), so that the next click does
+        not wait for it. For idle moments, such as right after an answer is shown."""
+        current = self.current
+        if self.refine and current is not None:
+            current.low_res_logits  # noqa: B018 - made on first access, then kept
+
     def undo(self) -> Segmentation | None:
         """Forget the last click or box; returns the answer now current (None when empty)."""
         if self._steps:

@@ -59,22 +59,32 @@ class Candidate:
     candidates are never looked at) and then kept."""
 
     score: float  # the model's predicted IoU of this mask with the object
-    low_res_logits: FloatArray  # (256, 256): pass back as ``mask_input`` to refine it
     output_index: int  # which of the model's outputs this is (0: single-mask output)
+    # (256, 256), right wherever the image is: all the full-resolution mask reads.
+    _image_logits: FloatArray = field(repr=False)
+    # The whole (256, 256) map, made on first call where the model's input was padding.
+    _all_logits: Callable[[], FloatArray] = field(repr=False)
     _upsample: Upsampler = field(repr=False)
     # Makes the mask without the full-resolution logits where it can.
     _make_mask: MaskMaker = field(repr=False)
 
+    @property
+    def low_res_logits(self) -> FloatArray:
+        """``(256, 256)``, read-only: pass back as ``mask_input`` to refine this candidate.
+        The first access among an answer's candidates may compute the part that lies outside
+        the image (a few milliseconds)."""
+        return self._all_logits()
+
     @cached_property
     def logits(self) -> FloatArray:
         """Logits at the image's full resolution (mask = logits > 0)."""
-        return self._upsample(self.low_res_logits)
+        return self._upsample(self._image_logits)
 
     @cached_property
     def mask(self) -> BoolArray:
         """Boolean mask ``(H, W)`` at the image's full resolution: ``logits > 0``, up to
         pixels whose logit is within interpolation rounding of 0."""
-        out = self._make_mask(self.low_res_logits)
+        out = self._make_mask(self._image_logits)
         out.setflags(write=False)
         return out
 

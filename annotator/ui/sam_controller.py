@@ -278,6 +278,7 @@ class SamController(QObject):
         request = self._prompts.submit(work)
         self._prompt_objects[request] = object_id
         self._segment_request = request
+        self._ready_next_click(object_id)
         return True
 
     def choose(self, candidates: Candidates, index: int) -> None:
@@ -298,6 +299,21 @@ class SamController(QObject):
                     s.choose(output)
 
         self._prompt_objects[self._prompts.submit(work)] = object_id
+
+    def _ready_next_click(self, object_id: int) -> None:
+        """Queued behind a prompt: while its answer is painted and looked at, the worker makes
+        what the next click of the object feeds back, so that click does not wait for it."""
+        state = self._object_prompts
+
+        def work(task: Task) -> None:
+            if object_id != self._object_id:
+                return  # the user went on to a new object: no click will refine this one
+            with state.lock:
+                s = state.current(object_id)
+                if s is not None:
+                    s.ready_next_click()
+
+        self._prompts.submit(work)
 
     # -- results ------------------------------------------------------------------------
     def _finished(self, request: int, result: object) -> None:

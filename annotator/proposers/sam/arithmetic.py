@@ -15,10 +15,12 @@ if TYPE_CHECKING:
     import torch
 
 
-def sam_gmac(entry: InstalledWeights) -> dict[str, float]:
+def sam_gmac(entry: InstalledWeights, covered: tuple[int, int] = (64, 64)) -> dict[str, float]:
     """Multiply-accumulates (10⁹) of the encoder, of a first click (two prompt points, the image
-    state made already) and of a refining click (with an earlier mask), counted by torch
-    on the graphs the engine runs."""
+    state made already; three masks) and of a refining click (with an earlier mask; one mask),
+    each with the upscaling of the ``covered`` token cells (the image's, see
+    :func:`annotator.proposers.sam.low_res.covered_cells`), counted by torch on the graphs the
+    engine runs; and of upscaling the rest of the grid for one mask (``padding_gmac``)."""
     import torch
 
     from annotator.proposers.sam.model_loading import load_sam_model
@@ -31,13 +33,18 @@ def sam_gmac(entry: InstalledWeights) -> dict[str, float]:
     with torch.inference_mode():
         state = backend.state_graph(embedding)
     no_mask = (mask, torch.zeros(1))
+    rows, cols = covered
+    cells = torch.tensor([rows, cols])
+    rest = 64 * 64 - rows * cols
     return {
         "encoder_gmac": _gmac(backend.encoder, torch.zeros(1, 3, 1024, 1024)),
         "image_state_gmac": _gmac(backend.state_graph, embedding),
-        "click_gmac": _gmac(backend.click_graph, *state, *points, torch.tensor([1, 2, 3])),
+        "click_gmac": _gmac(backend.click_graph, *state, *points, torch.tensor([1, 2, 3]), cells),
         "refine_click_gmac": _gmac(
-            backend.refine_click_graph, *state, *points, torch.tensor([0]), mask
+            backend.refine_click_graph, *state, *points, torch.tensor([0]), cells, mask
         ),
+        "padding_gmac": rest
+        and _gmac(backend.upscale_graph, torch.zeros(1, rest, 256), torch.zeros(1, 32)),
         "reference_decoder_gmac": _gmac(backend.reference_decoder, embedding, *points, *no_mask),
     }
 

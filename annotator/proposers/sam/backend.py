@@ -30,6 +30,19 @@ class DecoderState:
         return self.tokens, self.keys, self.values, self.queries
 
 
+@dataclass(frozen=True, eq=False)
+class Decoded:
+    """One click's answer from the decoder (see
+    :class:`annotator.proposers.sam.factored_decoder.ClickGraph`): the logits of the cells the
+    image covers, and what the other cells' logits are made from."""
+
+    logits: FloatArray  # (n, R, W, 16): the first R x W cells' logits, per wanted mask
+    below: FloatArray  # (64 - R, 64, C): image tokens of the cells below those
+    right: FloatArray  # (R, 64 - W, C): image tokens of the cells right of those
+    hyper: FloatArray  # (n, 32): the wanted masks' hypernetwork outputs
+    scores: FloatArray  # (4,): all four outputs' predicted IoU
+
+
 class SamBackend(Protocol):
     name: str  # "torch" or "onnxruntime"
 
@@ -48,10 +61,16 @@ class SamBackend(Protocol):
         coords: FloatArray,
         labels: FloatArray,
         outputs: Sequence[int],
+        covered: tuple[int, int],
         mask_input: FloatArray | None = None,
-    ) -> tuple[FloatArray, FloatArray]:
+    ) -> Decoded:
         """Prompts as :class:`annotator.proposers.sam.torch_graphs.PromptEmbedding` takes them,
-        and optionally earlier logits ``(1, 1, 256, 256)``; returns the low-res logits of the
-        wanted ``outputs`` (of SAM's four: 0 single-mask, 1-3 multimask) ``(n, 256, 256)`` and
-        all four scores ``(4,)``."""
+        the wanted ``outputs`` (of SAM's four: 0 single-mask, 1-3 multimask), the ``covered``
+        rows and columns of token cells to upscale now, and optionally earlier logits
+        ``(1, 1, 256, 256)``."""
+        ...
+
+    def upscale(self, cells: FloatArray, hyper: FloatArray) -> FloatArray:
+        """A block of image tokens ``(R, W, 256)`` → its logits ``(n, R, W, 16)`` (see
+        :class:`annotator.proposers.sam.factored_decoder.UpscaleGraph`)."""
         ...

@@ -44,6 +44,7 @@ from annotator.proposers.sam.embedding_cache import (
     cache_key,
 )
 from annotator.proposers.sam.encode_worker import EncodeWorker, ImageLoader
+from annotator.proposers.sam.low_res import LowResLogits, covered_cells
 from annotator.proposers.segmenter import Candidate, FloatArray, PreparedImage, Segmentation
 from annotator.proposers.torch_runtime import wanted_torch_threads
 from annotator.proposers.weights_registry import InstalledWeights, WeightsRegistry
@@ -345,8 +346,10 @@ class SamEngine:
             mask_input = _mask_input_array(mask_input)
         state = self._state(handle)
         outputs = _MULTIMASK_OUTPUTS if multimask else _SINGLE_OUTPUT
-        low_res, scores = self.backend.decode(state, coords, point_labels, outputs, mask_input)
-        low_res.setflags(write=False)  # handed out as mask_input material, never changed
+        covered = covered_cells(handle.input_size)
+        decoded = self.backend.decode(state, coords, point_labels, outputs, covered, mask_input)
+        logits = LowResLogits(self.backend.upscale, decoded)
+        scores = decoded.scores
         frames = {"original_size": handle.original_size, "input_size": handle.input_size}
         upsample = partial(geometry.upsample_logits, **frames)
         make_mask = partial(geometry.upsample_mask, **frames)
@@ -354,8 +357,9 @@ class SamEngine:
             tuple(
                 Candidate(
                     score=float(scores[i]),
-                    low_res_logits=low_res[k],
                     output_index=i,
+                    _image_logits=logits.covered(k),
+                    _all_logits=partial(logits.complete, k),
                     _upsample=upsample,
                     _make_mask=make_mask,
                 )

@@ -25,9 +25,11 @@ click does.
 
 The image→token softmax runs over the few tokens of each pixel; it is computed in a
 token-major layout, ``(heads, T, pixels)``, so that its reductions run along long rows.
-The two transposed convolutions of the upscaling have stride = kernel = 2, so they are
-per-pixel matrix products; they run on pixel-major matrices (no layout changes between layers)
-and the sub-pixels are put in place once, on the four final logit maps.
+
+The upscaling is a graph of its own, :class:`UpscaleGraph`: its two transposed convolutions
+have stride = kernel = 2, so each cell of the 64 × 64 token grid makes its 4 × 4 patch of
+logits alone, and the caller upscales the cells it needs when it needs them
+(:mod:`annotator.proposers.sam.low_res`).
 
 Numerically the result differs from the reference by float rounding only (checked in the tests
 and again whenever the ONNX graphs are exported). It wins while ``heads·T`` stays below the
@@ -102,12 +104,17 @@ class MaskPromptDelta(nn.Module):
 
 
 class ClickGraph(nn.Module):
-    """Decoder state + prompts → ``(low_res_logits (1, n, 256, 256), scores (1, 4))``, equal
-    (to float rounding) to :class:`~annotator.proposers.sam.torch_graphs.DecoderGraph` on the
-    embedding the state was made from. Inputs: the state's ``tokens, keys, values, queries``,
-    then ``coords, labels``, the ``n`` mask ``outputs`` wanted (indices into SAM's four; the
-    upscaling is shared, the final product and layout are per mask), and with ``refining`` on,
-    the earlier logits ``mask_input``."""
+    """Decoder state + prompts → the logits of the ``n`` wanted masks for the first ``R × W``
+    cells of the token grid (the image's), and what the other cells' logits are made from.
+
+    Inputs: the state's ``tokens, keys, values, queries``, then ``coords, labels``, the mask
+    ``outputs`` wanted (indices into SAM's four), ``covered = (R, W)``, and with ``refining``
+    on, the earlier logits ``mask_input``. Outputs: ``logits (n, R, W, 16)`` as
+    :class:`UpscaleGraph` makes them; the image tokens after the two-way transformer of the
+    cells below ``(64 − R, 64, C)`` and right of them ``(R, 64 − W, C)``; the masks'
+    hypernetwork outputs ``(n, 32)``; all four ``scores (1, 4)``. Upscaled, the logits equal
+    (to float rounding) :class:`~annotator.proposers.sam.torch_graphs.DecoderGraph`'s on the
+    embedding the state was made from."""
 
     def __init__(self, sam: nn.Module, *, refining: bool = False) -> None:
         super().__init__()
@@ -126,17 +133,7 @@ class ClickGraph(nn.Module):
         )
         self.register_buffer("pos", _pixel_rows(self.prompt.dense_pe))
         self.side = int(self.prompt.dense_pe.shape[-1])
-
-        up1, norm, _, up2, _ = decoder.output_upscaling
-        self.up1_out = up1.out_channels
-        self.up2_out = up2.out_channels
-        self.register_buffer("up1_w", _subpixel_matrix(up1))
-        self.register_buffer("up1_b", up1.bias.detach().repeat(4))
-        self.register_buffer("up2_w", _subpixel_matrix(up2))
-        self.register_buffer("up2_b", up2.bias.detach().repeat(4))
-        self.register_buffer("norm_w", norm.weight.detach().clone())
-        self.register_buffer("norm_b", norm.bias.detach().clone())
-        self.norm_eps = float(norm.eps)
+        self.upscale = UpscaleGraph(sam)
 
     def forward(
         self,
@@ -147,8 +144,9 @@ class ClickGraph(nn.Module):
         point_coords: torch.Tensor,
         point_labels: torch.Tensor,
         outputs: torch.Tensor,
+        covered: torch.Tensor,
         mask_input: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, ...]:
         delta = self.mask_delta
         f = None if delta is None or mask_input is None else delta(mask_input)
         sparse = self.prompt.sparse(point_coords, point_labels)[0]
@@ -187,21 +185,42 @@ class ClickGraph(nn.Module):
         attn = _tokens_to_image(self.final_attn, out + out_pe, image, image + self.pos)
         queries = self.norm_final(out + attn)
         hyper = torch.stack([mlp(queries[1 + i]) for i, mlp in enumerate(self.hypernetworks)])
-        low_res = self._upscale(image, hyper[outputs])
+        hyper = hyper[outputs]
         scores = self.iou_head(queries[0])
-        return low_res[None], scores[None, :n_masks]
+        grid = image.reshape(self.side, self.side, -1)
+        rows, cols = covered[0], covered[1]
+        logits = self.upscale(grid[:rows, :cols], hyper)
+        return logits, grid[rows:], grid[:rows, cols:], hyper, scores[None, :n_masks]
 
-    def _upscale(self, image: torch.Tensor, hyper: torch.Tensor) -> torch.Tensor:
-        """(pixels, C) tokens → (masks, 4·side, 4·side) logits. Rows stay pixel-major through both
-        sub-pixel steps: row = ((pixel·4 + sub1)·4 + sub2)."""
-        x = torch.addmm(self.up1_b, image, self.up1_w).reshape(-1, self.up1_out)
+
+class UpscaleGraph(nn.Module):
+    """A block of a click's image tokens ``cells (R, W, C)`` (rows and columns of the token
+    grid) and the wanted masks' ``hyper (n, 32)`` (both from :class:`ClickGraph`) → the
+    block's logits ``(n, R, W, 16)``. Each cell's 16 logits, in sub-pixel order (i1, j1, i2,
+    j2), are the 4 × 4 patch at rows ``4y + 2·i1 + i2``, columns ``4x + 2·j1 + j2`` of the
+    256 × 256 map. Rows stay cell-major through both sub-pixel steps: row = ((cell·4 + sub1)·4
+    + sub2), so no layout changes between the layers."""
+
+    def __init__(self, sam: nn.Module) -> None:
+        super().__init__()
+        up1, norm, _, up2, _ = sam.mask_decoder.output_upscaling
+        self.up1_out = up1.out_channels
+        self.up2_out = up2.out_channels
+        self.register_buffer("up1_w", _subpixel_matrix(up1))
+        self.register_buffer("up1_b", up1.bias.detach().repeat(4))
+        self.register_buffer("up2_w", _subpixel_matrix(up2))
+        self.register_buffer("up2_b", up2.bias.detach().repeat(4))
+        self.register_buffer("norm_w", norm.weight.detach().clone())
+        self.register_buffer("norm_b", norm.bias.detach().clone())
+        self.norm_eps = float(norm.eps)
+
+    def forward(self, cells: torch.Tensor, hyper: torch.Tensor) -> torch.Tensor:
+        rows, cols, channels = cells.shape
+        x = torch.addmm(self.up1_b, cells.reshape(-1, channels), self.up1_w)
+        x = x.reshape(-1, self.up1_out)
         x = F.gelu(F.layer_norm(x, (self.up1_out,), self.norm_w, self.norm_b, self.norm_eps))
         x = F.gelu(torch.addmm(self.up2_b, x, self.up2_w).reshape(-1, self.up2_out))
-        logits = hyper @ x.t()  # (masks, pixels·16)
-        n, side = hyper.shape[0], self.side
-        # (mask·y, x, i1, j1, i2, j2) → (mask·y, i1, i2, x, j1, j2): row 4y+2i1+i2, col 4x+2j1+j2
-        grid = logits.reshape(n * side, side, 2, 2, 2, 2).permute(0, 2, 4, 1, 3, 5)
-        return grid.reshape(n, 4 * side, 4 * side)
+        return (hyper @ x.t()).reshape(hyper.shape[0], rows, cols, 16)
 
 
 def _pixel_rows(maps: torch.Tensor) -> torch.Tensor:

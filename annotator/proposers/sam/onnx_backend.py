@@ -1,6 +1,7 @@
 """SAM run by ONNX Runtime, from graphs exported once from the same verified weights.
 
-The three graphs (encoder, the decoder's per-image state, the decoder's per-click part) are
+The graphs (encoder, the decoder's per-image state, its per-click part with and without an
+earlier mask, the upscaling of the click's image tokens into logits) are
 exported from the very modules the torch backend runs, into the models directory, named by the
 checkpoint's sha256, and checked once before first use against SAM's own decoder run by torch
 on fixed inputs: the masks must match with IoU ≥ 0.99 and the encoder's embedding to a tight
@@ -28,7 +29,8 @@ import numpy as np
 from annotator.core.errors import Cancelled, ProposerError, WeightsError
 from annotator.core.metrics import iou
 from annotator.core.progress import Task
-from annotator.proposers.sam.backend import STATE_NAMES, DecoderState, FloatArray
+from annotator.proposers.sam.backend import STATE_NAMES, Decoded, DecoderState, FloatArray
+from annotator.proposers.sam.low_res import decode_whole
 from annotator.proposers.torch_runtime import wanted_torch_threads
 from annotator.proposers.weights import sha256_file
 
@@ -40,8 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GRAPHS = ("encoder", "state", "click", "refine_click")
-GRAPH_VERSION = 4  # bump when torch_graphs changes, so old exports are not reused
+GRAPHS = ("encoder", "state", "click", "refine_click", "upscale")
+GRAPH_VERSION = 5  # bump when torch_graphs changes, so old exports are not reused
 MIN_MASK_IOU = 0.99
 MAX_EMBEDDING_ERROR = 1e-3  # max abs difference, relative to the embedding's max abs value
 _OPSET = 17
@@ -110,18 +112,25 @@ class OnnxSamBackend:
         coords: FloatArray,
         labels: FloatArray,
         outputs: Sequence[int],
+        covered: tuple[int, int],
         mask_input: FloatArray | None = None,
-    ) -> tuple[FloatArray, FloatArray]:
+    ) -> Decoded:
         feed = dict(zip(STATE_NAMES, state.arrays(), strict=True))
         feed.update(
-            point_coords=coords, point_labels=labels, outputs=np.asarray(outputs, dtype=np.int64)
+            point_coords=coords,
+            point_labels=labels,
+            outputs=np.asarray(outputs, dtype=np.int64),
+            covered=np.asarray(covered, dtype=np.int64),
         )
         graph = "click"
         if mask_input is not None:
             graph = "refine_click"
             feed["mask_input"] = mask_input
-        low_res, scores = self._sessions[graph].run(None, feed)
-        return low_res[0], scores[0]
+        logits, below, right, hyper, scores = self._sessions[graph].run(None, feed)
+        return Decoded(logits, below, right, hyper, scores[0])
+
+    def upscale(self, cells: FloatArray, hyper: FloatArray) -> FloatArray:
+        return self._sessions["upscale"].run(None, {"cells": cells, "hyper": hyper})[0]
 
 
 def onnx_available() -> bool:
@@ -264,10 +273,18 @@ def _export_and_check(files: GraphFiles, reference: TorchSamBackend, task: Task)
         "point_coords": {1: "points"},
         "point_labels": {1: "points"},
         "outputs": {0: "masks"},
-        "low_res_logits": {1: "masks"},
+        "logits": {0: "masks", 1: "rows", 2: "columns"},
+        "below": {0: "rows_below"},
+        "right": {0: "rows", 1: "columns_right"},
+        "hyper": {0: "masks"},
     }
-    click_inputs = [*STATE_NAMES, "point_coords", "point_labels", "outputs"]
-    click_outputs = ["low_res_logits", "scores"]
+    cells = {
+        "cells": {0: "rows", 1: "columns"},
+        "hyper": {0: "masks"},
+        "logits": {0: "masks", 1: "rows", 2: "columns"},
+    }
+    click_inputs = [*STATE_NAMES, "point_coords", "point_labels", "outputs", "covered"]
+    click_outputs = ["logits", "below", "right", "hyper", "scores"]
     examples = _examples(reference)
     exports = {
         "encoder": (reference.encoder, ["image"], ["embedding"], {}),
@@ -279,6 +296,7 @@ def _export_and_check(files: GraphFiles, reference: TorchSamBackend, task: Task)
             click_outputs,
             points,
         ),
+        "upscale": (reference.upscale_graph, ["cells", "hyper"], ["logits"], cells),
     }
     for name, (module, inputs, outputs, dynamic) in exports.items():
         _export(module, examples[name], inputs, outputs, dynamic, graphs[name])
@@ -322,7 +340,9 @@ def check_against(
     for coords, labels, mask, has in _decoder_cases(rng):
         ref_low, _ = reference.reference_decode(ref_emb, coords, labels, mask, has)
         state = candidate.image_state(ref_emb)
-        got_low, _ = candidate.decode(state, coords, labels, range(4), mask if has[0] else None)
+        prior = mask if has[0] else None
+        # Upscaled in three blocks (image, padding below, padding right): placement is checked too.
+        got_low, _ = decode_whole(candidate, state, coords, labels, range(4), prior, (49, 40))
         for a, b in zip(ref_low > 0, got_low > 0, strict=True):
             min_iou = min(min_iou, iou(b, a))
     if min_iou < MIN_MASK_IOU:
@@ -360,6 +380,7 @@ def _examples(reference: TorchSamBackend) -> dict[str, tuple[Any, ...]]:
         torch.tensor([[[500.0, 400.0], [0.0, 0.0]]]),
         torch.tensor([[1.0, -1.0]]),
         torch.tensor([1, 2, 3]),
+        torch.tensor([48, 40]),  # covered cells: both other blocks non-empty
     )
     with torch.inference_mode(False), torch.no_grad():
         state = reference.state_graph(embedding)
@@ -368,6 +389,7 @@ def _examples(reference: TorchSamBackend) -> dict[str, tuple[Any, ...]]:
         "state": (embedding,),
         "click": (*state, *prompts),
         "refine_click": (*state, *prompts, torch.zeros(1, 1, 256, 256)),
+        "upscale": (torch.zeros(48, 64, 256), torch.zeros(3, 32)),
     }
 
 

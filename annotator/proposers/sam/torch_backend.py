@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annotator.core.progress import Task
-from annotator.proposers.sam.backend import DecoderState, FloatArray
+from annotator.proposers.sam.backend import Decoded, DecoderState, FloatArray
 from annotator.proposers.torch_runtime import ensure_torch_threads
 
 if TYPE_CHECKING:
@@ -20,7 +20,11 @@ class TorchSamBackend:
     name = "torch"
 
     def __init__(self, model: torch.nn.Module, device: str = "cpu") -> None:
-        from annotator.proposers.sam.factored_decoder import ClickGraph, ImageStateGraph
+        from annotator.proposers.sam.factored_decoder import (
+            ClickGraph,
+            ImageStateGraph,
+            UpscaleGraph,
+        )
         from annotator.proposers.sam.torch_graphs import DecoderGraph, EncoderGraph
 
         self.device = device
@@ -29,6 +33,7 @@ class TorchSamBackend:
         self.state_graph = ImageStateGraph(model).eval().to(device)
         self.click_graph = ClickGraph(model).eval().to(device)
         self.refine_click_graph = ClickGraph(model, refining=True).eval().to(device)
+        self.upscale_graph = UpscaleGraph(model).eval().to(device)
         self.reference_decoder = DecoderGraph(model).eval().to(device)  # for checks only
         # Checkpoints for cancellation and progress: every block of the encoder (the entries of
         # its ModuleLists: TinyViT stages and their blocks, or the ViT blocks).
@@ -72,14 +77,20 @@ class TorchSamBackend:
         coords: FloatArray,
         labels: FloatArray,
         outputs: Sequence[int],
+        covered: tuple[int, int],
         mask_input: FloatArray | None = None,
-    ) -> tuple[FloatArray, FloatArray]:
+    ) -> Decoded:
         inputs = (*state.arrays(), coords, labels, np.asarray(outputs, dtype=np.int64))
+        covered_cells = np.asarray(covered, dtype=np.int64)
         if mask_input is None:
-            low_res, scores = self._run(self.click_graph, *inputs)
+            out = self._run(self.click_graph, *inputs, covered_cells)
         else:
-            low_res, scores = self._run(self.refine_click_graph, *inputs, mask_input)
-        return low_res[0], scores[0]
+            out = self._run(self.refine_click_graph, *inputs, covered_cells, mask_input)
+        logits, below, right, hyper, scores = out
+        return Decoded(logits, below, right, hyper, scores[0])
+
+    def upscale(self, cells: FloatArray, hyper: FloatArray) -> FloatArray:
+        return self._run(self.upscale_graph, cells, hyper)[0]
 
     def reference_decode(
         self,
@@ -101,6 +112,8 @@ class TorchSamBackend:
         ensure_torch_threads()
         with torch.inference_mode():
             outputs = graph(*(torch.from_numpy(_writable(a)).to(self.device) for a in arrays))
+        if isinstance(outputs, torch.Tensor):
+            outputs = (outputs,)
         return tuple(np.ascontiguousarray(o.float().cpu().numpy()) for o in outputs)
 
 
