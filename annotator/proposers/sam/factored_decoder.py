@@ -26,10 +26,10 @@ click does.
 The image→token softmax runs over the few tokens of each pixel; it is computed in a
 token-major layout, ``(heads, T, pixels)``, so that its reductions run along long rows.
 
-The upscaling is a graph of its own, :class:`UpscaleGraph`: its two transposed convolutions
-have stride = kernel = 2, so each cell of the 64 × 64 token grid makes its 4 × 4 patch of
-logits alone, and the caller upscales the cells it needs when it needs them
-(:mod:`annotator.proposers.sam.low_res`).
+The upscaling (:class:`UpscaleGraph`) is two transposed convolutions with stride = kernel = 2,
+so each cell of the 64 × 64 token grid makes its 4 × 4 patch of logits alone: a click upscales
+the cells the image covers and returns the image tokens of the others, which are upscaled only
+when the whole map is needed (:mod:`annotator.proposers.sam.low_res`).
 
 Numerically the result differs from the reference by float rounding only (checked in the tests
 and again whenever the ONNX graphs are exported). It wins while ``heads·T`` stays below the
