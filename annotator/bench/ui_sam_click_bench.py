@@ -76,9 +76,7 @@ def _measure(db: Path, points: list[tuple[float, float]], clicks: int) -> dict[s
 
     def idle(seconds: float) -> None:
         end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            parts.qapp.processEvents()
-            time.sleep(0.01)
+        wait(lambda: time.perf_counter() >= end)
 
     out: dict[str, Any] = {}
     try:

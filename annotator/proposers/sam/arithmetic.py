@@ -43,8 +43,11 @@ def sam_gmac(entry: InstalledWeights, covered: tuple[int, int] = (64, 64)) -> di
         "refine_click_gmac": _gmac(
             backend.refine_click_graph, *state, *points, torch.tensor([0]), cells, mask
         ),
-        "padding_gmac": rest
-        and _gmac(backend.upscale_graph, torch.zeros(1, rest, 256), torch.zeros(1, 32)),
+        "padding_gmac": (
+            _gmac(backend.upscale_graph, torch.zeros(1, rest, 256), torch.zeros(1, 32))
+            if rest
+            else 0.0
+        ),
         "reference_decoder_gmac": _gmac(backend.reference_decoder, embedding, *points, *no_mask),
     }
 

@@ -349,14 +349,13 @@ class SamEngine:
         covered = covered_cells(handle.input_size)
         decoded = self.backend.decode(state, coords, point_labels, outputs, covered, mask_input)
         logits = LowResLogits(self.backend.upscale, decoded)
-        scores = decoded.scores
         frames = {"original_size": handle.original_size, "input_size": handle.input_size}
         upsample = partial(geometry.upsample_logits, **frames)
         make_mask = partial(geometry.upsample_mask, **frames)
         return Segmentation(
             tuple(
                 Candidate(
-                    score=float(scores[i]),
+                    score=float(decoded.scores[i]),
                     output_index=i,
                     _image_logits=logits.covered(k),
                     _all_logits=partial(logits.complete, k),

@@ -80,13 +80,13 @@ class TorchSamBackend:
         covered: tuple[int, int],
         mask_input: FloatArray | None = None,
     ) -> Decoded:
-        inputs = (*state.arrays(), coords, labels, np.asarray(outputs, dtype=np.int64))
-        covered_cells = np.asarray(covered, dtype=np.int64)
-        if mask_input is None:
-            out = self._run(self.click_graph, *inputs, covered_cells)
-        else:
-            out = self._run(self.refine_click_graph, *inputs, covered_cells, mask_input)
-        logits, below, right, hyper, scores = out
+        inputs = [*state.arrays(), coords, labels, np.asarray(outputs, dtype=np.int64)]
+        inputs.append(np.asarray(covered, dtype=np.int64))
+        graph = self.click_graph
+        if mask_input is not None:
+            graph = self.refine_click_graph
+            inputs.append(mask_input)
+        logits, below, right, hyper, scores = self._run(graph, *inputs)
         return Decoded(logits, below, right, hyper, scores[0])
 
     def upscale(self, cells: FloatArray, hyper: FloatArray) -> FloatArray:
