@@ -86,9 +86,8 @@ def test_masks_come_before_the_padding_logits(
     np.testing.assert_array_equal(first, whole[0])
     for candidate, mask, logits in zip(answer.candidates, masks, whole, strict=True):
         np.testing.assert_array_equal(candidate.low_res_logits, logits)
-        np.testing.assert_array_equal(
-            mask, geometry.upsample_mask(logits, handle.original_size, handle.input_size)
-        )
+        frames = (handle.original_size, handle.input_size)
+        np.testing.assert_array_equal(mask, geometry.upsample_logits(logits, *frames) > 0)
 
 
 def test_box_prompt_and_negative_click(
@@ -264,7 +263,8 @@ def test_decoder_graph_matches_sam_prompt_encoder_and_decoder(
 ) -> None:
     """Our one prompt embedding (shared by torch and ONNX) gives exactly what SAM's own prompt
     encoder and mask decoder give, for clicks, a box, and a previous mask; the factored decoder
-    the engine runs (per-image state + per-click graph) gives the same to float rounding."""
+    the engine runs (per-image state + per-click graph) gives the same to float rounding, also
+    for a subset of the masks in another order (each mask's hypernetwork picked per row)."""
     import torch
 
     backend = sam_engine.backend
@@ -273,9 +273,11 @@ def test_decoder_graph_matches_sam_prompt_encoder_and_decoder(
     def upscale(cells: Any, hyper: Any) -> Any:
         return backend.upscale_graph(torch.from_numpy(cells), torch.from_numpy(hyper)).numpy()
 
-    def factored(emb: Any, coords: Any, labels: Any, mask: Any, has: Any) -> Any:
+    def factored(
+        emb: Any, coords: Any, labels: Any, mask: Any, has: Any, wanted: Any = (0, 1, 2, 3)
+    ) -> Any:
         state = backend.state_graph(emb)
-        inputs = (*state, coords, labels, torch.arange(4), torch.tensor([49, 40]))
+        inputs = (*state, coords, labels, torch.tensor(wanted), torch.tensor([49, 40]))
         refining = bool(has[0])
         graph = backend.refine_click_graph if refining else backend.click_graph
         out = graph(*inputs, *([mask] if refining else []))
@@ -311,16 +313,19 @@ def test_decoder_graph_matches_sam_prompt_encoder_and_decoder(
             else:
                 coords.append(box.reshape(2, 2))
                 labels.append(torch.tensor([2.0, 3.0]))
+            args = (
+                emb,
+                torch.cat(coords)[None],
+                torch.cat(labels)[None],
+                mask if mask is not None else torch.zeros(1, 1, 256, 256),
+                torch.ones(1) if mask is not None else torch.zeros(1),
+            )
             for decode, atol in decoders:
-                ours_masks, ours_scores = decode(
-                    emb,
-                    torch.cat(coords)[None],
-                    torch.cat(labels)[None],
-                    mask if mask is not None else torch.zeros(1, 1, 256, 256),
-                    torch.ones(1) if mask is not None else torch.zeros(1),
-                )
+                ours_masks, ours_scores = decode(*args)
                 torch.testing.assert_close(ours_masks, ref_masks, atol=atol, rtol=1e-4)
                 torch.testing.assert_close(ours_scores, ref_scores, atol=1e-5, rtol=1e-5)
+            picked, _ = factored(*args, wanted=(3, 1))
+            torch.testing.assert_close(picked, ref_masks[:, [3, 1]], atol=5e-4, rtol=1e-4)
 
 
 def test_key_reused_for_other_pixels_is_refused(sam_engine: Any, scene_handle: Any) -> None:

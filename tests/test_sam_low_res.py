@@ -43,10 +43,6 @@ def test_masks_read_only_the_covered_cells(size: tuple[int, int]) -> None:
     garbage[outside] = rng.choice([-1e4, 1e4], int(outside.sum())).astype(np.float32)
 
     np.testing.assert_array_equal(
-        geometry.upsample_mask(garbage, size, input_size),
-        geometry.upsample_mask(logits, size, input_size),
-    )
-    np.testing.assert_array_equal(
         geometry.upsample_logits(garbage, size, input_size),
         geometry.upsample_logits(logits, size, input_size),
     )

@@ -26,7 +26,6 @@ from annotator.core.progress import Task
 FloatArray = NDArray[np.float32]
 BoolArray = NDArray[np.bool_]
 Upsampler = Callable[[FloatArray], FloatArray]  # low-res logits -> full-resolution logits
-MaskMaker = Callable[[FloatArray], BoolArray]  # low-res logits -> full-resolution mask
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,8 +64,6 @@ class Candidate:
     # The whole (256, 256) map, made on first call where the model's input was padding.
     _all_logits: Callable[[], FloatArray] = field(repr=False)
     _upsample: Upsampler = field(repr=False)
-    # Makes the mask without the full-resolution logits where it can.
-    _make_mask: MaskMaker = field(repr=False)
 
     @property
     def low_res_logits(self) -> FloatArray:
@@ -82,9 +79,9 @@ class Candidate:
 
     @cached_property
     def mask(self) -> BoolArray:
-        """Boolean mask ``(H, W)`` at the image's full resolution: ``logits > 0``, up to
-        pixels whose logit is within interpolation rounding of 0."""
-        out = self._make_mask(self._image_logits)
+        """Boolean mask ``(H, W)`` at the image's full resolution: ``logits > 0`` (the logits
+        are not kept for it: at camera resolution they are 48 MB a candidate)."""
+        out = self._upsample(self._image_logits) > 0
         out.setflags(write=False)
         return out
 

@@ -349,9 +349,11 @@ class SamEngine:
         covered = covered_cells(handle.input_size)
         decoded = self.backend.decode(state, coords, point_labels, outputs, covered, mask_input)
         logits = LowResLogits(self.backend.upscale, decoded)
-        frames = {"original_size": handle.original_size, "input_size": handle.input_size}
-        upsample = partial(geometry.upsample_logits, **frames)
-        make_mask = partial(geometry.upsample_mask, **frames)
+        upsample = partial(
+            geometry.upsample_logits,
+            original_size=handle.original_size,
+            input_size=handle.input_size,
+        )
         return Segmentation(
             tuple(
                 Candidate(
@@ -360,7 +362,6 @@ class SamEngine:
                     _image_logits=logits.covered(k),
                     _all_logits=partial(logits.complete, k),
                     _upsample=upsample,
-                    _make_mask=make_mask,
                 )
                 for k, i in enumerate(outputs)
             )

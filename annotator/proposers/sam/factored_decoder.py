@@ -39,6 +39,7 @@ projections' 128 columns, i.e. up to about 10 clicks; beyond, it is still correc
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -99,8 +100,18 @@ class MaskPromptDelta(nn.Module):
         self.register_buffer("b_queries", b @ i2t.q_proj.weight.detach().t() * scale)
 
     def forward(self, mask_input: torch.Tensor) -> torch.Tensor:
-        """``(1, 1, 256, 256)`` logits → the 16 mask features per pixel ``(P, 16)``."""
-        return _pixel_rows(self.features(mask_input))
+        """``(1, 1, 256, 256)`` logits → the 16 mask features of each pixel ``(16, P)``: the
+        channel-major layout the convolutions give is the one every product below reads."""
+        return self.features(mask_input)[0].flatten(1)
+
+
+@dataclass(frozen=True)
+class _MaskChange:
+    """A refining click's mask prompt inside :class:`ClickGraph`: its ``features (16, P)``
+    and the fixed matrices (``delta``) that turn them into the first layer's changes."""
+
+    delta: MaskPromptDelta
+    features: torch.Tensor
 
 
 class ClickGraph(nn.Module):
@@ -147,8 +158,9 @@ class ClickGraph(nn.Module):
         covered: torch.Tensor,
         mask_input: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
-        delta = self.mask_delta
-        f = None if delta is None or mask_input is None else delta(mask_input)
+        mask = None
+        if self.mask_delta is not None and mask_input is not None:
+            mask = _MaskChange(self.mask_delta, self.mask_delta(mask_input))
         sparse = self.prompt.sparse(point_coords, point_labels)[0]
         prompt_pe = torch.cat([self.output_tokens, sparse])
         image = tokens
@@ -162,30 +174,29 @@ class ClickGraph(nn.Module):
             queries = layer.norm1(queries)
             t2i, i2t = layer.cross_attn_token_to_image, layer.cross_attn_image_to_token
             if index == 0:
-                attn = _tokens_to_projected_image(t2i, queries + prompt_pe, keys, values, f, delta)
+                attn = _tokens_to_projected_image(t2i, queries + prompt_pe, keys, values, mask)
             else:
                 image_pe = image + self.pos  # the keys of both cross-attentions of this layer
                 attn = _tokens_to_image(t2i, queries + prompt_pe, image, image_pe)
             queries = layer.norm2(queries + attn)
             queries = layer.norm3(queries + layer.mlp(queries))
-            extra_bias = None
             if index == 0:
-                logits = _projected_image_to_tokens(i2t, queries_0, queries + prompt_pe, f, delta)
-                if f is not None and delta is not None:
-                    image = torch.addmm(image, f, delta.w_tokens)
-                    extra_bias = delta.b_tokens
+                logits = _projected_image_to_tokens(i2t, queries_0, queries + prompt_pe, mask)
+                update = _image_to_tokens_update(i2t, logits, image, queries, mask)
             else:
                 logits = _image_to_tokens_logits(i2t, image_pe, queries + prompt_pe)
-            image = layer.norm4(_image_to_tokens_update(i2t, logits, image, queries, extra_bias))
-        # Only the output tokens (IoU, masks) are read after the last attention; the prompt
-        # tokens' rows would be computed for nothing (attention rows are independent).
+                update = _image_to_tokens_update(i2t, logits, image, queries)
+            image = layer.norm4(update)
+        # Only the IoU token and the wanted masks' tokens are read after the last attention;
+        # the other rows would be computed for nothing (attention rows are independent).
         n_masks = len(self.hypernetworks)
-        out = queries[: 1 + n_masks]
-        out_pe = prompt_pe[: 1 + n_masks]
-        attn = _tokens_to_image(self.final_attn, out + out_pe, image, image + self.pos)
+        read = torch.cat([outputs.new_zeros(1), outputs + 1])
+        out = queries[read]
+        attn = _tokens_to_image(self.final_attn, out + prompt_pe[read], image, image + self.pos)
         queries = self.norm_final(out + attn)
-        hyper = torch.stack([mlp(queries[1 + i]) for i, mlp in enumerate(self.hypernetworks)])
-        hyper = hyper[outputs]
+        # Every mask's MLP on every wanted row (tiny), then each row's own MLP picked.
+        every = torch.stack([mlp(queries[1:]) for mlp in self.hypernetworks])  # (4, n, 32)
+        hyper = every.gather(0, outputs.reshape(1, -1, 1).expand(1, -1, every.shape[-1]))[0]
         scores = self.iou_head(queries[0])
         grid = image.reshape(self.side, self.side, -1)
         rows, cols = covered[0], covered[1]
@@ -278,26 +289,26 @@ def _tokens_to_projected_image(
     queries: torch.Tensor,
     keys: torch.Tensor,
     values: torch.Tensor,
-    f: torch.Tensor | None,
-    delta: MaskPromptDelta | None,
+    mask: _MaskChange | None,
 ) -> torch.Tensor:
     """``attn`` with the image side projected already (``keys``/``values`` of
-    :class:`ImageStateGraph`): only the few token rows are computed. With mask features ``f``,
-    the keys and values are those of the mask prompt's state."""
+    :class:`ImageStateGraph`): only the few token rows are computed. With a ``mask``, the keys
+    and values are those of the mask prompt's state."""
     heads = attn.num_heads
     n = queries.shape[0]
     q = _split_heads(attn.q_proj(queries), heads)  # (h, T, d)
     head_dim = q.shape[-1]
     logits = q @ keys.transpose(1, 2)  # (h, T, P)
-    if f is not None and delta is not None:
+    if mask is not None:
         # The keys' change has no bias term here: it would add one constant per query row.
-        w_k = delta.w_keys.reshape(-1, heads, head_dim).permute(1, 2, 0)  # (h, d, 16)
-        logits = logits + (q @ w_k) @ f.t()
+        w_k = mask.delta.w_keys.reshape(-1, heads, head_dim).permute(1, 2, 0)  # (h, d, 16)
+        logits = logits + (q @ w_k) @ mask.features
     weights = torch.softmax(logits / math.sqrt(head_dim), dim=-1)
     out = weights @ values  # (h, T, d)
-    if f is not None and delta is not None:
-        w_v = delta.w_values.reshape(-1, heads, head_dim).transpose(0, 1)  # (h, 16, d)
-        out = out + (weights @ f) @ w_v + delta.b_values.reshape(heads, 1, head_dim)
+    if mask is not None:
+        w_v = mask.delta.w_values.reshape(-1, heads, head_dim).transpose(0, 1)  # (h, 16, d)
+        b_v = mask.delta.b_values.reshape(heads, 1, head_dim)
+        out = out + (weights @ mask.features.t()) @ w_v + b_v
     return attn.out_proj(out.transpose(0, 1).reshape(n, -1))
 
 
@@ -305,20 +316,18 @@ def _projected_image_to_tokens(
     attn: nn.Module,
     image_queries: torch.Tensor,
     keys: torch.Tensor,
-    f: torch.Tensor | None,
-    delta: MaskPromptDelta | None,
+    mask: _MaskChange | None,
 ) -> torch.Tensor:
     """Image→token attention logits ``(heads, T, P)`` from the image's projected, scaled
-    ``image_queries (heads, d, P)`` of :class:`ImageStateGraph`, changed by mask features
-    ``f`` when given."""
+    ``image_queries (heads, d, P)`` of :class:`ImageStateGraph`, changed by a ``mask``."""
     heads = attn.num_heads
     k = _split_heads(attn.k_proj(keys), heads)  # (h, T, d)
     logits = k @ image_queries
-    if f is not None and delta is not None:
+    if mask is not None:
         head_dim = k.shape[-1]
-        w_q = delta.w_queries.reshape(-1, heads, head_dim).permute(1, 2, 0)  # (h, d, 16)
-        b_q = delta.b_queries.reshape(heads, 1, head_dim)
-        logits = logits + (k @ w_q) @ f.t() + (k * b_q).sum(-1, keepdim=True)
+        w_q = mask.delta.w_queries.reshape(-1, heads, head_dim).permute(1, 2, 0)  # (h, d, 16)
+        b_q = mask.delta.b_queries.reshape(heads, 1, head_dim)
+        logits = logits + (k @ w_q) @ mask.features + (k * b_q).sum(-1, keepdim=True)
     return logits
 
 
@@ -343,10 +352,11 @@ def _image_to_tokens_update(
     logits: torch.Tensor,
     image: torch.Tensor,
     values: torch.Tensor,
-    extra_bias: torch.Tensor | None = None,
+    mask: _MaskChange | None = None,
 ) -> torch.Tensor:
-    """``image`` (+ ``extra_bias``) + the image→token attention's output, from its ``logits
-    (heads, T, P)``. The softmax over each pixel's few tokens runs along the long pixel rows."""
+    """``image`` + the image→token attention's output, from its ``logits (heads, T, P)``; with
+    a ``mask``, the image is the mask prompt's (its change joins the same product). The softmax
+    over each pixel's few tokens runs along the long pixel rows."""
     heads, n, _ = logits.shape
     head_dim = attn.internal_dim // heads
     weights = torch.exp(logits - logits.amax(dim=1, keepdim=True))
@@ -355,6 +365,10 @@ def _image_to_tokens_update(
     w_o = attn.out_proj.weight.reshape(-1, heads, head_dim).permute(1, 2, 0)  # (h, d, C)
     # Value and output projections in one (h·T, C) matrix; b_o/heads on every row adds b_o once,
     # as each pixel's weights sum to one per head.
-    bias = attn.out_proj.bias if extra_bias is None else attn.out_proj.bias + extra_bias
+    bias = attn.out_proj.bias if mask is None else attn.out_proj.bias + mask.delta.b_tokens
     mixed = (v @ w_o).reshape(heads * n, -1) + bias / heads
+    if mask is not None:
+        # The tokens' change f·w is 16 more rows of the same product: one pass over the image.
+        weights = torch.cat([weights, mask.features])
+        mixed = torch.cat([mixed, mask.delta.w_tokens])
     return torch.addmm(image, weights.t(), mixed)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from annotator.proposers.sam.geometry import ENCODER_SIDE, LOW_RES_SIDE
+from annotator.proposers.sam.geometry import LOW_RES_SIDE, low_res_extent
 
 if TYPE_CHECKING:
     from annotator.proposers.sam.backend import Decoded, DecoderState, SamBackend
@@ -35,19 +35,10 @@ _PATCH = LOW_RES_SIDE // GRID_SIDE  # logits per cell and side
 
 def covered_cells(input_size: tuple[int, int]) -> tuple[int, int]:
     """Rows and columns of token cells whose logits a full-resolution mask of an image with
-    this ``input_size`` (its ``(h, w)`` in the encoder frame) reads.
-
-    Output pixels map to ``(y + 0.5)·s − 0.5`` in the 256 grid with ``s = h / (4·H)``; the last
-    one to below ``h/4 − 0.5``. Bilinear interpolation reads that row and the next, and the
-    mask maker one more as a margin for its rounding (``geometry._cells_read``): rows up to
-    ``floor(h/4 − 0.5) + 2``."""
-    scale = ENCODER_SIDE // LOW_RES_SIDE
-
-    def cells(n: int) -> int:
-        rows = math.floor(n / scale - 0.5) + 3
-        return min(GRID_SIDE, math.ceil(rows / _PATCH))
-
-    return cells(input_size[0]), cells(input_size[1])
+    this ``input_size`` (its ``(h, w)`` in the encoder frame) reads: the cells holding
+    :func:`~annotator.proposers.sam.geometry.low_res_extent`."""
+    rows, cols = low_res_extent(input_size)
+    return math.ceil(rows / _PATCH), math.ceil(cols / _PATCH)
 
 
 class LowResLogits:

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GRAPHS = ("encoder", "state", "click", "refine_click", "upscale")
-GRAPH_VERSION = 5  # bump when torch_graphs changes, so old exports are not reused
+GRAPH_VERSION = 6  # bump when torch_graphs changes, so old exports are not reused
 MIN_MASK_IOU = 0.99
 MAX_EMBEDDING_ERROR = 1e-3  # max abs difference, relative to the embedding's max abs value
 _OPSET = 17
