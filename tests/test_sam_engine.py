@@ -137,7 +137,7 @@ def test_previous_logits_are_used_as_mask_input(
 def test_full_resolution_masks_match_sam_postprocessing(
     sam_engine: Any, scene_handle: Any, scene_points: dict[str, tuple[float, float]]
 ) -> None:
-    """The one-warp upsampling agrees with SAM's own two-step interpolation (IoU ≥ 0.99), also
+    """The one-resize upsampling agrees with SAM's own two-step interpolation (IoU ≥ 0.99), also
     for image sizes whose padding does not fall on a low-res cell border."""
     import torch
     from mobile_sam.modeling import Sam
