@@ -149,7 +149,15 @@ def test_second_click_sends_the_chosen_candidates_logits(sam_window: Any, qtbot:
     assert call.mask_input is None and call.multimask  # one click: ambiguous, no history
     assert call.points == [a] and call.labels == [1]
     assert len(first.masks) == 3 and first.answer is call.answer
-    assert list(first.scores) == sorted(first.scores, reverse=True)
+    # Best first: the score discounted by the stability. Here SAM scores a speckled mask of
+    # the suit second; it is shown last, greyed, and its tooltip says why.
+    ranked = [s * st for s, st in zip(first.scores, first.stabilities, strict=True)]
+    assert ranked == sorted(ranked, reverse=True)
+    assert first.stabilities[0] >= 0.9 and min(first.stabilities) < 0.9
+    chips = w.editor.candidate_chips
+    for button, stability in zip(chips.buttons, first.stabilities, strict=True):
+        assert button.property("unstable") == (stability < 0.9)
+        assert ("speckled" in button.toolTip()) == (stability < 0.9)
     # A real click on the sample image: the mask shown holds the clicked pixel.
     shown = first.masks[w.editor.candidate_index]
     assert shown.shape == parts.session.document.size and shown[round(a[1]), round(a[0])]
@@ -176,6 +184,24 @@ def test_second_click_sends_the_chosen_candidates_logits(sam_window: Any, qtbot:
     call = rec.calls[2]
     assert call.labels == [1, 1, 0] and len(call.points) == 3
     np.testing.assert_array_equal(call.mask_input, _chosen_logits(rec.calls[1], second, 0))
+
+
+def test_the_speckled_top_score_is_not_what_is_shown(sam_window: Any, qtbot: Any) -> None:
+    """In the middle of the patch SAM scores a speckled mask of the suit highest, the patch just
+    below: the window shows the patch, and the speckled one last, greyed."""
+    parts = sam_window
+    w, rec = parts.window, parts.recorder
+    _click(w, 165.0, 371.0)
+    shown = _wait_answer(qtbot, parts, calls=1, steps=1)
+    answer = rec.calls[0].answer
+    top = int(np.argmax(answer.scores))
+    assert w.editor.candidate_index == 0 and shown.outputs[0] != top
+    assert shown.outputs[-1] == top and shown.stabilities[-1] < 0.9
+    patch = shown.masks[0]
+    assert 2000 < patch.sum() < 8000  # the patch, not the suit (tens of thousands of pixels)
+    chips = w.editor.candidate_chips
+    assert chips.buttons[0].isChecked() and chips.buttons[2].property("unstable")
+    assert max(shown.scores) == shown.scores[2] > shown.scores[0]
 
 
 def test_choosing_another_candidate_changes_what_is_fed_back(sam_window: Any, qtbot: Any) -> None:

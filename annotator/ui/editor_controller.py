@@ -403,7 +403,9 @@ class EditorController(QObject):
         self._sam_preview.set_indexer(mask_indexer(mask), shown.union(self._preview_rect))
         self._preview_rect = shown
         score = c.scores[self._candidate_index] if c.scores else 0.0
-        self.candidate_chips.show_candidates(c.scores, self._candidate_index, c.steps)
+        self.candidate_chips.show_candidates(
+            c.scores, self._candidate_index, c.steps, c.stabilities
+        )
         self.candidatesChanged.emit(self._candidate_index, len(c.masks), score)
 
     def _hide_candidates(self) -> None:
@@ -443,10 +445,11 @@ class EditorController(QObject):
         info = {
             "tool": "sam",
             **c.prompt,
-            "candidate": i,  # as shown: best score first
+            "candidate": i,  # as shown: best first
             "output": c.outputs[i] if c.outputs else None,  # the model's output index
             "score": c.scores[i] if c.scores else None,
             "scores": list(c.scores),
+            "stability": c.stabilities[i] if c.stabilities else None,
             "subtract": subtract,
         }
         final = self.doc.layer_array(self._final_key())

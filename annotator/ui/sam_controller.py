@@ -79,8 +79,9 @@ class CandidateMasks(Sequence[NDArray[np.bool_]]):
 
 @dataclass(frozen=True)
 class Candidates:
-    """The answer now current for the object being segmented, as shown: candidates best score
-    first. ``prompt`` is what produced it (points, labels, box, steps, refined, model)."""
+    """The answer now current for the object being segmented, as shown: candidates best first
+    (score discounted by stability). ``prompt`` is what produced it (points, labels, box, steps,
+    refined, model)."""
 
     masks: Sequence[NDArray[np.bool_]]
     scores: tuple[float, ...]
@@ -90,6 +91,7 @@ class Candidates:
     object_id: int = 0
     answer: Segmentation | None = field(default=None, repr=False, compare=False)
     size: tuple[int, int] = (0, 0)  # (height, width) of the image the masks are of
+    stabilities: tuple[float, ...] = ()  # each shown candidate's ``Candidate.stability``
 
     @property
     def steps(self) -> int:
@@ -99,10 +101,10 @@ class Candidates:
 def shown_candidates(
     answer: Segmentation, chosen: int
 ) -> tuple[CandidateMasks, list[float], list[int], int]:
-    """Masks, scores and output indices of ``answer`` best score first, and where the chosen
-    output (``chosen``) now stands. Only the chosen mask is made here (on the caller's thread,
-    a worker); the others when they are first shown."""
-    order = sorted(range(len(answer.candidates)), key=lambda i: -answer.candidates[i].score)
+    """Masks, scores and output indices of ``answer`` best first (``Segmentation.ranked_indices``),
+    and where the chosen output (``chosen``) now stands. Only the chosen mask is made here (on
+    the caller's thread, a worker); the others when they are first shown."""
+    order = answer.ranked_indices()
     masks = CandidateMasks(answer, order)
     scores = [float(answer.candidates[i].score) for i in order]
     shown = order.index(chosen)
@@ -145,7 +147,10 @@ def candidates_of(s: ClickSession, object_id: int) -> Candidates:
     if answer is None or s.chosen_index is None:
         return Candidates(CandidateMasks(), (), prompt, object_id=object_id, size=size)
     masks, scores, outputs, chosen = shown_candidates(answer, s.chosen_index)
-    return Candidates(masks, tuple(scores), prompt, tuple(outputs), chosen, object_id, answer, size)
+    stabilities = tuple(answer.candidates[i].stability for i in outputs)
+    return Candidates(
+        masks, tuple(scores), prompt, tuple(outputs), chosen, object_id, answer, size, stabilities
+    )
 
 
 class SamController(QObject):

@@ -1,6 +1,7 @@
 """SAM's candidate masks for the object being segmented, each with its score, as a row of small
 buttons floating in the canvas corner: the shown one is checked, a click chooses another (it is
-then the one the next click refines); Tab cycles them from the keyboard."""
+then the one the next click refines); Tab cycles them from the keyboard. A speckled candidate
+(low stability) is greyed and says why in its tooltip."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QButtonGroup, QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+
+from annotator.proposers.segmenter import UNSTABLE_BELOW
 
 # The theme's tool-bar colours, a little translucent so the image stays visible beneath.
 STYLE = """
@@ -18,6 +21,7 @@ QFrame#candidateChips QToolButton { background: transparent; color: #d7dae0; pad
                                     border-radius: 4px; }
 QFrame#candidateChips QToolButton:hover { background: #3a3e45; }
 QFrame#candidateChips QToolButton:checked { background: #3d5a80; color: #ffffff; }
+QFrame#candidateChips QToolButton[unstable="true"] { color: #7d8590; font-style: italic; }
 """
 
 MARGIN = 8
@@ -42,7 +46,13 @@ class CandidateChips(QFrame):
         self.buttons: list[QToolButton] = []
         self.hide()
 
-    def show_candidates(self, scores: Sequence[float], index: int, steps: int) -> None:
+    def show_candidates(
+        self,
+        scores: Sequence[float],
+        index: int,
+        steps: int,
+        stabilities: Sequence[float] = (),
+    ) -> None:
         while len(self.buttons) < len(scores):
             button = QToolButton(self)
             button.setCheckable(True)
@@ -53,11 +63,23 @@ class CandidateChips(QFrame):
         for i, button in enumerate(self.buttons):
             button.setVisible(i < len(scores))
             if i < len(scores):
+                stability = stabilities[i] if i < len(stabilities) else 1.0
+                unstable = stability < UNSTABLE_BELOW
                 button.setText(f"{i + 1} · {scores[i]:.2f}")
                 button.setToolTip(
-                    f"Candidate {i + 1}: predicted IoU {scores[i]:.3f}"
-                    " (Tab: next; the next click refines the chosen one)"
+                    f"Candidate {i + 1}: predicted IoU {scores[i]:.3f}, stability {stability:.2f}"
+                    + (
+                        " — speckled: its area changes by more than a tenth when the threshold"
+                        " moves by one logit, so it ranks below cleaner candidates"
+                        if unstable
+                        else ""
+                    )
+                    + " (Tab: next; the next click refines the chosen one)"
                 )
+                if button.property("unstable") != unstable:
+                    button.setProperty("unstable", unstable)
+                    button.style().unpolish(button)  # the style sheet reads the property
+                    button.style().polish(button)
                 button.setChecked(i == index)
         self.caption.setText("SAM" if steps <= 1 else f"SAM · refined ×{steps - 1}")
         self.caption.setToolTip(f"{steps} prompt(s) on this object; Backspace takes one back")
