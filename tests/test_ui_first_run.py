@@ -20,11 +20,17 @@ def test_empty_database_offers_the_sample(tmp_path: Path, make_app: Any, qtbot: 
     assert "PRIST Annotator" in w.windowTitle()
     assert w.banner.isVisible() and w.model.rowCount() == 0
     assert parts.store.is_empty()  # offered, not imported behind the user's back
+    # With no image there is no zoom to show (fitting the empty scene once said 1728 %).
+    w.resize(1400, 900)
+    w.canvas.fit()
+    assert w.status.zoom_label.text() == "" and w.canvas.zoom == 1.0
     with qtbot.waitSignal(w.jobs.ended, timeout=120_000) as ended:
         qtbot.mouseClick(w.banner.sample_button, Qt.MouseButton.LeftButton)
     assert ended.args[0] == "finished"
     assert w.model.rowCount() == 10 and not w.banner.isVisible()
     assert parts.session.document is not None
+    assert 0.5 < w.canvas.zoom < 3.0  # the sample photo, fitted
+    assert w.status.zoom_label.text() == f"{w.canvas.zoom * 100:.0f}%"
     store = open_store(db)
     try:
         assert store.count(ListQuery()) == 10

@@ -63,6 +63,9 @@ class CanvasView(QGraphicsView):
         self._panning: QPointF | None = None
         self._space_down = False
         self._fit_on_resize = True
+        # Until an image sets it, the scene's rect is its items' (the brush cursor): fitting
+        # that would zoom to thousands of percent.
+        self._has_image = False
         pen = QPen(QColor(255, 255, 255, 230), 1.2)
         pen.setCosmetic(True)
         self._cursor_item = QGraphicsEllipseItem()
@@ -79,6 +82,7 @@ class CanvasView(QGraphicsView):
     # -- scene ----------------------------------------------------------------------------
     def set_scene_size(self, width: int, height: int) -> None:
         self.scene().setSceneRect(QRectF(0, 0, width, height))
+        self._has_image = True
         self._fit_on_resize = True
         self.fit()
 
@@ -88,7 +92,7 @@ class CanvasView(QGraphicsView):
 
     def fit(self) -> None:
         rect = self.scene().sceneRect()
-        if rect.isEmpty():
+        if not self._has_image or rect.isEmpty():
             return
         self.fitInView(rect.adjusted(-8, -8, 8, 8), Qt.AspectRatioMode.KeepAspectRatio)
         self._fit_on_resize = True
