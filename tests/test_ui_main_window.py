@@ -186,6 +186,21 @@ def test_shortcut_and_history_dialogs(sample_db: Path, make_app: Any) -> None:
     assert len(keys) == len(set(keys))  # no shortcut bound twice
     dialog = ShortcutsDialog(w)
     assert dialog.table.rowCount() >= len(SHORTCUTS)
+    table = dialog.table
+    dialog.filter.setText("mask ctrl+shift")
+    shown = [r for r in range(table.rowCount()) if not table.isRowHidden(r)]
+    assert shown and len(shown) < table.rowCount()
+    assert all("ctrl+shift" in table.item(r, 2).text().casefold() for r in shown)
+    assert "Clear mask" in [table.item(r, 1).text() for r in shown]
+    dialog.filter.clear()
+    assert not any(table.isRowHidden(r) for r in range(table.rowCount()))
+    # Every key combination is shown whole, and nothing in the table is editable.
+    keys_width = table.columnWidth(2)
+    assert all(
+        table.fontMetrics().horizontalAdvance(table.item(r, 2).text()) < keys_width
+        for r in range(table.rowCount())
+    )
+    assert table.editTriggers() == table.EditTrigger.NoEditTriggers
     w.select_row(0)
     w.editor.apply_polygon([(10, 10), (60, 10), (60, 60)], False)
     events = parts.store.history(parts.session.document.id)

@@ -3,8 +3,9 @@
 Every click is sent together with the earlier ones, and the low-resolution logits of the
 candidate the user kept last time go in as ``mask_input``, so the model refines its previous
 answer rather than starting again (tools that zero the previous logits on each click lose that).
-All candidates come back with their scores; the session starts on the best-ranked one (score discounted by stability) and the user
-may :meth:`choose` another, which is then the one refined by the next click.
+All candidates come back with their scores; the session starts on the best-ranked one (score
+discounted by stability) and the user may :meth:`choose` another, which is then the one refined
+by the next click.
 
 Only a single click with no box is ambiguous (part or whole?), so only then are SAM's three
 alternatives asked for; with more prompts its single-mask output is the better answer.

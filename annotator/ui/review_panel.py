@@ -105,8 +105,8 @@ class ReviewPanel(QFrame):
             return
         if stats is None:
             self.diff.setText(
-                f"<span style='color:#8a8f98'>Turn {turn + 1}: no proposal and final mask to "
-                "compare</span>"
+                f"<span style='color:#8a8f98'>Turn {turn + 1}: nothing to compare yet (the diff"
+                " needs both a model proposal and a final mask)</span>"
             )
             return
         changed, iou, added, removed = stats

@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QDialog,
     QDialogButtonBox,
     QHeaderView,
+    QLineEdit,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -117,15 +119,24 @@ class ShortcutsDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        self.resize(560, 640)
+        self.resize(620, 640)
         lay = QVBoxLayout(self)
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter by action or key…")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self._apply_filter)
+        lay.addWidget(self.filter)
         rows = [(s.group, s.label, s.keys) for s in SHORTCUTS] + [
             ("Canvas", d, k) for k, d in CANVAS_KEYS
         ]
         table = QTableWidget(len(rows), 3)
         table.setHorizontalHeaderLabels(["Group", "Action", "Keys"])
         table.verticalHeader().setVisible(False)
-        table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        header = table.horizontalHeader()
+        for column in (0, 2):  # keys are never cut short; the action takes what is left
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         for r, values in enumerate(rows):
             for c, v in enumerate(values):
                 table.setItem(r, c, QTableWidgetItem(v))
@@ -134,3 +145,9 @@ class ShortcutsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
+
+    def _apply_filter(self, text: str) -> None:
+        words = text.casefold().split()
+        for r in range(self.table.rowCount()):
+            row = " ".join(self.table.item(r, c).text() for c in range(3)).casefold()
+            self.table.setRowHidden(r, not all(w in row for w in words))
