@@ -165,10 +165,10 @@ def test_turn_diff_in_three_colours_and_queue_sorted_by_correction(
     assert int((index == 3).sum()) == int((final & proposal).sum())  # kept
     assert int((index == 2).sum()) == added
     assert int((index == 1).sum()) == removed
-    colours = {tuple(item._palette[k]) for k in (1, 2, 3)}
+    colours = {tuple(item.palette[k]) for k in (1, 2, 3)}
     assert len(colours) == 3  # three different colours
     ys, xs = np.nonzero(final & ~proposal)
-    assert tuple(item._buffer[ys[0], xs[0]]) == tuple(item._palette[2])
+    assert tuple(item._buffer[ys[0], xs[0]]) == tuple(item.palette[2])
 
 
 def test_dashboard_dock_filters_the_record_list(

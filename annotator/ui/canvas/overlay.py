@@ -54,6 +54,13 @@ class RasterOverlayItem(QGraphicsItem):
         elif not changed.is_empty:
             self.refresh(changed)
 
+    @property
+    def palette(self) -> NDArray[np.uint8]:
+        """The colour of each index, premultiplied BGRA (read-only)."""
+        view = self._palette.view()
+        view.flags.writeable = False
+        return view
+
     def set_palette(self, palette: NDArray[np.uint8]) -> None:
         self._palette = palette
         self._words = _palette_words(palette)
