@@ -95,6 +95,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("export", "Export…", "Ctrl+E", "mdi6.export", "File"),
     Shortcut("settings", "Settings…", "Ctrl+,", "mdi6.cog-outline", "File"),
     Shortcut("help", "Keyboard shortcuts", "F1", "mdi6.keyboard-outline", "Help"),
+    Shortcut("about", "About PRIST Annotator", "", "mdi6.information-outline", "Help"),
 )
 
 CANVAS_KEYS: tuple[tuple[str, str], ...] = (

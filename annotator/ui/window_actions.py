@@ -11,6 +11,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 from annotator.core.model import Decision
+from annotator.ui.about_dialog import AboutDialog, facts_of
 from annotator.ui.icons import Icons
 from annotator.ui.shortcuts import SHORTCUTS, ShortcutsDialog, by_action
 
@@ -116,4 +117,5 @@ def window_handlers(w: MainWindow) -> dict[str, Callable[[], object]]:
         "export": w.files.export_dialog,
         "settings": w.settings_dialog,
         "help": lambda: ShortcutsDialog(w).exec(),
+        "about": lambda: AboutDialog(facts_of(w), w).exec(),
     }

@@ -1,0 +1,128 @@
+"""Help > About: the version and everything a bug report needs (the database, where settings,
+weights and caches live, the SAM model and runtime in use, compute threads, library versions),
+with a button that copies it as plain text."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import PySide6
+from PySide6.QtCore import qVersion
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+import annotator
+from annotator.core.appdirs import cache_dir, config_dir, data_dir, models_dir
+from annotator.core.errors import ProposerError
+from annotator.proposers.torch_runtime import wanted_torch_threads
+from annotator.storage import ListQuery
+from annotator.ui.status_line import SAM_STATES
+
+
+@dataclass(frozen=True)
+class AppFacts:
+    """What the About box reports, gathered from the running window."""
+
+    database: str
+    records: int
+    sam_state: str
+    sam_model: str  # "" until the engine is built
+    sam_weights: str
+    sam_runtime: str  # "" until the model is loaded
+    proposer: str
+
+    def lines(self) -> list[str]:
+        try:
+            threads = str(wanted_torch_threads())
+        except ProposerError as exc:
+            threads = f"invalid setting ({exc})"
+        sam = SAM_STATES.get(self.sam_state, self.sam_state).removeprefix("SAM: ")
+        return [
+            f"PRIST Annotator {annotator.__version__}",
+            "",
+            f"Database      {self.database} ({self.records:,} records)",
+            f"Settings      {config_dir()}",
+            f"Data          {data_dir()}",
+            f"Model weights {models_dir()}",
+            f"Caches        {cache_dir()}",
+            "",
+            f"SAM           {self.sam_model or '(not built yet)'}: {sam}",
+            f"  weights     {self.sam_weights or '–'}",
+            f"  runtime     {self.sam_runtime or '(chosen when the model loads)'}",
+            f"Proposer      {self.proposer}",
+            f"Threads       {threads} per model (cores − 1)",
+            "",
+            f"Python {platform.python_version()} · Qt {qVersion()} · PySide6 {PySide6.__version__}",
+            f"{platform.platform()} ({sys.byteorder}-endian)",
+        ]
+
+    def text(self) -> str:
+        return "\n".join(self.lines())
+
+
+def sam_facts(sam: Any) -> tuple[str, str, str]:
+    """(model, weights, runtime) of the app's SAM controller, reading only what is already
+    there: asking an engine for its runtime would load the model on the UI thread."""
+    engine = sam.engine
+    if engine is None:
+        return "", "", ""
+    model = str(getattr(engine, "model_id", ""))
+    weights = getattr(engine, "weights", None)
+    shown = "" if weights is None else f"{weights.path} (sha256 {weights.sha256[:12]}…)"
+    runtime = ""
+    if sam.ready and hasattr(engine, "runtime"):
+        runtime = str(getattr(engine, "runtime_note", "") or engine.runtime)
+    return model, shown, runtime
+
+
+def facts_of(window: Any) -> AppFacts:
+    model, weights, runtime = sam_facts(window.sam)
+    return AppFacts(
+        database=window.store.url,
+        records=window.store.count(ListQuery()),
+        sam_state=window.sam.state,
+        sam_model=model,
+        sam_weights=weights,
+        sam_runtime=runtime,
+        proposer=window.status.proposer_label.text().removeprefix("Proposer: ") or "none",
+    )
+
+
+class AboutDialog(QDialog):
+    def __init__(self, facts: AppFacts, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("About PRIST Annotator")
+        self.resize(860, 440)
+        lay = QVBoxLayout(self)
+        lay.addWidget(
+            QLabel(
+                "<b>PRIST Annotator</b> — curation of pixel-level reasoning-segmentation data"
+                " (PRIST, arXiv 2502.09447)."
+            )
+        )
+        self.report = QPlainTextEdit(facts.text())
+        self.report.setReadOnly(True)
+        self.report.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        font = self.report.font()
+        font.setFamily("monospace")
+        self.report.setFont(font)
+        lay.addWidget(self.report)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.copy_button = QPushButton("Copy for a bug report")
+        buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.copy_button.clicked.connect(
+            lambda: QGuiApplication.clipboard().setText(self.report.toPlainText())
+        )
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
