@@ -35,11 +35,3 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
-
-
-def torch_threads() -> int:
-    """Threads for torch: cores - 1, at least 1 (leave one core to the UI / the OS)."""
-    cores = (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    )
-    return max(1, cores - 1)
