@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 import annotator
 from annotator.core.appdirs import cache_dir, config_dir, data_dir, models_dir
 from annotator.core.errors import ProposerError
-from annotator.proposers.torch_runtime import wanted_torch_threads
+from annotator.proposers.torch_runtime import THREADS_ENV, wanted_torch_threads
 from annotator.storage import ListQuery
 from annotator.ui.status_line import SAM_STATES
 
@@ -61,7 +61,7 @@ class AppFacts:
             f"  weights     {self.sam_weights or '–'}",
             f"  runtime     {self.sam_runtime or '(chosen when the model loads)'}",
             f"Proposer      {self.proposer}",
-            f"Threads       {threads} per model (cores − 1)",
+            f"Threads       {threads} per model (cores − 1 unless ${THREADS_ENV} is set)",
             "",
             f"Python {platform.python_version()} · Qt {qVersion()} · PySide6 {PySide6.__version__}",
             f"{platform.platform()} ({sys.byteorder}-endian)",
@@ -80,9 +80,8 @@ def sam_facts(sam: Any) -> tuple[str, str, str]:
     model = str(getattr(engine, "model_id", ""))
     weights = getattr(engine, "weights", None)
     shown = "" if weights is None else f"{weights.path} (sha256 {weights.sha256[:12]}…)"
-    runtime = ""
-    if sam.ready and hasattr(engine, "runtime"):
-        runtime = str(getattr(engine, "runtime_note", "") or engine.runtime)
+    # Which runtime and why; set when the model has loaded, which a ready image implies.
+    runtime = str(getattr(engine, "runtime_note", "")) if sam.ready else ""
     return model, shown, runtime
 
 
