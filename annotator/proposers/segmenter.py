@@ -133,7 +133,7 @@ class Segmentation:
 
     @property
     def best_index(self) -> int:
-        return int(np.argmax([c.quality for c in self.candidates]))
+        return self.ranked_indices()[0]
 
     @property
     def best(self) -> Candidate:

@@ -91,11 +91,17 @@ class Candidates:
     object_id: int = 0
     answer: Segmentation | None = field(default=None, repr=False, compare=False)
     size: tuple[int, int] = (0, 0)  # (height, width) of the image the masks are of
-    stabilities: tuple[float, ...] = ()  # each shown candidate's ``Candidate.stability``
 
     @property
     def steps(self) -> int:
         return int(self.prompt.get("steps", 0))
+
+    @property
+    def stabilities(self) -> tuple[float, ...]:
+        """Each shown candidate's ``Candidate.stability``."""
+        if self.answer is None:
+            return ()
+        return tuple(self.answer.candidates[i].stability for i in self.outputs)
 
 
 def shown_candidates(
@@ -147,10 +153,7 @@ def candidates_of(s: ClickSession, object_id: int) -> Candidates:
     if answer is None or s.chosen_index is None:
         return Candidates(CandidateMasks(), (), prompt, object_id=object_id, size=size)
     masks, scores, outputs, chosen = shown_candidates(answer, s.chosen_index)
-    stabilities = tuple(answer.candidates[i].stability for i in outputs)
-    return Candidates(
-        masks, tuple(scores), prompt, tuple(outputs), chosen, object_id, answer, size, stabilities
-    )
+    return Candidates(masks, tuple(scores), prompt, tuple(outputs), chosen, object_id, answer, size)
 
 
 class SamController(QObject):

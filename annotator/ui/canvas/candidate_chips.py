@@ -51,7 +51,7 @@ class CandidateChips(QFrame):
         scores: Sequence[float],
         index: int,
         steps: int,
-        stabilities: Sequence[float] = (),
+        stabilities: Sequence[float],
     ) -> None:
         while len(self.buttons) < len(scores):
             button = QToolButton(self)
@@ -63,7 +63,7 @@ class CandidateChips(QFrame):
         for i, button in enumerate(self.buttons):
             button.setVisible(i < len(scores))
             if i < len(scores):
-                stability = stabilities[i] if i < len(stabilities) else 1.0
+                stability = stabilities[i]
                 unstable = stability < UNSTABLE_BELOW
                 button.setText(f"{i + 1} · {scores[i]:.2f}")
                 button.setToolTip(
