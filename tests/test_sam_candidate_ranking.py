@@ -20,14 +20,14 @@ from annotator.proposers.segmenter import UNSTABLE_BELOW, Candidate, Segmentatio
 SAMPLE = Path(__file__).resolve().parents[1] / "resources" / "sample"
 
 
-def _candidate(logits: np.ndarray, score: float, cells: tuple[int, int] = (256, 256)) -> Candidate:
+def _candidate(logits: np.ndarray, score: float, extent: tuple[int, int] = (256, 256)) -> Candidate:
     return Candidate(
         score=score,
         output_index=0,
         _image_logits=logits.astype(np.float32),
         _all_logits=lambda: logits,
         _upsample=lambda grid: grid,
-        _grid_cells=cells,
+        _extent=extent,
     )
 
 
@@ -47,15 +47,15 @@ def test_stability_is_the_area_kept_when_the_threshold_moves_one_logit() -> None
     assert _candidate(np.full((256, 256), -5.0), 0.9).stability == 1.0
 
 
-def test_stability_reads_only_the_grid_the_image_covers() -> None:
-    """Beyond the image's cells the map is not the answer (the padding's logits are made later,
-    or never): values there must not count."""
+def test_stability_reads_only_the_grid_the_mask_reads() -> None:
+    """Beyond what the full-resolution mask reads the map is not the answer (the padding's
+    logits are made later, or never): values there must not count."""
+    extent = geometry.low_res_extent((768, 1024))
+    assert extent == (193, 256)
     logits = _disk()
-    logits[192:, :] = np.random.default_rng(1).choice([-1e4, 0.0, 1e4], (64, 256))
-    assert _candidate(logits, 0.9, cells=(192, 256)).stability == 1.0
+    logits[extent[0] :, :] = np.random.default_rng(1).choice([-1e4, 0.0, 1e4], (63, 256))
+    assert _candidate(logits, 0.9, extent).stability == 1.0
     assert _candidate(logits, 0.9).stability < 0.9
-    assert geometry.image_grid_cells((768, 1024)) == (192, 256)
-    assert geometry.image_grid_cells((1024, 681)) == (256, 171)  # a partly covered column counts
 
 
 def test_best_and_ranking_discount_unstable_candidates() -> None:

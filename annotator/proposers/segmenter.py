@@ -64,21 +64,21 @@ class Candidate:
 
     score: float  # the model's predicted IoU of this mask with the object
     output_index: int  # which of the model's outputs this is (0: single-mask output)
-    # (256, 256), right wherever the image is: all the full-resolution mask reads.
+    # (256, 256), right wherever the image is: all the full-resolution mask reads, which is
+    # the top left ``_extent`` (rows, columns).
     _image_logits: FloatArray = field(repr=False)
     # The whole (256, 256) map, made on first call where the model's input was padding.
     _all_logits: Callable[[], FloatArray] = field(repr=False)
     _upsample: Upsampler = field(repr=False)
-    # (rows, columns) of the 256 grid that the image covers, from the top left.
-    _grid_cells: tuple[int, int] = field(default=(256, 256), repr=False)
+    _extent: tuple[int, int] = field(default=(256, 256), repr=False)
 
     @cached_property
     def stability(self) -> float:
         """How little the mask moves with its threshold, in [0, 1]: its area at logit > +1 over
-        its area at logit > −1, on the low-resolution grid where the image is (within 0.01 of
-        the same ratio at full resolution, for a fraction of the cost). A clean object is
+        its area at logit > −1, on the low-resolution logits the mask is made from (within 0.01
+        of the same ratio at full resolution, for a fraction of the cost). A clean object is
         0.95–1; the speckled union of textures SAM sometimes scores highest is 0.1–0.6."""
-        rows, cols = self._grid_cells
+        rows, cols = self._extent
         grid = self._image_logits[:rows, :cols]
         loose = int(np.count_nonzero(grid > -STABILITY_OFFSET))
         strict = int(np.count_nonzero(grid > STABILITY_OFFSET))

@@ -349,7 +349,7 @@ class SamEngine:
         covered = covered_cells(handle.input_size)
         decoded = self.backend.decode(state, coords, point_labels, outputs, covered, mask_input)
         logits = LowResLogits(self.backend.upscale, decoded)
-        grid_cells = geometry.image_grid_cells(handle.input_size)
+        extent = geometry.low_res_extent(handle.input_size)
         upsample = partial(
             geometry.upsample_logits,
             original_size=handle.original_size,
@@ -363,7 +363,7 @@ class SamEngine:
                     _image_logits=logits.covered(k),
                     _all_logits=partial(logits.complete, k),
                     _upsample=upsample,
-                    _grid_cells=grid_cells,
+                    _extent=extent,
                 )
                 for k, i in enumerate(outputs)
             )

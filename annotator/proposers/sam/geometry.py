@@ -103,10 +103,3 @@ def low_res_extent(input_size: tuple[int, int]) -> tuple[int, int]:
         return min(LOW_RES_SIDE, math.floor(n / cells - 0.5) + 2)
 
     return extent(input_size[0]), extent(input_size[1])
-
-
-def image_grid_cells(input_size: tuple[int, int]) -> tuple[int, int]:
-    """Rows and columns of the 256 grid, from the top left, that the image covers (a part of
-    the last may be padding)."""
-    cells = ENCODER_SIDE // LOW_RES_SIDE
-    return math.ceil(input_size[0] / cells), math.ceil(input_size[1] / cells)
