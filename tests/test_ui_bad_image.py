@@ -79,6 +79,18 @@ def test_list_names_the_flag_and_opening_says_why(
     w.select_row(rows[ws.img_of["good"]])
     assert not w.record_flags.isVisibleTo(w)
     assert w.open_pixels() is not None
+    assert w.status.zoom_label.isVisibleTo(w) and w.status.zoom_label.text().endswith("%")
+
+    # A record of unknown size has nothing to zoom: no zoom shown (fitting its empty scene
+    # once said 1728 %), and zooming does nothing.
+    w.select_row(rows[ws.img_of["empty"]])
+    assert w.session.document is not None and w.session.document.size == (0, 0)
+    assert not w.status.zoom_label.isVisibleTo(w) and w.status.zoom_label.text() == ""
+    w.canvas.zoom_by(2.0)
+    w.canvas.fit()
+    assert w.canvas.zoom == 1.0 and w.status.zoom_label.text() == ""
+    w.select_row(rows[ws.img_of["good"]])
+    assert w.status.zoom_label.text() == f"{w.canvas.zoom * 100:.0f}%" != "100%"
 
 
 def test_the_panel_tells_what_changed_since_the_import(

@@ -188,24 +188,29 @@ def test_the_flag_column_names_the_codes_in_short(
     assert "⚑ Unreadable image: " in tip and "⚑ No mask match: " in tip and "not it" not in tip
     assert "no shape labelled" in tip  # the full messages, not the short names
 
-    # As wide as a short label (cut in the middle, so "+1" stays, when a little too narrow).
+    # As wide as a short label in the font the table paints with; never a cut word.
     table = w.browser.table
     _dock_width(w, 430, qtbot)
     assert not table.isColumnHidden(3) and not table.isColumnHidden(0)
     width = table.columnWidth(3)
-    assert table.fontMetrics().horizontalAdvance("Unreadable") < width <= 100
+    metrics = table.fontMetrics()
+    assert metrics.horizontalAdvance("No LabelMe") < width <= 100
     assert width < table.columnWidth(1)  # the focus keeps the room
-    assert _painted(w, rows[flagged.img_of["truncated"]]) == (
-        "Unreadable +1",
-        Qt.TextElideMode.ElideMiddle,
-    )
+    assert _painted(w, rows[flagged.img_of["truncated"]]) == "Unreadable"  # "Unre…e +1" once
+    assert _painted(w, rows[flagged.img_of["missing"]]) == "No image"
     assert not table.viewport().grab().isNull()
+    table.setColumnWidth(3, width + 30)  # widened by hand: the count too
+    assert _painted(w, rows[flagged.img_of["truncated"]]) == "Unreadable +1"
+    table.setColumnWidth(3, metrics.horizontalAdvance("Unreadable"))  # too narrow for it
+    assert _painted(w, rows[flagged.img_of["truncated"]]) == "⚑2"
+    assert _painted(w, rows[flagged.img_of["resized"]]) == "Size"  # still fits whole
+    table.setColumnWidth(3, width)
 
     # A panel too narrow for the label: the column shrinks to the marker rather than going.
     _dock_width(w, 300, qtbot)
     assert not table.isColumnHidden(3) and not table.isColumnHidden(0)
     assert table.columnWidth(3) < width
-    painted = {role: _painted(w, rows[img])[0] for role, img in flagged.img_of.items()}
+    painted = {role: _painted(w, rows[img]) for role, img in flagged.img_of.items()}
     assert painted == {
         "good": "",
         "truncated": "⚑2",
@@ -217,10 +222,10 @@ def test_the_flag_column_names_the_codes_in_short(
     # Narrower still: the thumbnails go, the flag markers stay.
     _dock_width(w, 230, qtbot)
     assert table.isColumnHidden(0) and not table.isColumnHidden(3)
-    assert _painted(w, rows[flagged.img_of["truncated"]])[0] == "⚑2"
+    assert _painted(w, rows[flagged.img_of["truncated"]]) == "⚑2"
     _dock_width(w, 430, qtbot)
     assert table.columnWidth(3) == width
-    assert _painted(w, rows[flagged.img_of["missing"]])[0] == "No image"
+    assert _painted(w, rows[flagged.img_of["missing"]]) == "No image"
 
 
 def _dock_width(w: Any, width: int, qtbot: Any) -> None:
@@ -228,7 +233,7 @@ def _dock_width(w: Any, width: int, qtbot: Any) -> None:
     qtbot.waitUntil(lambda: abs(w.list_dock.width() - width) <= 2)
 
 
-def _painted(w: Any, row: int) -> tuple[str, Qt.TextElideMode]:
+def _painted(w: Any, row: int) -> str:
     """The text the flag column's delegate paints for ``row`` at the column's width."""
     table = w.browser.table
     index = w.model.index(row, 3)
@@ -236,7 +241,7 @@ def _painted(w: Any, row: int) -> tuple[str, Qt.TextElideMode]:
     option.initFrom(table)
     option.rect = table.visualRect(index)
     table.itemDelegateForColumn(3).initStyleOption(option, index)
-    return option.text, option.textElideMode
+    return option.text
 
 
 def test_new_records_refresh_the_codes_offered(

@@ -65,13 +65,14 @@ def flag_rank(code: FlagCode | str) -> tuple[int, str]:
         return (len(FLAG_LABELS), str(code))
 
 
-def flag_marker(codes: Sequence[FlagCode | str]) -> str:
-    """The flag column's text: the first code's short label, and ``+N`` for N more codes."""
+def flag_marker(codes: Sequence[FlagCode | str], count: bool = True) -> str:
+    """The flag column's text: the first code's short label, and (with ``count``) ``+N`` for N
+    more codes."""
     if not codes:
         return ""
     first = min(codes, key=flag_rank)
     more = len(set(codes)) - 1
-    return flag_short(first) + (f" +{more}" if more else "")
+    return flag_short(first) + (f" +{more}" if more and count else "")
 
 
 def flag_compact(codes: Sequence[FlagCode | str]) -> str:

@@ -196,7 +196,7 @@ class MainWindow(QMainWindow):
         self.editor.message.connect(lambda m: self.statusBar().showMessage(m, 4000))
         self.editor.maskChanged.connect(self.refresh_turn)
         self.editor.candidatesChanged.connect(self.status.show_candidates)
-        self.canvas.zoomChanged.connect(lambda z: self.status.zoom_label.setText(f"{z * 100:.0f}%"))
+        self.canvas.zoomChanged.connect(self.status.show_zoom)
         self.canvas.cursorMoved.connect(self.status.show_position)
         self.toolbars.opacity.valueChanged.connect(self._opacity_changed)
         self.sam.stateChanged.connect(self.status.show_sam_state)

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from annotator.core.status import Status
 from annotator.storage import ConversationSummary, ListQuery
-from annotator.ui.flag_labels import FLAG_SHORT, flag_compact, flag_label, flag_rank
+from annotator.ui.flag_labels import FLAG_SHORT, flag_compact, flag_label, flag_marker, flag_rank
 from annotator.ui.icons import Icons
 from annotator.ui.record_list import (
     COLUMN_TIPS,
@@ -54,8 +54,8 @@ SORTS = (
     ("Largest correction", "correction"),
 )
 # Column widths; the focus column (1) takes the rest but keeps at least FOCUS_MIN. The flag
-# column's is measured: as wide as its longest single short label in the table's font; where
-# that does not fit it narrows to FLAG_NARROW (a coloured "⚑2") before it is dropped.
+# column's is measured: as wide as its longest short label in the font the table paints with;
+# where that does not fit it narrows to FLAG_NARROW (a coloured "⚑2") before it is dropped.
 _WIDTHS = {0: 52, 2: 76, 4: 72, 5: 44, 6: 62, 7: 46}
 FLAG_COLUMN = 3
 FLAG_NARROW = 32
@@ -71,17 +71,22 @@ FOCUS_MIN = 100
 
 
 class FlagMarkerDelegate(QStyledItemDelegate):
-    """The flag column: the short label ("Unreadable +1"), cut in the middle so that "+N" stays
-    when it is a little too wide, and the bare marker ("⚑2") in a column narrower than words."""
+    """The flag column shows the most it can say whole: the short label with the number of
+    other flags ("No image +1"), the label alone ("No image"; the tooltip lists them all), or
+    the bare marker ("⚑2"). Never a cut word: "No i…e +1" reads as nothing."""
 
     def initStyleOption(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
         super().initStyleOption(option, index)
-        option.textElideMode = Qt.TextElideMode.ElideMiddle
-        if option.text and option.rect.width() < 2 * FLAG_NARROW:
-            option.text = flag_compact(index.data(FLAG_CODES_ROLE) or ())
-            option.displayAlignment = Qt.AlignmentFlag.AlignCenter
+        room = option.rect.width() - _CELL_PADDING
+        codes = index.data(FLAG_CODES_ROLE) or ()
+        for text in (option.text, flag_marker(codes, count=False)):
+            if option.fontMetrics.horizontalAdvance(text) <= room:
+                option.text = text
+                return
+        option.text = flag_compact(codes)
+        option.displayAlignment = Qt.AlignmentFlag.AlignCenter
 
 
 class RecordBrowser(QWidget):
@@ -164,11 +169,8 @@ class RecordBrowser(QWidget):
         header.setStretchLastSection(False)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.table.setItemDelegateForColumn(FLAG_COLUMN, FlagMarkerDelegate(self.table))
-        metrics = self.table.fontMetrics()
-        flag_width = max(metrics.horizontalAdvance(label) for label in FLAG_SHORT.values())
-        self._widths = {**_WIDTHS, FLAG_COLUMN: flag_width + _CELL_PADDING}
-        self._flag_width = self._widths[FLAG_COLUMN]
-        for col, width in self._widths.items():
+        self._flag_width = self._flag_label_width()
+        for col, width in {**_WIDTHS, FLAG_COLUMN: self._flag_width}.items():
             self.table.setColumnWidth(col, width)
         self.wanted_columns = set(_SHOWN_BY_DEFAULT)
         for col in range(len(COLUMNS)):
@@ -212,7 +214,7 @@ class RecordBrowser(QWidget):
         narrows to its marker before it goes."""
         room = self.table.viewport().width()
         shown = set(self.wanted_columns) | {1}
-        widths = dict(self._widths)
+        widths = {**_WIDTHS, FLAG_COLUMN: self._flag_label_width()}
 
         def fits() -> bool:
             return room - sum(widths.get(c, 0) for c in shown if c != 1) >= FOCUS_MIN
@@ -229,6 +231,13 @@ class RecordBrowser(QWidget):
         if widths[FLAG_COLUMN] != self._flag_width:  # a width the user dragged stays otherwise
             self._flag_width = widths[FLAG_COLUMN]
             self.table.setColumnWidth(FLAG_COLUMN, self._flag_width)
+
+    def _flag_label_width(self) -> int:
+        """The flag column's width in the font the table paints with now (the application's
+        style may change it after the table is built)."""
+        metrics = self.table.fontMetrics()
+        words = max(metrics.horizontalAdvance(label) for label in FLAG_SHORT.values())
+        return words + _CELL_PADDING
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:

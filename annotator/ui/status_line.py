@@ -39,7 +39,7 @@ class StatusLine(QObject):
         self.propose_cancel.setToolTip("Cancel Propose (nothing is stored)")
         self.propose_cancel.setAutoRaise(True)
         self.propose_cancel.setVisible(False)
-        for label in (self.candidate_label, self.pos_label):
+        for label in (self.candidate_label, self.pos_label, self.zoom_label):
             label.setVisible(False)  # shown when they have something to say
         bar.addWidget(self.save_label, 1)
         bar.addPermanentWidget(self.candidate_label)
@@ -50,6 +50,11 @@ class StatusLine(QObject):
         bar.addPermanentWidget(self.propose_cancel)
         bar.addPermanentWidget(self.sam_label)
         bar.addPermanentWidget(self.encode_bar)
+
+    def show_zoom(self, zoom: float) -> None:
+        """The canvas's zoom; 0 (nothing to zoom) hides it rather than show an empty box."""
+        self.zoom_label.setText(f"{zoom * 100:.0f}%" if zoom > 0 else "")
+        self.zoom_label.setVisible(zoom > 0)
 
     # -- saving ---------------------------------------------------------------------------
     def show_saved(self, text: str, ok: bool) -> None:

@@ -43,7 +43,7 @@ class Tool(Protocol):
 
 
 class CanvasView(QGraphicsView):
-    zoomChanged = Signal(float)
+    zoomChanged = Signal(float)  # the scale; 0 when there is no image to zoom
     cursorMoved = Signal(float, float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -81,10 +81,17 @@ class CanvasView(QGraphicsView):
 
     # -- scene ----------------------------------------------------------------------------
     def set_scene_size(self, width: int, height: int) -> None:
-        self.scene().setSceneRect(QRectF(0, 0, width, height))
-        self._has_image = True
+        """The open image's size. A record whose size is unknown (0 x 0: no image, no LabelMe
+        file) has nothing to zoom: the view is reset and ``zoomChanged`` says 0."""
+        self._has_image = width > 0 and height > 0
+        # Never a null rect: the scene would fall back to its items' bounds (the brush cursor).
+        self.scene().setSceneRect(QRectF(0, 0, max(width, 1), max(height, 1)))
         self._fit_on_resize = True
-        self.fit()
+        if self._has_image:
+            self.fit()
+        else:
+            self.resetTransform()
+            self.zoomChanged.emit(0.0)
 
     @property
     def zoom(self) -> float:
@@ -99,6 +106,8 @@ class CanvasView(QGraphicsView):
         self.zoomChanged.emit(self.zoom)
 
     def actual_size(self) -> None:
+        if not self._has_image:
+            return
         centre = self.mapToScene(self.viewport().rect().center())
         self.resetTransform()
         self.centerOn(centre)
@@ -106,6 +115,8 @@ class CanvasView(QGraphicsView):
         self.zoomChanged.emit(self.zoom)
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        if not self._has_image:
+            return
         target = max(MIN_ZOOM, min(MAX_ZOOM, self.zoom * factor))
         factor = target / self.zoom
         if anchor is None:
