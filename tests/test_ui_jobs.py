@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
 
 from annotator.core.model import Decision, MaskLayer, Status
 from annotator.services.sample_project import sample_dir
@@ -145,6 +147,49 @@ def test_export_dialog_and_jsonl_of_all_records(
     assert how == "finished"
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == 10
+
+
+def _export_dialog_state(w: Any, qtbot: Any, choose: dict[str, str]) -> dict[str, object]:
+    """Open File > Export as the menu does, pick ``choose`` (combo name -> item data), read
+    what the dialog shows, and cancel it."""
+    seen: dict[str, object] = {}
+
+    def read() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, ExportDialog)
+        for name, data in choose.items():
+            combo = getattr(dialog, name)
+            combo.setCurrentIndex(combo.findData(data))
+        seen["records"] = dialog.status.currentText()
+        seen["enabled"] = dialog.export_button.isEnabled()
+        seen["problem"] = dialog.problem.text()
+        dialog.reject()
+
+    QTimer.singleShot(0, read)
+    w.files.export_dialog()
+    qtbot.waitUntil(lambda: bool(seen))
+    return seen
+
+
+def test_export_dialog_counts_records_and_refuses_an_empty_choice(
+    sample_db: Path, make_app: Any, qtbot: Any
+) -> None:
+    parts = make_app(sample_db)
+    w = parts.window
+    none = _export_dialog_state(w, qtbot, {})  # the default: approved records, none yet
+    assert none == {
+        "records": "approved records (0)",
+        "enabled": False,
+        "problem": "There are no approved records: the export would be empty.",
+    }
+    every = _export_dialog_state(w, qtbot, {"status": ""})
+    assert every == {"records": "all records (10)", "enabled": True, "problem": ""}
+    # Corrections take no status choice: nothing to refuse.
+    assert _export_dialog_state(w, qtbot, {"fmt": "corrections"})["enabled"] is True
+    _approve_first(parts)
+    one = _export_dialog_state(w, qtbot, {})
+    assert one["records"] == "approved records (1)" and one["enabled"] is True
+    qtbot.waitUntil(lambda: not w.findChildren(ExportDialog))  # none outlives its use
 
 
 # -- Propose with a tiny random MIRAS checkpoint ----------------------------------------------

@@ -1,8 +1,10 @@
-"""File > Export: which format, which records, where to; and the summary shown afterwards
+"""File > Export: which format, which records (with how many there are: a choice that takes
+none is refused before anything is written), where to; and the summary shown afterwards
 (records, masks, what was left out, and how many polygon masks are lossy)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,8 +42,17 @@ class ExportRequest:
 
 
 class ExportDialog(QDialog):
-    def __init__(self, start_dir: str = "", parent: QWidget | None = None) -> None:
+    """``counts`` maps a status value to its number of records, and "" to all of them; without
+    it the records are not counted."""
+
+    def __init__(
+        self,
+        start_dir: str = "",
+        parent: QWidget | None = None,
+        counts: Mapping[str, int] | None = None,
+    ) -> None:
         super().__init__(parent)
+        self._counts = counts
         self.setWindowTitle("Export")
         self.setMinimumWidth(560)
         form = QFormLayout(self)
@@ -50,11 +61,12 @@ class ExportDialog(QDialog):
             self.fmt.addItem(label, key)
         form.addRow("Format", self.fmt)
         self.status = QComboBox()
-        self.status.addItem("approved records", Status.APPROVED.value)
-        self.status.addItem("all records", "")
-        for s in Status:
-            if s != Status.APPROVED:
-                self.status.addItem(f"{s.value.replace('_', ' ')} records", s.value)
+        choices = [("approved records", Status.APPROVED.value), ("all records", "")]
+        others = [s.value for s in Status if s != Status.APPROVED]
+        choices += [(f"{value.replace('_', ' ')} records", value) for value in others]
+        for label, value in choices:
+            count = "" if counts is None else f" ({counts.get(value, 0):,})"
+            self.status.addItem(label + count, value)
         form.addRow("Records", self.status)
         self.categories = QComboBox()
         self.categories.addItem("one category per focus", "focus")
@@ -64,9 +76,24 @@ class ExportDialog(QDialog):
         form.addRow("COCO masks", self.polygons)
         self.out = PathField("save", "Export to", text=start_dir)
         form.addRow("Output", self.out)
-        self.problem = add_form_footer(self, form, "Export")
+        self.problem, self.export_button = add_form_footer(self, form, "Export")
         self.fmt.currentIndexChanged.connect(lambda _i: self._format_changed())
+        self.status.currentIndexChanged.connect(lambda _i: self._check_records())
         self._format_changed()
+
+    def _check_records(self) -> None:
+        """Refuse, before anything is written, a choice of records that takes none."""
+        empty = (
+            self._counts is not None
+            and self.status.isEnabled()
+            and not self._counts.get(self.status.currentData(), 0)
+        )
+        self.export_button.setEnabled(not empty)
+        if empty:
+            label = self.status.currentText().rsplit(" (", 1)[0]
+            self.problem.setText(f"There are no {label}: the export would be empty.")
+        elif self.problem.text().startswith("There are no "):
+            self.problem.clear()
 
     def _format_changed(self) -> None:
         key = self.fmt.currentData()
@@ -76,6 +103,7 @@ class ExportDialog(QDialog):
         self.status.setEnabled(key != "corrections")
         self.out.kind = "folder" if key == "labelme" else "save"
         self.out.filters = next(f for k, _, f in FORMATS if k == key) or "All files (*)"
+        self._check_records()
 
     def request(self) -> ExportRequest:
         return ExportRequest(

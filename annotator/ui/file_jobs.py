@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from annotator.core.progress import Task
 from annotator.io.export_report import ExportReport
@@ -18,6 +18,7 @@ from annotator.ui.export_dialog import ExportDialog, ExportRequest, export_summa
 from annotator.ui.flag_labels import flag_label
 from annotator.ui.import_dialog import ImportDialog, ImportRequest
 from annotator.ui.job_runner import JobRunner
+from annotator.ui.modal import run_modal
 
 
 class FileJobs(QObject):
@@ -42,7 +43,7 @@ class FileJobs(QObject):
     # -- import ---------------------------------------------------------------------------
     def import_dialog(self) -> None:
         dialog = ImportDialog(self._settings.images_dir, self._window)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
+        if run_modal(dialog):
             self.run_import(dialog.request())
 
     def run_import(self, request: ImportRequest) -> bool:
@@ -86,8 +87,10 @@ class FileJobs(QObject):
 
     # -- export ---------------------------------------------------------------------------
     def export_dialog(self) -> None:
-        dialog = ExportDialog(self._settings.export_dir, self._window)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
+        stats = self._store.stats()
+        counts = {**stats["by_status"], "": stats["conversations"]}
+        dialog = ExportDialog(self._settings.export_dir, self._window, counts)
+        if run_modal(dialog):
             self.run_export(dialog.request())
 
     def run_export(self, request: ExportRequest) -> bool:

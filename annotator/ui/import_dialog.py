@@ -67,7 +67,7 @@ class ImportDialog(QDialog):
         self.match.addItem("label equals the focus", "exact")
         self.match.addItem("label contains the focus (original PRIST loader)", "substring")
         form.addRow("Mask shapes", self.match)
-        self.problem = add_form_footer(self, form, "Import")
+        self.problem, _ = add_form_footer(self, form, "Import")
         self._form = form
         self.kind.currentIndexChanged.connect(lambda _i: self._kind_changed())
         self._kind_changed()

@@ -38,6 +38,7 @@ from annotator.ui.file_jobs import FileJobs
 from annotator.ui.icons import Icons
 from annotator.ui.image_source import ImageResolver
 from annotator.ui.job_runner import JobRunner
+from annotator.ui.modal import run_modal
 from annotator.ui.propose_actions import ProposeActions
 from annotator.ui.propose_controller import ProposeController
 from annotator.ui.record_browser import RecordBrowser
@@ -210,10 +211,6 @@ class MainWindow(QMainWindow):
     @property
     def save_label(self) -> object:
         return self.status.save_label
-
-    @property
-    def table(self) -> object:
-        return self.browser.table
 
     def _learn_image_root(self) -> None:
         """List rows carry relative image paths; the first record tells where they live."""
@@ -544,7 +541,7 @@ class MainWindow(QMainWindow):
 
     def settings_dialog(self) -> None:
         dialog = SettingsDialog(self.settings, self)
-        if dialog.exec():
+        if run_modal(dialog):
             self.apply_settings(dialog.result_settings())
 
     def apply_settings(self, new: Settings) -> None:

@@ -14,6 +14,7 @@ from annotator.core.review_rules import ReviewState, apply_review
 from annotator.core.status import Status
 from annotator.ui.conversation_panel import Verdict
 from annotator.ui.history_dialog import HistoryDialog
+from annotator.ui.modal import run_modal
 
 if TYPE_CHECKING:
     from annotator.ui.main_window import MainWindow
@@ -119,4 +120,4 @@ class ReviewActions(QObject):
         doc = w.session.document
         if doc is None or doc.id is None:
             return
-        HistoryDialog(w.store.history(doc.id), f"History of #{doc.id}", w).exec()
+        run_modal(HistoryDialog(w.store.history(doc.id), f"History of #{doc.id}", w))

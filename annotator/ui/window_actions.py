@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu
 from annotator.core.model import Decision
 from annotator.ui.about_dialog import AboutDialog, facts_of
 from annotator.ui.icons import Icons
+from annotator.ui.modal import run_modal
 from annotator.ui.shortcuts import SHORTCUTS, ShortcutsDialog, by_action
 
 if TYPE_CHECKING:
@@ -116,6 +117,6 @@ def window_handlers(w: MainWindow) -> dict[str, Callable[[], object]]:
         "sample": w.add_sample,
         "export": w.files.export_dialog,
         "settings": w.settings_dialog,
-        "help": lambda: ShortcutsDialog(w).exec(),
-        "about": lambda: AboutDialog(facts_of(w), w).exec(),
+        "help": lambda: run_modal(ShortcutsDialog(w)),
+        "about": lambda: run_modal(AboutDialog(facts_of(w), w)),
     }
