@@ -15,15 +15,21 @@ def _count(conn: Connection, table: sa.Table) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
-def collect(conn: Connection) -> dict[str, Any]:
-    """conversations, turns, images, masks; by_status (every status, zeros included);
-    by_reviewer (conversations each person has reviewed, comments excluded); flagged
-    (conversations with at least one flag) and flags_by_code."""
+def status_counts(conn: Connection) -> dict[str, int]:
+    """Conversations per status value, every status (zeros included)."""
     by_status = {s.value: 0 for s in Status}
     for status, n in conn.execute(
         sa.select(t.conversations.c.status, sa.func.count()).group_by(t.conversations.c.status)
     ):
         by_status[status] = int(n)
+    return by_status
+
+
+def collect(conn: Connection) -> dict[str, Any]:
+    """conversations, turns, images, masks; by_status (:func:`status_counts`); by_reviewer
+    (conversations each person has reviewed, comments excluded); flagged (conversations with
+    at least one flag) and flags_by_code."""
+    by_status = status_counts(conn)
     by_reviewer = {
         name: int(n)
         for name, n in conn.execute(

@@ -207,6 +207,11 @@ class Store:
         with read_transaction(self._engine) as conn:
             return stats_repo.collect(conn)
 
+    def status_counts(self) -> dict[str, int]:
+        """Conversations per status value (zeros included): one grouped count."""
+        with read_transaction(self._engine) as conn:
+            return stats_repo.status_counts(conn)
+
 
 def open_store(db: str | Path | None = None) -> Store:
     """Open (creating or upgrading as needed) the database named by ``db``."""

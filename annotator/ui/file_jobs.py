@@ -87,8 +87,8 @@ class FileJobs(QObject):
 
     # -- export ---------------------------------------------------------------------------
     def export_dialog(self) -> None:
-        stats = self._store.stats()
-        counts = {**stats["by_status"], "": stats["conversations"]}
+        by_status = self._store.status_counts()
+        counts = {**by_status, "": sum(by_status.values())}
         dialog = ExportDialog(self._settings.export_dir, self._window, counts)
         if run_modal(dialog):
             self.run_export(dialog.request())
