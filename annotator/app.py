@@ -1,6 +1,6 @@
-"""Composition root of the desktop app: builds the store, settings, icons, editing session, SAM
-controller, proposer controller and main window. Nothing here is a module-level singleton;
-``build_app`` returns everything it made.
+"""Composition root of the desktop app: builds the store, settings, icons, editing session, the
+open-record model, SAM controller, proposer controller and main window. Nothing here is a
+module-level singleton; ``build_app`` returns everything it made.
 
 Start-up stays light: torch, the SAM engine, pyqtgraph and qtawesome are imported only when
 they are first needed (icons come from a rendered cache), so the window is interactive quickly.
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from annotator.core.appdirs import cache_dir, config_dir
+from annotator.services.image_resolver import ImageResolver
+from annotator.services.open_record import OpenRecord
 from annotator.services.session import EditSession
 from annotator.services.settings import Settings, load_settings, settings_path
 from annotator.storage import Store, open_store
@@ -25,6 +27,7 @@ class AppParts:
     store: Store
     settings: Settings
     session: EditSession
+    record: OpenRecord
     window: Any
     sam: Any
     proposer: Any
@@ -74,19 +77,23 @@ def build_app(
         from annotator.services.sample_project import ensure_sample
 
         ensure_sample(store)
-    session = EditSession(store, lambda: settings.reviewer)
+    actor = lambda: settings.reviewer  # noqa: E731 (read at each action: settings change)
+    session = EditSession(store, actor)
+    record = OpenRecord(
+        store, session, ImageResolver([settings.images_dir]), actor, blind=settings.blind_first
+    )
     factory = segmenter_factory(settings) if segmenter == "auto" else segmenter
     sam = SamController(factory)
-    proposer = ProposeController(store, session, settings)
+    proposer = ProposeController(record, settings)
     layout = QSettings(str(config_dir() / "layout.ini"), QSettings.Format.IniFormat)
     icons = Icons(cache_dir() / "icons")
     window = MainWindow(
-        store, session, settings, sam, proposer, layout, icons, settings_path=settings_path()
+        store, record, settings, sam, proposer, layout, icons, settings_path=settings_path()
     )
     if not offer_sample:
         window.banner.setVisible(False)
     proposer.setParent(window)
-    return AppParts(qapp, store, settings, session, window, sam, proposer)
+    return AppParts(qapp, store, settings, session, record, window, sam, proposer)
 
 
 def run(db: str | Path | None) -> int:

@@ -168,7 +168,7 @@ def test_polygon_outlines_are_exact_for_awkward_masks() -> None:
 
 
 def test_lossy_polygons_are_flagged() -> None:
-    from annotator.io.export_report import PolygonFidelity
+    from annotator.core.export_report import PolygonFidelity
 
     assert PolygonFidelity(1, 0, 0.985, 2, 0).lossy
     assert PolygonFidelity(1, 0, 1.0, 2, 1).lossy

@@ -215,7 +215,7 @@ def test_bad_images_are_refused(sam_engine: Any, image: Any, message: str) -> No
 
 
 def test_prepare_without_key_hashes_the_pixels(sam_engine: Any, scene: Scene) -> None:
-    from annotator.proposers.sam.engine import pixel_key
+    from annotator.core.image_key import pixel_key
 
     image = scene[0]
     key = pixel_key(image)
@@ -231,12 +231,8 @@ def test_prepare_without_key_hashes_the_pixels(sam_engine: Any, scene: Scene) ->
 def test_threads_are_cores_minus_one(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    from annotator.proposers.torch_runtime import (
-        THREADS_ENV,
-        available_cores,
-        ensure_torch_threads,
-        wanted_torch_threads,
-    )
+    from annotator.core.compute_budget import THREADS_ENV, available_cores, wanted_torch_threads
+    from annotator.proposers.torch_runtime import ensure_torch_threads
 
     monkeypatch.delenv(THREADS_ENV, raising=False)
     assert wanted_torch_threads() == max(1, available_cores() - 1)

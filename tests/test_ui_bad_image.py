@@ -74,11 +74,11 @@ def test_list_names_the_flag_and_opening_says_why(
         assert ws.img_of[role] in html
         # The loader says now what the import said: the flag's line stands for both.
         assert "Image not shown" not in html and "reads now" not in html
-        assert w.open_pixels() is None  # the canvas shows the placeholder
+        assert w.record.rgb is None  # the canvas shows the placeholder
         assert not w.canvas.viewport().grab().isNull()  # and paints (the empty one has 0 x 0)
     w.select_row(rows[ws.img_of["good"]])
     assert not w.record_flags.isVisibleTo(w)
-    assert w.open_pixels() is not None
+    assert w.record.rgb is not None
     assert w.status.zoom_label.isVisibleTo(w) and w.status.zoom_label.text().endswith("%")
 
     # A record of unknown size has nothing to zoom: no zoom shown (fitting its empty scene
@@ -106,13 +106,13 @@ def test_the_panel_tells_what_changed_since_the_import(
     html = w.record_flags.text()
     assert "⚑ Unreadable image</b>" in html and "the file reads now" in html
     assert "Image not shown" not in html
-    rgb = w.open_pixels()
+    rgb = w.record.rgb
     assert rgb is not None and rgb.shape[:2][::-1] == ws.size_of[ws.img_of["truncated"]]
     w.select_row(rows[ws.img_of["text"]])
     html = w.record_flags.text()
     assert "⚑ Unreadable image</b>" in html and REASONS["text"] in html  # what the import saw
     assert "<b>Image not shown</b> — image not found: " in html  # and what is wrong now
-    assert w.open_pixels() is None
+    assert w.record.rgb is None
 
 
 def test_the_flagged_filter_keeps_broken_and_missing_apart_from_good(

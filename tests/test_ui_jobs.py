@@ -95,8 +95,8 @@ def _approve_first(parts: Any) -> tuple[int, np.ndarray]:
     w.select_row(0)
     doc = parts.session.document
     w.select_turn(doc.target_turn)
-    assert w.editor.take_draft_mask()
-    w.decide(Decision.APPROVE, "")
+    assert w.record.take_draft_mask()
+    w.reviews.decide(Decision.APPROVE, "")
     assert doc.status == Status.APPROVED
     return doc.id, doc.layer_array((doc.target_turn, MaskLayer.FINAL)).copy()
 
@@ -221,11 +221,11 @@ def test_propose_with_tiny_miras_lands_in_the_panel(
     w.select_row(0)
     doc = parts.session.document
     conv_id = doc.id
-    assert doc.status == Status.DRAFT and not w.editor.proposals
+    assert doc.status == Status.DRAFT and not w.record.proposals
     running: list[bool] = []
     parts.proposer.running.connect(running.append)
     with qtbot.waitSignal(parts.proposer.stored, timeout=600_000) as stored:
-        w.propose(None)
+        w.proposing.propose(None)
     assert running[:1] == [True]
     assert stored.args[0] == conv_id
     in_db = _stored_proposals(sample_db, conv_id)
@@ -240,10 +240,10 @@ def test_propose_with_tiny_miras_lands_in_the_panel(
             "<", "&lt;"
         ).replace(">", "&gt;")
         assert "NOISE" in card.proposal_title.text()
-    assert set(w.editor.proposals) == set(range(doc.turn_count))
+    assert set(w.record.proposals) == set(range(doc.turn_count))
     assert doc.status == Status.PROPOSED
     target = doc.target_turn
-    proposal = w.editor.proposal_array(target)
+    proposal = w.record.proposal_array(target)
     if proposal is not None and proposal.any():
         assert w.editor._arrays["proposal"] is proposal  # the proposal layer shows it
     # the open record follows the stored revision: the next edit saves without a conflict
@@ -260,12 +260,12 @@ def test_propose_one_turn_and_cancel(
     w.select_row(1)
     doc = parts.session.document
     with qtbot.waitSignal(parts.proposer.running, timeout=600_000, check_params_cb=lambda r: not r):
-        w.propose([0])
+        w.proposing.propose([0])
         parts.proposer.cancel()
     assert _stored_proposals(sample_db, doc.id) == []
     with qtbot.waitSignal(parts.proposer.stored, timeout=600_000):
         w.select_turn(1)
-        w.propose([w.editor.turn])
+        w.proposing.propose([w.editor.turn])
     stored = _stored_proposals(sample_db, doc.id)
     assert [p.turn_index for p in stored] == [1]
     assert w.conversation.cards[1].proposal.isVisible()
@@ -277,6 +277,6 @@ def test_propose_without_a_proposer_explains(sample_db: Path, make_app: Any) -> 
     w = parts.window
     w.select_row(0)
     assert not w.actions["propose"].isEnabled()
-    w.propose(None)
+    w.proposing.propose(None)
     assert "No proposer is configured" in w.jobs.last_message.text()
     assert not parts.proposer.busy

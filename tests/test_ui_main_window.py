@@ -97,10 +97,10 @@ def test_paint_erase_undo_redo_approve_and_reopen(
     # approving needs a final mask on the target turn: not there yet
     assert not w.review.approve.isEnabled()
     w.select_turn(doc.target_turn)
-    assert w.editor.take_draft_mask()
+    assert w.record.take_draft_mask()
     assert w.review.approve.isEnabled()
     w.review.comment.setText("looks right")
-    w.decide(Decision.APPROVE, "looks right")
+    w.reviews.decide(Decision.APPROVE, "looks right")
     assert doc.status == Status.APPROVED
     assert w.review.reopen.isEnabled() and not w.review.approve.isEnabled()
     history = parts.store.history(conv_id)
@@ -144,9 +144,9 @@ def test_text_edit_take_answer_and_undo(sample_db: Path, make_app: Any) -> None:
     w = parts.window
     w.select_row(0)
     doc = parts.session.document
-    w.use_draft(0)
+    w.record.use_draft(0)
     assert doc.text(0, "final_answer") == doc.turn(0).draft_answer
-    w.commit_text(0, "final_answer", "An orange flight suit.")
+    w.record.commit_text(0, "final_answer", "An orange flight suit.")
     store = open_store(sample_db)
     assert store.get_conversation(doc.id).turns[0].final_answer == "An orange flight suit."
     store.close()

@@ -35,7 +35,7 @@ def test_prefetch_follows_the_sorted_filtered_queue(
     assert bundle.rgb is not None and bundle.key
     w.go(+1)
     assert parts.session.document.id == wanted[0]
-    assert w.open_bundle() is bundle  # opened from what was read ahead
+    assert w.record.bundle is bundle  # opened from what was read ahead
     qtbot.waitUntil(
         lambda: [b.conversation.id for b in w.prefetcher.ready_bundles()] == _queue(w, 1, 3),
         timeout=30_000,
@@ -68,7 +68,7 @@ def test_a_saved_record_is_read_again(sample_db: Path, make_app: Any, qtbot: Any
     )
     bundle = next(b for b in w.prefetcher.ready_bundles() if b.conversation.id == edited)
     w.go(+1)
-    assert w.open_bundle() is bundle
+    assert w.record.bundle is bundle
     assert parts.session.document.conversation.revision == bundle.conversation.revision >= 1
     assert parts.session.history.is_clean  # its undo history came back with it
     w.undo()
@@ -95,4 +95,4 @@ def test_sam_prefetch_prepares_the_next_records(sample_db: Path, make_app: Any, 
     qtbot.waitUntil(lambda: all(engine.cached(k) is not None for k in keys), timeout=180_000)
     w.go(+1)
     qtbot.waitUntil(lambda: w.sam.ready, timeout=5_000)  # from the cache: no encode
-    assert engine.cached(w.open_bundle().key) is not None
+    assert engine.cached(w.record.bundle.key) is not None

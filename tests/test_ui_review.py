@@ -111,14 +111,14 @@ def test_blind_first_hides_the_model_until_the_turn_is_judged(
     assert "hidden" in card.proposal.text() and "patch" not in card.proposal.text()
     assert not card.take_proposal.isEnabled()
     assert "hidden" in w.review.diff.text()
-    w.use_proposal(target)
+    w.record.use_proposal(target)
     assert not parts.session.document.has_mask((target, MaskLayer.FINAL))  # refused
 
     qtbot.mouseClick(card.accept_button, Qt.MouseButton.LeftButton)
     assert w.editor._raster["proposal"].isVisible()
     assert "patch" in card.proposal.text()
     assert card.take_proposal.isEnabled()
-    w.use_proposal(target)
+    w.record.use_proposal(target)
     final = parts.session.document.layer_array((target, MaskLayer.FINAL))
     assert np.array_equal(final, proposed)
 

@@ -123,8 +123,8 @@ def interior_point(mask: NDArray[np.bool_]) -> tuple[float, float]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from annotator.core.compute_budget import wanted_torch_threads
     from annotator.proposers.sam import EngineOptions, SamEngine
-    from annotator.proposers.torch_runtime import wanted_torch_threads
 
     load_before = os.getloadavg()[0]
     image, shapes = synthetic_scene(args.width, args.height)

@@ -132,7 +132,7 @@ def run_import_prist(args: argparse.Namespace) -> int:
         for r in summary.report
     ]
     if args.report:
-        from annotator.io.atomic import atomic_text
+        from annotator.core.atomic_file import atomic_text
 
         with atomic_text(args.report) as fh:
             fh.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")

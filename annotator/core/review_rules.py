@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from annotator.core.errors import WorkflowError
-from annotator.core.model import Conversation, Decision, MaskLayer, Review
+from annotator.core.model import Conversation, Decision, MaskLayer, ReasonCode, Review
 from annotator.core.status import ALLOWED, Status
 
 
@@ -67,6 +67,38 @@ def fold_reviews(initial: Status, reviews: Iterable[Review], turn_count: int) ->
     for review in reviews:
         state = apply_review(state, review, turn_count)
     return state
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A turn's standing verdict and who gave it (the reason only for a per-turn review)."""
+
+    decision: Decision
+    reason: ReasonCode | None
+    reviewer: str
+
+
+def verdicts_of(reviews: Iterable[Review], turn_count: int) -> dict[int, Verdict]:
+    """Each turn's standing verdict, folded by the same rules that set the status (a
+    whole-record approve approves every turn, a reopen clears them); reviews of turns that no
+    longer exist are passed over."""
+    state = ReviewState(Status.IN_REVIEW)
+    given: dict[int, Review] = {}
+    for r in reviews:  # stored order
+        try:
+            state = apply_review(state, r, turn_count)
+        except WorkflowError:
+            continue
+        if r.turn_index is not None:
+            given[r.turn_index] = r
+        elif r.decision == Decision.APPROVE:
+            given.update(dict.fromkeys(range(turn_count), r))
+    out: dict[int, Verdict] = {}
+    for t, d in state.verdicts.items():
+        if t in given:
+            r = given[t]
+            out[t] = Verdict(d, r.reason if r.turn_index is not None else None, r.reviewer)
+    return out
 
 
 def transition_path(current: Status, new: Status) -> list[Status]:

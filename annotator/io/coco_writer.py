@@ -16,12 +16,12 @@ from typing import Any, Literal
 from pycocotools import mask as mask_utils
 
 from annotator import __version__
+from annotator.core.atomic_file import atomic_text
+from annotator.core.export_report import ExportIssue, ExportReport, PolygonFidelity
 from annotator.core.mask import Mask
 from annotator.core.model import Conversation, MaskLayer
 from annotator.core.progress import Task
-from annotator.io.atomic import atomic_text
 from annotator.io.export_order import in_export_order
-from annotator.io.export_report import ExportIssue, ExportReport, PolygonFidelity
 from annotator.io.mask_outline import outline_polygons
 
 CategoryMode = Literal["focus", "single"]

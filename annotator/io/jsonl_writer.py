@@ -11,11 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
+from annotator.core.atomic_file import atomic_text
+from annotator.core.export_report import ExportIssue, ExportReport
 from annotator.core.model import Conversation, Proposal, Review
 from annotator.core.progress import Task
-from annotator.io.atomic import atomic_text
 from annotator.io.export_order import in_export_order
-from annotator.io.export_report import ExportIssue, ExportReport
 from annotator.io.record_codec import encode_miras, encode_record
 
 JsonlFormat = Literal["prist", "miras"]

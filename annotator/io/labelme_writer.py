@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from annotator.core.atomic_file import StagedFiles
+from annotator.core.export_report import ExportIssue, ExportReport, PolygonFidelity
 from annotator.core.mask import Mask, Polygon
 from annotator.core.model import Conversation
 from annotator.core.progress import Task
-from annotator.io.atomic import StagedFiles
 from annotator.io.export_order import in_export_order
-from annotator.io.export_report import ExportIssue, ExportReport, PolygonFidelity
 from annotator.io.paths import confine
 from annotator.io.record_codec import target_mask
 

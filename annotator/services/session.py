@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from annotator.core.commands import Command, LayerKey, SetStatus, UndoHistory
 from annotator.core.errors import AnnotatorError, WorkflowError
@@ -24,19 +23,8 @@ from annotator.core.model import (
     Review,
 )
 from annotator.core.status import ALLOWED, Status
+from annotator.services.catalog import RecordStore
 from annotator.services.record_document import RecordDocument
-
-
-class RecordStore(Protocol):
-    """The part of ``annotator.storage.Store`` the session uses."""
-
-    def get_conversation(self, conv_id: int) -> Conversation: ...
-
-    def save_conversation(
-        self, conv: Conversation, *, actor: str, events: Any = ()
-    ) -> Conversation: ...
-
-    def add_review(self, conv_id: int, review: Review) -> Conversation: ...
 
 
 @dataclass(frozen=True)

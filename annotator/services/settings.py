@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from annotator.core.appdirs import config_dir
+from annotator.core.atomic_file import atomic_open
 
 DEFAULT_COLOURS: dict[str, str] = {
     "draft": "#f5a623",
@@ -89,12 +88,6 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     path = path or settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(dataclasses.asdict(settings), indent=2, sort_keys=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as fh:
+        fh.write(data)
     return path

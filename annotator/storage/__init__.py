@@ -3,7 +3,8 @@ the :class:`Store` facade. Takes and returns ``annotator.core`` objects only."""
 
 from __future__ import annotations
 
-from annotator.storage.api_types import AddResult, ConflictError, ConversationSummary, ListQuery
+from annotator.core.listing import ConversationSummary, ListQuery
+from annotator.storage.api_types import AddResult, ConflictError
 from annotator.storage.store import Store, open_store
 
 __all__ = [

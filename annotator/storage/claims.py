@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from annotator.core.listing import ListQuery
 from annotator.core.model import utcnow
 from annotator.storage import listing, proposals
 from annotator.storage import tables as t
-from annotator.storage.api_types import ListQuery
 
 c = t.conversations.c
 k = t.claims.c

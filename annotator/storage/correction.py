@@ -1,27 +1,15 @@
-"""The size of a reviewer's correction: pixels that differ between the latest proposal for the
-target turn and the final mask. Kept on the conversation row so the list can sort by it."""
+"""The size of a reviewer's correction (``annotator.core.correction``) on the target turn, kept
+on the conversation row so the list can sort by it. The latest proposal is chosen in SQL by the
+same rule as ``latest_per_turn`` (greatest created_at, then id)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from annotator.core.mask import Mask
+from annotator.core.correction import mask_diff, united
 from annotator.storage import tables as t
 from annotator.storage.convert import unpack_mask
-
-
-def changed_pixels(before: Sequence[Mask], after: Sequence[Mask], height: int, width: int) -> int:
-    a = np.zeros((height, width), dtype=bool)
-    b = np.zeros((height, width), dtype=bool)
-    for m in before:
-        a |= m.to_array()
-    for m in after:
-        b |= m.to_array()
-    return int(np.count_nonzero(a ^ b))
 
 
 def refresh(conn: Connection, conv_id: int) -> int | None:
@@ -71,6 +59,8 @@ def _compute(conn: Connection, conv_id: int) -> int | None:
         ).mappings()
     ]
     height, width = finals[0].size
-    if any(m.size != (height, width) for m in [*finals, *proposed]):
+    final = united(finals, height, width)
+    proposal = united(proposed, height, width)
+    if final is None or proposal is None:
         return None  # masks of different sizes cannot be compared pixel by pixel
-    return changed_pixels(proposed, finals, height, width)
+    return mask_diff(proposal.to_array(), final.to_array()).changed

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from annotator.core.listing import ConversationSummary, ListQuery
 from annotator.core.status import Status
 from annotator.storage import tables as t
-from annotator.storage.api_types import ConversationSummary, ListQuery
 
 c = t.conversations.c
 f = t.flags.c

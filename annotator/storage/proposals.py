@@ -10,12 +10,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from annotator.core.errors import MaskError, NotFoundError
+from annotator.core.listing import ListQuery
 from annotator.core.mask import Mask
 from annotator.core.model import HistoryEvent, Proposal, utcnow
 from annotator.core.status import Status
 from annotator.storage import correction, history, listing
 from annotator.storage import tables as t
-from annotator.storage.api_types import ListQuery
 from annotator.storage.convert import (
     proposal_from_row,
     proposal_mask_values,

@@ -9,13 +9,14 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from annotator.core.listing import ConversationSummary, ListQuery
 from annotator.core.model import Conversation, HistoryEvent, Proposal, Review
 from annotator.core.progress import Task
 from annotator.storage import claims, conversations, history, listing, migrate, restore
 from annotator.storage import proposals as proposal_repo
 from annotator.storage import reviews as review_repo
 from annotator.storage import stats as stats_repo
-from annotator.storage.api_types import AddResult, ConversationSummary, ListQuery
+from annotator.storage.api_types import AddResult
 from annotator.storage.engine import make_engine, read_transaction, resolve_url, write_transaction
 from annotator.storage.restore import RestoreEntry
 

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
 
 import annotator
 from annotator.core.appdirs import cache_dir, config_dir, data_dir, models_dir
+from annotator.core.compute_budget import THREADS_ENV, wanted_torch_threads
 from annotator.core.errors import ProposerError
-from annotator.proposers.torch_runtime import THREADS_ENV, wanted_torch_threads
-from annotator.storage import ListQuery
+from annotator.core.listing import ListQuery
 from annotator.ui.status_line import SAM_STATES
 
 

@@ -4,48 +4,29 @@ committed when the editor loses focus (one undo step per edit)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from html import escape
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
-from annotator.core.model import SEG_TOKEN, Decision, MaskLayer, Proposal, ReasonCode
+from annotator.core.correction import MaskDiff
+from annotator.core.model import SEG_TOKEN, Decision, MaskLayer, Proposal
+from annotator.core.review_rules import Verdict
+from annotator.services.open_record import OpenRecord
 from annotator.services.record_document import RecordDocument
 from annotator.ui.icons import Icons
 from annotator.ui.turn_card import TurnCard
 
-DiffStats = tuple[int, float | None, int, int]  # changed, IoU, added, removed
 
-
-@dataclass(frozen=True)
-class Verdict:
-    decision: Decision
-    reason: ReasonCode | None
-    reviewer: str
-
-
-@dataclass
-class PanelState:
-    """What the cards show besides the document's own text."""
-
-    proposals: dict[int, Proposal] = field(default_factory=dict)
-    hidden: set[int] = field(default_factory=set)  # blind-first: model output hidden
-    verdicts: dict[int, Verdict] = field(default_factory=dict)
-    diffs: dict[int, DiffStats | None] = field(default_factory=dict)
-    noise_versions: set[str] = field(default_factory=set)
-
-
-def diff_html(stats: DiffStats | None, colours: dict[str, str]) -> str:
-    if stats is None:
+def diff_html(diff: MaskDiff | None, colours: dict[str, str]) -> str:
+    if diff is None:
         return ""
-    changed, iou, added, removed = stats
-    if iou is None:
+    if diff.iou is None:
         return "<span style='color:#8a8f98'>Mask diff: proposal and final are both empty</span>"
     return (
-        f"Mask diff: ΔIoU <b>{1 - iou:.3f}</b> · <b>{changed:,}</b> px changed "
-        f"(<span style='color:{colours['diff_added']}'>+{added:,} added</span>, "
-        f"<span style='color:{colours['diff_removed']}'>−{removed:,} removed</span>)"
+        f"Mask diff: ΔIoU <b>{1 - diff.iou:.3f}</b> · <b>{diff.changed:,}</b> px changed "
+        f"(<span style='color:{colours['diff_added']}'>+{diff.added:,} added</span>, "
+        f"<span style='color:{colours['diff_removed']}'>−{diff.removed:,} removed</span>)"
     )
 
 
@@ -88,16 +69,17 @@ class ConversationPanel(QScrollArea):
         self.cards: list[TurnCard] = []
         self._pool: list[TurnCard] = []
         self.selected = -1
-        self.state = PanelState()
 
     def set_noise_warning(self, text: str) -> None:
         """A banner above the cards ("" hides it)."""
         self.noise_banner.setText(text)
         self.noise_banner.setVisible(bool(text))
 
-    def show_record(self, doc: RecordDocument, state: PanelState) -> None:
-        """Fill the cards for ``doc``; cards are reused between records (building widgets is
-        the slowest part of switching records)."""
+    def show_record(self, record: OpenRecord) -> None:
+        """Fill the cards for the open record; cards are reused between records (building
+        widgets is the slowest part of switching records)."""
+        doc = record.document
+        assert doc is not None
         conv = doc.conversation
         self.focus_label.setText(
             f"<span style='color:#9aa4b2'>Focus</span> <b>{escape(conv.focus)}</b><br>"
@@ -120,25 +102,25 @@ class ConversationPanel(QScrollArea):
                 card.question.setPlainText("")
                 card.final.setPlainText("")
         self.cards = self._pool[: doc.turn_count]
-        self.refresh(doc, state)
+        self.refresh(record)
 
-    def refresh(self, doc: RecordDocument, state: PanelState | None = None) -> None:
-        if state is not None:
-            self.state = state
-        st = self.state
+    def refresh(self, record: OpenRecord) -> None:
+        doc = record.document
+        if doc is None:
+            return
         for card in self.cards:
             i = card.index
             turn = doc.turn(i)
             card.question.set_text_quietly(doc.text(i, "question") or "")
             card.draft.setText(escape(turn.draft_answer or "—"))
             card.final.set_text_quietly(doc.text(i, "final_answer") or "")
-            p = st.proposals.get(i)
-            blind = i in st.hidden
+            p = record.proposals.get(i)
+            blind = record.model_hidden(i)
             card.proposal_caption.setVisible(p is not None)
             card.proposal.setVisible(p is not None)
             card.take_proposal.setEnabled(p is not None and not blind)
             if p is not None:
-                noise = p.proposer_version in st.noise_versions
+                noise = record.is_noise(p)
                 card.proposal_title.setText(
                     f"Model proposal · {p.proposer} {p.proposer_version}"
                     + ("  ⚠ NOISE: random test model" if noise else "")
@@ -149,9 +131,8 @@ class ConversationPanel(QScrollArea):
                     else escape(p.answer or "—")
                 )
             card.badges.setText(self._badges(doc, i, p, turn.draft_answer))
-            card.diff.setText("" if blind else diff_html(st.diffs.get(i), self._colours))
-            card.diff.setVisible(not blind and st.diffs.get(i) is not None)
-            card.verdict.setText(self._verdict(st.verdicts.get(i)))
+            self._show_diff(card, blind, record.known_diff(i))
+            card.verdict.setText(self._verdict(record.verdicts.get(i)))
 
     def _badges(self, doc: RecordDocument, i: int, p: Proposal | None, draft: str) -> str:
         c = self._colours
@@ -175,13 +156,15 @@ class ConversationPanel(QScrollArea):
         reason = v.reason.value.replace("_", " ") if v.reason else "rejected"
         return f"<span style='color:#e74c3c'>✘ {reason}</span> <small>{escape(v.reviewer)}</small>"
 
-    def set_diff(self, doc: RecordDocument, turn: int, stats: DiffStats | None) -> None:
-        self.state.diffs[turn] = stats
-        if 0 <= turn < len(self.cards):
-            card = self.cards[turn]
-            blind = turn in self.state.hidden
-            card.diff.setText("" if blind else diff_html(stats, self._colours))
-            card.diff.setVisible(not blind and stats is not None)
+    def show_diffs(self, record: OpenRecord) -> None:
+        """Only the diff rows (they are computed after the record is on screen)."""
+        for card in self.cards:
+            i = card.index
+            self._show_diff(card, record.model_hidden(i), record.known_diff(i))
+
+    def _show_diff(self, card: TurnCard, blind: bool, diff: MaskDiff | None) -> None:
+        card.diff.setText("" if blind else diff_html(diff, self._colours))
+        card.diff.setVisible(not blind and diff is not None)
 
     def select(self, index: int) -> None:
         self.selected = index

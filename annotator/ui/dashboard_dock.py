@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
 
 from annotator.core.progress import Task
-from annotator.storage import Store
+from annotator.services.catalog import Catalog
 from annotator.ui.job_runner import JobRunner
 
 
@@ -22,7 +22,7 @@ class DashboardDock(QObject):
     def __init__(
         self,
         window: QMainWindow,
-        store: Store,
+        store: Catalog,
         jobs: JobRunner,
         open_records: Callable[[list[int]], None],
     ) -> None:

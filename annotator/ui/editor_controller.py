@@ -14,10 +14,10 @@ from PySide6.QtGui import QColor
 from annotator.core import mask_edit
 from annotator.core.commands import LayerKey
 from annotator.core.mask_edit import EMPTY, Rect, bounding_rect
-from annotator.core.model import MaskLayer, MaskSource, Proposal
-from annotator.services.mask_tools import Stroke, operation_delta
+from annotator.core.model import MaskLayer, MaskSource
+from annotator.services.mask_tools import Stroke
+from annotator.services.open_record import OpenRecord
 from annotator.services.record_document import RecordDocument
-from annotator.services.session import EditSession, SaveResult
 from annotator.services.settings import Settings
 from annotator.ui.canvas.candidate_chips import CandidateChips
 from annotator.ui.canvas.image_item import PyramidImageItem, placeholder_rgb
@@ -39,14 +39,13 @@ LAYERS = ("draft", "proposal", "final", "diff")
 
 class EditorController(QObject):
     message = Signal(str)
-    saved = Signal(object)  # SaveResult
     maskChanged = Signal()
     candidatesChanged = Signal(int, int, float)
 
     def __init__(
         self,
         view: CanvasView,
-        session: EditSession,
+        record: OpenRecord,
         settings: Settings,
         sam: SamController,
         actor: Callable[[], str],
@@ -54,15 +53,12 @@ class EditorController(QObject):
     ) -> None:
         super().__init__(parent)
         self.view = view
-        self.session = session
+        self.record = record
         self.settings = settings
         self.sam = sam
         self._actor = actor
         self.brush_radius = settings.brush_radius
         self.doc: RecordDocument | None = None
-        self.turn = 0
-        self.proposals: dict[int, Proposal] = {}
-        self._proposal_arrays: dict[int, NDArray[np.bool_]] = {}
         self._image_item: PyramidImageItem | None = None
         self._raster: dict[str, RasterOverlayItem] = {}
         self._outline: dict[str, OutlineItem] = {}
@@ -75,19 +71,23 @@ class EditorController(QObject):
         self.sam_prompts = SamPromptItems(view.scene())  # the current object's clicks and box
         self.candidate_chips = CandidateChips(view)
         self.candidate_chips.chosen.connect(self.choose_candidate)
-        self.blind = settings.blind_first
-        self._judged: set[int] = set()  # turns judged in blind-first mode
         self._outline_timer = QTimer(self)
         self._outline_timer.setSingleShot(True)
         self._outline_timer.setInterval(0)
         self._outline_timer.timeout.connect(self._rebuild_final_outline)
         sam.candidatesReady.connect(self._show_candidates)
         sam.promptFailed.connect(lambda _message: self.sam_clear())
+        record.proposals_changed.connect(self._proposals_changed)
+        record.verdicts_changed.connect(lambda _none: self._apply_visibility())
+
+    @property
+    def turn(self) -> int:
+        """The selected turn (the open record's)."""
+        return self.record.turn
 
     # -- record -------------------------------------------------------------------------
-    def show_record(
-        self, doc: RecordDocument, rgb: NDArray[np.uint8] | None, proposals: list[Proposal]
-    ) -> None:
+    def show_record(self, doc: RecordDocument, rgb: NDArray[np.uint8] | None) -> None:
+        """Show ``doc`` on its selected turn."""
         if self.doc is not None and self._on_layer_changed in self.doc.layer_listeners:
             self.doc.layer_listeners.remove(self._on_layer_changed)
         self.doc = doc
@@ -131,56 +131,20 @@ class EditorController(QObject):
         self._preview_rect = EMPTY
         scene.addItem(self._sam_preview)
         self.sam_clear()  # a new image: a new object
-        self._set_latest(proposals)
-        self._judged.clear()
         self.view.set_scene_size(w, h)
-        self.turn = -1  # the caller selects the turn (binding the layers twice is wasted work)
+        self._bind_layers()
 
-    def _set_latest(self, proposals: list[Proposal]) -> None:
-        self.proposals = {}
-        for p in proposals:  # latest proposal per turn
-            old = self.proposals.get(p.turn_index)
-            if old is None or (p.created_at, p.id or 0) >= (old.created_at, old.id or 0):
-                self.proposals[p.turn_index] = p
-        self._proposal_arrays = {}
-
-    def set_proposals(self, proposals: list[Proposal]) -> None:
+    def _proposals_changed(self, _conv_id: int) -> None:
         """New proposals for the open record (a Propose run finished): redraw the layers."""
-        self._set_latest(proposals)
-        if self.doc is not None and self.turn >= 0:
+        if self.doc is not None:
             self._bind_layers()
             self.maskChanged.emit()
 
-    def set_judged(self, turns: set[int]) -> None:
-        """Turns already reviewed: blind-first review no longer hides their model output."""
-        self._judged = set(turns)
-        self._apply_visibility()
-
-    def judged(self) -> set[int]:
-        return set(self._judged)
-
-    def proposal_array(self, turn: int) -> NDArray[np.bool_] | None:
-        """The latest proposal's mask for ``turn`` (a proposal without a mask proposes the
-        empty mask, as the correction size in storage counts it); None without a proposal."""
-        if turn in self._proposal_arrays:
-            return self._proposal_arrays[turn]
-        p = self.proposals.get(turn)
-        if p is None or self.doc is None:
-            return None
-        h, w = self.doc.size
-        acc = np.zeros((h, w), dtype=bool)
-        for m in p.masks:
-            if m.size == (h, w):
-                acc |= m.to_array()
-        self._proposal_arrays[turn] = acc
-        return acc
-
-    def select_turn(self, turn: int) -> None:
-        if self.doc is None:
-            return
-        self.turn = max(0, min(turn, self.doc.turn_count - 1))
-        self.sam_clear()
-        self._bind_layers()
+    def show_turn(self) -> None:
+        """The record's selected turn changed: show its layers."""
+        if self.doc is not None:
+            self.sam_clear()
+            self._bind_layers()
 
     def _final_key(self) -> LayerKey:
         return (self.turn, MaskLayer.FINAL)
@@ -191,7 +155,7 @@ class EditorController(QObject):
             return
         draft = doc.layer_array((self.turn, MaskLayer.DRAFT))
         final = doc.layer_array(self._final_key())
-        proposal = self.proposal_array(self.turn)
+        proposal = self.record.proposal_array(self.turn)
         empty = np.zeros(doc.size, dtype=bool)
         self._arrays = {
             "draft": draft,
@@ -212,18 +176,11 @@ class EditorController(QObject):
     def layer_visible(self, name: str) -> bool:
         return self._visible[name]
 
-    def model_hidden(self) -> bool:
-        """Blind-first review: the proposal stays hidden until the turn has been judged."""
-        return self.blind and self.turn not in self._judged
-
-    def mark_judged(self, turn: int) -> None:
-        self._judged.add(turn)
-        self._apply_visibility()
-
     def _apply_visibility(self) -> None:
+        hidden = self.record.model_hidden(self.turn)
         for name, item in self._raster.items():
             visible = self._visible[name]
-            if name in ("proposal", "diff") and self.model_hidden():
+            if name in ("proposal", "diff") and hidden:
                 visible = False
             item.setVisible(visible)
             if name in self._outline:
@@ -255,9 +212,6 @@ class EditorController(QObject):
             self._outline["final"].set_mask(self.doc.layer_array(self._final_key()))
         self.maskChanged.emit()
 
-    def _commit(self, result: SaveResult) -> None:
-        self.saved.emit(result)
-
     # -- MaskEditor: brush ----------------------------------------------------------------
     def begin_stroke(self, erase: bool) -> Stroke | None:
         if self.doc is None:
@@ -271,80 +225,28 @@ class EditorController(QObject):
     def finish_stroke(self, stroke: Stroke) -> None:
         command = stroke.finish(self._actor())
         if command is not None:
-            self._commit(self.session.record(command))
+            self.record.session.record(command)
         self._outline_timer.start()
 
     def cancel_stroke(self, stroke: Stroke) -> None:
         stroke.cancel()
 
     # -- MaskEditor: operations -----------------------------------------------------------
-    def _run_op(
-        self,
-        op: Callable[[NDArray[np.bool_]], Rect],
-        label: str,
-        *,
-        source: MaskSource = MaskSource.HUMAN,
-        info: dict[str, object] | None = None,
-        proposal_id: int | None = None,
-    ) -> bool:
-        if self.doc is None:
-            return False
-        command = operation_delta(
-            self.doc,
-            self._final_key(),
-            op,
-            label,
-            self._actor(),
-            source=source,
-            info=dict(info or {}),
-            proposal_id=proposal_id,
-        )
-        if command is None:
-            self.message.emit(f"{label}: nothing to change")
-            return False
-        self._commit(self.session.execute(command))
-        return True
-
     def apply_polygon(self, points: list[tuple[float, float]], erase: bool) -> None:
-        self._run_op(
+        self.record.edit_final(
             lambda a: mask_edit.fill_polygon(a, points, not erase),
             "Erase polygon" if erase else "Polygon",
             info={"tool": "polygon", "vertices": len(points), "erase": erase},
         )
 
     def fill_holes(self) -> None:
-        self._run_op(mask_edit.fill_holes, "Fill holes")
+        self.record.edit_final(mask_edit.fill_holes, "Fill holes")
 
     def keep_largest(self) -> None:
-        self._run_op(mask_edit.keep_largest_component, "Keep largest")
+        self.record.edit_final(mask_edit.keep_largest_component, "Keep largest")
 
     def clear_mask(self) -> None:
-        self._run_op(mask_edit.clear, "Clear mask")
-
-    def take_draft_mask(self) -> bool:
-        if self.doc is None:
-            return False
-        draft = self.doc.layer_array((self.turn, MaskLayer.DRAFT)).copy()
-        return self._run_op(
-            lambda a: mask_edit.replace(a, draft),
-            "Take draft mask",
-            source=MaskSource.IMPORTED,
-            info={"tool": "take_draft"},
-        )
-
-    def take_proposal_mask(self) -> bool:
-        proposal = self.proposal_array(self.turn)
-        p = self.proposals.get(self.turn)
-        if proposal is None or p is None or not p.masks:
-            self.message.emit("This turn has no proposed mask")
-            return False
-        return self._run_op(
-            lambda a: mask_edit.replace(a, proposal),
-            "Take proposal mask",
-            source=MaskSource.PROPOSER,
-            info={"tool": "take_proposal", "proposer": f"{p.proposer}@{p.proposer_version}"},
-            proposal_id=p.id,
-        )
+        self.record.edit_final(mask_edit.clear, "Clear mask")
 
     # -- MaskEditor: SAM ------------------------------------------------------------------
     # One object at a time: its clicks and box accumulate (each refines the candidate shown)
@@ -459,7 +361,7 @@ class EditorController(QObject):
             op = lambda a: mask_edit.replace(a, mask)  # noqa: E731
         else:
             op = lambda a: mask_edit.combine(a, mask, True)  # noqa: E731
-        self._run_op(
+        self.record.edit_final(
             op, "SAM subtract" if subtract else "SAM mask", source=MaskSource.SAM, info=info
         )
         self.sam_clear()
@@ -469,23 +371,3 @@ class EditorController(QObject):
         self.sam_prompts.clear()
         self.sam.new_object()
         self._hide_candidates()
-
-    # -- measures -----------------------------------------------------------------------
-    def diff_stats(self, turn: int | None = None) -> tuple[int, float | None, int, int] | None:
-        """(changed pixels, IoU proposal vs final, added, removed) for ``turn`` (default: the
-        shown one); None without a proposal, or on an earlier turn nobody drew a final mask
-        for (most turns of a PRIST conversation have none: only the target's mask is owed)."""
-        if self.doc is None:
-            return None
-        turn = self.turn if turn is None else turn
-        proposal = self.proposal_array(turn)
-        if proposal is None:
-            return None
-        if turn != self.doc.target_turn and not self.doc.has_mask((turn, MaskLayer.FINAL)):
-            return None
-        final = self.doc.layer_array((turn, MaskLayer.FINAL))
-        added = int(np.count_nonzero(final & ~proposal))
-        removed = int(np.count_nonzero(proposal & ~final))
-        union = int(np.count_nonzero(final | proposal))
-        inter = int(np.count_nonzero(final & proposal))
-        return added + removed, (inter / union if union else None), added, removed

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.core.export_report import ExportReport
 from annotator.core.status import Status
-from annotator.io.export_report import ExportReport
 from annotator.ui.form_footer import add_form_footer
 from annotator.ui.path_field import PathField
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from annotator.core.export_report import ExportReport
 from annotator.core.progress import Task
-from annotator.io.export_report import ExportReport
+from annotator.services.catalog import Catalog
 from annotator.services.settings import Settings
-from annotator.storage import Store
 from annotator.ui.export_dialog import ExportDialog, ExportRequest, export_summary
 from annotator.ui.flag_labels import flag_label
 from annotator.ui.import_dialog import ImportDialog, ImportRequest
@@ -28,7 +28,7 @@ class FileJobs(QObject):
     def __init__(
         self,
         window: QWidget,
-        store: Store,
+        store: Catalog,
         settings: Settings,
         jobs: JobRunner,
         on_images_dir: Callable[[str], None],

@@ -1,42 +1,33 @@
 """The main window: record list (left), canvas (centre), conversation and review (right), tool
-bars on top, status bar below. It wires the widgets to the editing session, the SAM controller,
-the proposer and the file jobs; each of those lives in its own module."""
+bars on top, status bar below. It lays the widgets out and connects them to the open-record
+model (``services.open_record``), which holds the state of the record on screen; the editor,
+the SAM and propose controllers and the file jobs live in their own modules."""
 
 from __future__ import annotations
 
 import dataclasses
-import weakref
 from pathlib import Path
 
-import numpy as np
-from numpy.typing import NDArray
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QMainWindow,
-    QMessageBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
-from annotator.core.commands import SetText
 from annotator.core.errors import AnnotatorError
-from annotator.core.model import Decision, MaskLayer, ReasonCode
 from annotator.core.progress import Task
 from annotator.core.status import Status
-from annotator.services.session import EditSession, SaveResult
+from annotator.services.catalog import Catalog
+from annotator.services.open_record import OpenRecord
+from annotator.services.record_document import RecordDocument
+from annotator.services.session import SaveResult
 from annotator.services.settings import DEFAULT_COLOURS, Settings, save_settings
-from annotator.storage import Store
 from annotator.ui.canvas.tools import BrushTool, PolygonTool, SamTool
 from annotator.ui.canvas.view import CanvasView
-from annotator.ui.conversation_panel import ConversationPanel, PanelState
+from annotator.ui.conversation_panel import ConversationPanel
 from annotator.ui.dashboard_dock import DashboardDock
 from annotator.ui.editor_controller import EditorController
 from annotator.ui.empty_banner import EmptyDatabaseBanner
 from annotator.ui.file_jobs import FileJobs
 from annotator.ui.icons import Icons
-from annotator.ui.image_source import ImageResolver
 from annotator.ui.job_runner import JobRunner
 from annotator.ui.modal import run_modal
 from annotator.ui.propose_actions import ProposeActions
@@ -44,25 +35,29 @@ from annotator.ui.propose_controller import ProposeController
 from annotator.ui.record_browser import RecordBrowser
 from annotator.ui.record_flags_bar import RecordFlagsBar
 from annotator.ui.record_list import RecordListModel, ThumbnailCache
-from annotator.ui.record_prefetch import RecordBundle, RecordPrefetcher, load_bundle
-from annotator.ui.review_actions import ReviewActions, verdicts_of
+from annotator.ui.record_prefetch import RecordPrefetcher
+from annotator.ui.review_actions import ReviewActions
 from annotator.ui.review_panel import ReviewPanel
 from annotator.ui.sam_controller import SamController
 from annotator.ui.settings_dialog import SettingsDialog
 from annotator.ui.status_line import StatusLine
 from annotator.ui.task_runner import TaskRunner
 from annotator.ui.toolbars import Toolbars
+from annotator.ui.unsaved_on_close import offer_unsaved_export
 from annotator.ui.window_actions import build_actions, build_menus, window_handlers
 from annotator.ui.window_layout import make_dock, restore_layout, save_layout
 
 TITLE = "PRIST Annotator"
+# Actions that need an open record.
+RECORD_ACTIONS = ("approve", "reject", "reopen", "approve_turn", "reject_turn", "history")
+RECORD_ACTIONS += ("fill_holes", "keep_largest", "clear", "take_draft", "take_proposal")
 
 
 class MainWindow(QMainWindow):
     def __init__(
         self,
-        store: Store,
-        session: EditSession,
+        store: Catalog,
+        record: OpenRecord,
         settings: Settings,
         sam: SamController,
         proposer: ProposeController,
@@ -73,14 +68,15 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.store = store
-        self.session = session
+        self.record = record
+        self.session = record.session
         self.settings = settings
         self.sam = sam
         self.proposer = proposer
         self.icons = icons
         self._layout = layout_store
         self._settings_path = settings_path
-        self.resolver = ImageResolver([settings.images_dir])
+        self.resolver = record.resolver
         self.setWindowTitle(f"{TITLE} — {store.url}[*]")
         self.setWindowIcon(icons.get("mdi6.vector-selection", "#5b8def"))
         self.setDockOptions(
@@ -92,14 +88,11 @@ class MainWindow(QMainWindow):
         self.prefetcher = RecordPrefetcher(store, self.resolver.locate, parent=self)
         self.current_row = -1
         self._syncing = False
-        self._bundle: RecordBundle | None = None  # what the open record was read with
-        self._listening: weakref.WeakSet[object] = weakref.WeakSet()
-        self.panel_state = PanelState(noise_versions=proposer.noise_versions)
         colours = {name: settings.colour(name) for name in DEFAULT_COLOURS}
 
         self.canvas = CanvasView()
         self.editor = EditorController(
-            self.canvas, session, settings, sam, lambda: self.settings.reviewer, self
+            self.canvas, record, settings, sam, lambda: self.settings.reviewer, self
         )
         self.conversation = ConversationPanel(icons, colours)
         self.review = ReviewPanel(icons, colours)
@@ -107,14 +100,29 @@ class MainWindow(QMainWindow):
         self.jobs = JobRunner(self)
         self.files = FileJobs(self, store, settings, self.jobs, self.resolver.add_root)
         self.dashboard = DashboardDock(self, store, self.jobs, self.show_records)
-        self.reviews = ReviewActions(self)
+        self.reviews = ReviewActions(
+            record, self.review, self.conversation, self.jobs.show_message, self._notify, self
+        )
+        self.status = StatusLine(self.statusBar(), icons)
+        self.proposing = ProposeActions(
+            record,
+            proposer,
+            self.status,
+            self.conversation,
+            self.jobs.show_message,
+            lambda text: self.statusBar().showMessage(text, 8000),
+            self.update_enabled,
+        )
         self._tools = {
             "brush": BrushTool(self.editor),
             "eraser": BrushTool(self.editor, erase=True),
             "polygon": PolygonTool(self.editor, self.canvas.scene()),
             "sam": SamTool(self.editor, self.canvas.scene()),
         }
-        self.actions = build_actions(self, icons, window_handlers(self))
+        handlers = window_handlers(
+            self, record, self.editor, self.reviews, self.proposing, self.files, self.dashboard
+        )
+        self.actions = build_actions(self, icons, handlers)
         for key in ("draft", "proposal", "final", "diff"):
             act = self.actions[f"toggle_{key}"]
             act.blockSignals(True)
@@ -139,8 +147,6 @@ class MainWindow(QMainWindow):
                 ],
             },
         )
-        self.status = StatusLine(self.statusBar(), icons)
-        self.proposing = ProposeActions(self)
         self._connect()
         restore_layout(self, self._layout, self.list_dock, self.conversation_dock)
         self.browser.apply_filters()
@@ -183,18 +189,27 @@ class MainWindow(QMainWindow):
         )
 
     def _connect(self) -> None:
+        r = self.record
         self.browser.rowActivated.connect(self.open_row)
         self.browser.queryChanged.connect(self._query_changed)
         c = self.conversation
-        c.turnSelected.connect(self.select_turn)
-        c.textCommitted.connect(self.commit_text)
-        c.useDraft.connect(self.use_draft)
-        c.useProposal.connect(self.use_proposal)
-        c.turnReview.connect(self.turn_review)
-        self.review.decided.connect(self.decide)
+        c.turnSelected.connect(r.select_turn)
+        c.textCommitted.connect(r.commit_text)
+        c.useDraft.connect(r.use_draft)
+        c.useProposal.connect(r.use_proposal)
+        c.turnReview.connect(self.reviews.turn_review)
+        self.review.decided.connect(self.reviews.decide)
         self.review.historyRequested.connect(self.reviews.show_history)
-        self.editor.saved.connect(self.on_saved)
-        self.editor.message.connect(lambda m: self.statusBar().showMessage(m, 4000))
+        r.opened.connect(self._opened)
+        r.turn_changed.connect(self._turn_changed)
+        r.text_changed.connect(lambda _turn: self.refresh_cards())
+        r.status_changed.connect(lambda _status: self.refresh_status())
+        r.verdicts_changed.connect(lambda _none: self._verdicts_changed())
+        r.proposals_changed.connect(self._proposals_changed)
+        r.diffs_changed.connect(lambda _none: self.conversation.show_diffs(r))
+        r.message.connect(self._notify)
+        self.session.save_listeners.append(self.on_saved)
+        self.editor.message.connect(self._notify)
         self.editor.maskChanged.connect(self.refresh_turn)
         self.editor.candidatesChanged.connect(self.status.show_candidates)
         self.canvas.zoomChanged.connect(self.status.show_zoom)
@@ -204,10 +219,13 @@ class MainWindow(QMainWindow):
         self.sam.progress.connect(self.status.show_sam_progress)
         self.sam.failed.connect(lambda m: self.statusBar().showMessage(f"SAM: {m}", 8000))
         self.prefetcher.ready.connect(lambda _id: self._sam_prefetch())
+        self.proposer.stored.connect(self._proposals_stored)
         self.files.imported.connect(lambda _summary: self._data_changed())
-        self.session.save_listeners.append(self._session_saved)
 
-    # -- records ------------------------------------------------------------------------
+    def _notify(self, text: str) -> None:
+        self.statusBar().showMessage(text, 4000)
+
+    # -- the list -------------------------------------------------------------------------
     @property
     def save_label(self) -> object:
         return self.status.save_label
@@ -269,7 +287,7 @@ class MainWindow(QMainWindow):
             self.model.ensure_loaded(row)
             s = self.model.summary(row)
             if s is None:
-                self.statusBar().showMessage("No unreviewed record after this one", 4000)
+                self._notify("No unreviewed record after this one")
                 return
             if s.status not in (Status.APPROVED, Status.REJECTED):
                 self.select_row(row)
@@ -285,50 +303,11 @@ class MainWindow(QMainWindow):
             self.open_record(s.id)
 
     def open_record(self, conv_id: int) -> None:
-        if self.session.document is not None and self.session.is_dirty:
-            self.session.save()
         bundle = self.prefetcher.take(conv_id)
-        if bundle is None:
-            try:
-                bundle = load_bundle(self.store, conv_id, self.resolver.locate)
-            except AnnotatorError as exc:
-                self.jobs.show_message(QMessageBox.Icon.Warning, f"Cannot open #{conv_id}: {exc}")
-                return
-        self._bundle = bundle
-        self.resolver.add_root(bundle.conversation.image.root)
-        doc = self.session.open(conv_id, stored=bundle.conversation)
-        self.editor.show_record(doc, bundle.rgb, bundle.proposals)
-        verdicts = verdicts_of(bundle.reviews, doc.turn_count)
-        self.editor.set_judged(set(verdicts))
-        self.panel_state = PanelState(
-            proposals=self.editor.proposals,
-            verdicts=verdicts,
-            noise_versions=self.proposer.noise_versions,
-        )
-        self.conversation.show_record(doc, self.panel_state)
-        self.record_flags.show_record(bundle.conversation, bundle.image_problem)
-        if doc not in self._listening:
-            doc.text_listeners.append(lambda _i, _f: self.refresh_cards())
-            doc.status_listeners.append(lambda _s: self.refresh_status())
-            self._listening.add(doc)
-        self.select_turn(doc.target_turn)
-        if bundle.rgb is not None:
-            self.sam.open_image(conv_id, bundle.rgb, bundle.key)
-        self.status.show_saved(f"#{conv_id} · rev {doc.conversation.revision} · saved", True)
-        self.setWindowModified(self.session.is_dirty)
-        self.update_enabled()
-        QTimer.singleShot(0, self.after_open)
-
-    def after_open(self) -> None:
-        """Work that can wait until the record is on screen: the queue's prefetch and the
-        mask diffs of the turns not shown."""
-        doc = self.session.document
-        if doc is None:
-            return
-        self.read_ahead()
-        for t in range(doc.turn_count):
-            if t != self.editor.turn and t in self.editor.proposals:
-                self.conversation.set_diff(doc, t, self.editor.diff_stats(t))
+        try:
+            self.record.open(bundle or self.record.load(conv_id))
+        except AnnotatorError as exc:
+            self.jobs.show_message(QMessageBox.Icon.Warning, f"Cannot open #{conv_id}: {exc}")
 
     def read_ahead(self) -> None:
         """Prefetch the next records of the review queue: the list as it is now shown."""
@@ -343,45 +322,66 @@ class MainWindow(QMainWindow):
                 [(b.key, b.rgb) for b in self.prefetcher.ready_bundles() if b.rgb is not None]
             )
 
-    def select_turn(self, turn: int) -> None:
-        doc = self.session.document
-        if doc is None:
+    # -- the open record ------------------------------------------------------------------
+    def _opened(self, doc: RecordDocument) -> None:
+        bundle = self.record.bundle
+        assert bundle is not None and doc.id is not None
+        self.editor.show_record(doc, bundle.rgb)
+        self.conversation.show_record(self.record)
+        self.conversation.select(self.record.turn)
+        self.record_flags.show_record(bundle.conversation, bundle.image_problem)
+        self.refresh_turn()
+        if bundle.rgb is not None:
+            self.sam.open_image(doc.id, bundle.rgb, bundle.key)
+        self.status.show_saved(f"#{doc.id} · rev {doc.conversation.revision} · saved", True)
+        self.setWindowModified(self.session.is_dirty)
+        self.update_enabled()
+        QTimer.singleShot(0, self.after_open)
+
+    def after_open(self) -> None:
+        """Work that can wait until the record is on screen: the queue's prefetch and the
+        mask diffs of the turns not shown."""
+        if self.session.document is None:
             return
-        turn = max(0, min(turn, doc.turn_count - 1))
-        self.editor.select_turn(turn)
+        self.read_ahead()
+        self.record.refresh_diffs()
+
+    def select_turn(self, turn: int) -> None:
+        self.record.select_turn(turn)
+
+    def _turn_changed(self, turn: int) -> None:
+        self.editor.show_turn()
         self.conversation.select(turn)
         self.refresh_turn()
 
-    def hidden_turns(self) -> set[int]:
+    def _verdicts_changed(self) -> None:
+        self.refresh_turn()
+
+    def _proposals_changed(self, conv_id: int) -> None:
         doc = self.session.document
-        if doc is None or not self.editor.blind:
-            return set()
-        judged = self.editor.judged()
-        return {i for i in range(doc.turn_count) if i not in judged}
+        assert doc is not None
+        self.status.show_saved(f"#{conv_id} · rev {doc.conversation.revision} · saved", True)
+        self.after_open()
+        self.refresh_turn()
+
+    def _proposals_stored(self, conv_id: int, _stored: list[object]) -> None:
+        self.prefetcher.invalidate(conv_id)
+        self.model.refresh_row(conv_id)
 
     def refresh_cards(self) -> None:
-        doc = self.session.document
-        if doc is None:
-            return
-        self.panel_state.proposals = self.editor.proposals
-        self.panel_state.hidden = self.hidden_turns()
-        self.conversation.refresh(doc, self.panel_state)
+        self.conversation.refresh(self.record)
 
     def refresh_status(self) -> None:
         doc = self.session.document
-        if doc is None:
-            return
-        can = doc.has_mask((doc.target_turn, MaskLayer.FINAL))
-        self.review.set_status(doc.status, can)
+        if doc is not None:
+            self.review.set_status(doc.status, self.record.can_approve)
 
     def refresh_turn(self) -> None:
-        doc = self.session.document
-        if doc is None:
+        """The selected turn's diff, the status and the cards, after a change."""
+        if self.session.document is None:
             return
-        turn = self.editor.turn
-        stats = self.editor.diff_stats()
-        self.panel_state.diffs[turn] = stats
-        self.review.set_diff(turn, stats, hidden=self.editor.model_hidden())
+        turn = self.record.turn
+        self.review.set_diff(turn, self.record.diff(turn), self.record.model_hidden(turn))
         self.refresh_status()
         self.refresh_cards()
 
@@ -397,40 +397,6 @@ class MainWindow(QMainWindow):
         )
         self.canvas.setFocus()
 
-    def commit_text(self, turn: int, field: str, text: str) -> None:
-        doc = self.session.document
-        if doc is None:
-            return
-        before = doc.text(turn, field)
-        if field == "final_answer" and not text and before is None:
-            return
-        if (before or "") == text:
-            return
-        label = "Edit question" if field == "question" else "Edit answer"
-        self.on_saved(self.session.execute(SetText(turn, field, before, text, label=label)))
-
-    def use_draft(self, turn: int) -> None:
-        doc = self.session.document
-        if doc is None:
-            return
-        self.select_turn(turn)
-        self.commit_text(turn, "final_answer", doc.turn(turn).draft_answer)
-        if not doc.has_mask((turn, MaskLayer.FINAL)) and doc.has_mask((turn, MaskLayer.DRAFT)):
-            self.editor.take_draft_mask()
-
-    def use_proposal(self, turn: int) -> None:
-        p = self.editor.proposals.get(turn)
-        if p is None:
-            self.statusBar().showMessage("No proposal for this turn — run Propose first", 4000)
-            return
-        if turn in self.hidden_turns():
-            self.statusBar().showMessage("Judge the turn first (blind-first review)", 4000)
-            return
-        self.select_turn(turn)
-        self.commit_text(turn, "final_answer", p.answer)
-        if p.masks:
-            self.editor.take_proposal_mask()
-
     def undo(self) -> None:
         self._history_step(self.session.undo)
 
@@ -441,20 +407,18 @@ class MainWindow(QMainWindow):
         if self.session.history is None:
             return
         try:
-            self.on_saved(step())  # type: ignore[operator]
+            step()  # type: ignore[operator]
         except AnnotatorError as exc:
             self.statusBar().showMessage(str(exc), 6000)
+            return
+        self.record.refresh_diffs()  # an undo may change another turn than the one shown
 
     def save_now(self) -> None:
         if self.session.document is not None:
-            self.on_saved(self.session.save())
-
-    def _session_saved(self, result: SaveResult) -> None:
-        doc = self.session.document
-        if result.ok and doc is not None and doc.id is not None:
-            self.prefetcher.invalidate(doc.id)
+            self.session.save()
 
     def on_saved(self, result: SaveResult) -> None:
+        """Every save of the session (edits, undo, reviews): the status bar and the list."""
         doc = self.session.document
         if doc is None:
             return
@@ -466,6 +430,7 @@ class MainWindow(QMainWindow):
             self.status.show_saved(f"#{doc.id} · UNSAVED · {result.message}", False)
         self.setWindowModified(self.session.is_dirty)
         if doc.id is not None and result.ok:
+            self.prefetcher.invalidate(doc.id)
             self.model.refresh_row(doc.id)
         self.refresh_status()
         self.update_enabled()
@@ -478,19 +443,7 @@ class MainWindow(QMainWindow):
         undo.setText(f"Undo {hist.undo_label}" if hist and hist.can_undo else "Undo")
         redo.setText(f"Redo {hist.redo_label}" if hist and hist.can_redo else "Redo")
         has_doc = self.session.document is not None
-        for name in (
-            "approve",
-            "reject",
-            "reopen",
-            "approve_turn",
-            "reject_turn",
-            "history",
-            "fill_holes",
-            "keep_largest",
-            "clear",
-            "take_draft",
-            "take_proposal",
-        ):
+        for name in RECORD_ACTIONS:
             self.actions[name].setEnabled(has_doc)
         for name in ("propose", "propose_turn"):
             self.actions[name].setEnabled(has_doc and self.proposer.configured)
@@ -505,25 +458,6 @@ class MainWindow(QMainWindow):
         self.settings.overlay_opacity = value / 100
         self.editor.set_opacity(value / 100)
 
-    # -- review (see review_actions) ------------------------------------------------------
-    def decide(self, decision: Decision, comment: str = "") -> None:
-        self.reviews.decide(decision, comment)
-
-    def turn_review(self, turn: int, decision: Decision, reason: ReasonCode | None) -> None:
-        self.reviews.turn_review(turn, decision, reason)
-
-    # -- propose (see propose_actions) ----------------------------------------------------
-    def propose(self, turns: list[int] | None = None) -> None:
-        self.proposing.propose(turns)
-
-    def open_pixels(self) -> NDArray[np.uint8] | None:
-        """The open record's image (RGB array), or None when it could not be read."""
-        return self._bundle.rgb if self._bundle is not None else None
-
-    def open_bundle(self) -> RecordBundle | None:
-        """What the open record was read with (prefetched or read when opened)."""
-        return self._bundle
-
     # -- sample, settings -----------------------------------------------------------------
     def add_sample(self) -> None:
         from annotator.services.sample_project import import_sample
@@ -535,7 +469,7 @@ class MainWindow(QMainWindow):
 
         def done(_summary: object) -> None:
             self._data_changed()
-            self.statusBar().showMessage("Sample project added", 5000)
+            self._notify("Sample project added")
 
         self.jobs.start("Adding the sample project…", work, done)
 
@@ -548,43 +482,19 @@ class MainWindow(QMainWindow):
         for field in dataclasses.fields(Settings):
             setattr(self.settings, field.name, getattr(new, field.name))
         save_settings(self.settings, self._settings_path)
-        self.editor.blind = self.settings.blind_first
         self.resolver.add_root(self.settings.images_dir)
         self.proposer.configure()
         self.proposing.proposer_changed()
-        if self.session.document is not None:
-            self.refresh_turn()
-            self.editor.set_judged(self.editor.judged())
+        self.record.set_blind(self.settings.blind_first)
         self.statusBar().showMessage("Settings saved", 3000)
 
     # -- closing ------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.session.is_dirty:
             self.session.save()
-        dirty = self.session.dirty_records()
-        if dirty:
-            answer = QMessageBox.question(
-                self,
-                TITLE,
-                f"{len(dirty)} record(s) could not be saved to the database.\n"
-                "Export them to a file before quitting?",
-                QMessageBox.StandardButton.Save
-                | QMessageBox.StandardButton.Discard
-                | QMessageBox.StandardButton.Cancel,
-            )
-            if answer == QMessageBox.StandardButton.Cancel:
-                event.ignore()
-                return
-            if answer == QMessageBox.StandardButton.Save:
-                path, _ = QFileDialog.getSaveFileName(
-                    self, "Export unsaved records", "unsaved-records.jsonl", "JSON lines (*.jsonl)"
-                )
-                if not path:
-                    event.ignore()
-                    return
-                from annotator.services.unsaved_export import write_unsaved
-
-                write_unsaved(Path(path), [d.to_conversation() for d in dirty])
+        if not offer_unsaved_export(self, TITLE, self.session.dirty_records()):
+            event.ignore()
+            return
         save_layout(self, self._layout)
         save_settings(self.settings, self._settings_path)
         self.jobs.cancel()

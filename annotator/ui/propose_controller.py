@@ -3,8 +3,8 @@ for the open record's turns, with progress and cancel in the status bar.
 
 The proposer is built on the worker thread on first use (MIRAS imports torch) and kept until
 the settings name another one. Proposals are computed on the worker and stored on the UI thread
-(one transaction per run); a cancelled run stores nothing. The reviewer may switch records
-while it runs: results are stored for the record they were made for.
+through the open-record model (one transaction per run); a cancelled run stores nothing. The
+reviewer may switch records while it runs: results are stored for the record they were made for.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from annotator.core.errors import AnnotatorError
 from annotator.core.model import Conversation, Proposal
 from annotator.core.progress import Task
+from annotator.services.open_record import OpenRecord
 from annotator.services.record_propose import (
     ProposerChoice,
     configured_proposer,
@@ -26,9 +27,7 @@ from annotator.services.record_propose import (
     load_configured_proposer,
     propose_record,
 )
-from annotator.services.session import EditSession
 from annotator.services.settings import Settings
-from annotator.storage import Store
 from annotator.ui.task_runner import TaskRunner
 
 
@@ -37,7 +36,6 @@ class _Run:
     conv_id: int
     turns: tuple[int, ...] | None
     proposals: tuple[Proposal, ...]
-    version: str
     noise: bool
 
 
@@ -50,11 +48,10 @@ class ProposeController(QObject):
     failed = Signal(str)
 
     def __init__(
-        self, store: Store, session: EditSession, settings: Settings, parent: QObject | None = None
+        self, record: OpenRecord, settings: Settings, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
-        self._store = store
-        self._session = session
+        self._record = record
         self._settings = settings
         self._runner = TaskRunner(threads=1, parent=self)
         self._runner.finished.connect(self._finished)
@@ -66,7 +63,6 @@ class ProposeController(QObject):
         self._proposer: Any = None  # built and used on the worker thread only
         self._loaded_choice: ProposerChoice | None = None
         self.noise = False
-        self.noise_versions: set[str] = set()  # proposer versions known to propose noise
         self.description = ""
         self.configure()
 
@@ -120,8 +116,7 @@ class ProposeController(QObject):
             proposer = self._proposer_for(choice, task)
             info = proposer.info()
             made = propose_record(proposer, conv, pixels, turns=wanted, task=task)
-            version = made[0].proposer_version if made else info.version
-            return _Run(conv_id, wanted, tuple(made), version, info.proposes_noise)
+            return _Run(conv_id, wanted, tuple(made), info.proposes_noise)
 
         request = self._runner.submit(work)
         self._requests.add(request)
@@ -168,18 +163,14 @@ class ProposeController(QObject):
         self._done(request)
         assert isinstance(result, _Run)
         if result.noise:
-            self.noise_versions.add(result.version)
             self._set_noise(True)
         if not result.proposals:
             self.stateChanged.emit("The proposer returned nothing")
             return
-        doc = self._session.document
-        if doc is not None and doc.id == result.conv_id and self._session.is_dirty:
-            self._session.save()  # keep the revision ours before storage moves it on
         try:
-            self._store.add_proposals(result.conv_id, result.proposals)
-            self._session.adopt_stored(result.conv_id)
-            stored = self._store.proposals(result.conv_id)
+            stored = self._record.add_proposals(
+                result.conv_id, result.proposals, noise=result.noise
+            )
         except AnnotatorError as exc:
             self.failed.emit(f"proposals not saved: {exc}")
             return

@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.core.listing import ConversationSummary, ListQuery
 from annotator.core.status import Status
-from annotator.storage import ConversationSummary, ListQuery
 from annotator.ui.flag_labels import FLAG_SHORT, flag_compact, flag_label, flag_marker, flag_rank
 from annotator.ui.icons import Icons
 from annotator.ui.record_list import (

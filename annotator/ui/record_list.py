@@ -25,9 +25,10 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QImage, QPixmap
 
 from annotator.core.errors import AnnotatorError
+from annotator.core.listing import ConversationSummary, ListQuery
 from annotator.core.model import Flag
 from annotator.core.status import Status
-from annotator.storage import ConversationSummary, ListQuery, Store
+from annotator.services.catalog import Catalog
 from annotator.ui.flag_labels import IMAGE_FLAGS, flag_marker, flag_rank, flags_text
 from annotator.ui.task_runner import TaskRunner
 
@@ -133,7 +134,7 @@ class RecordListModel(QAbstractTableModel):
 
     def __init__(
         self,
-        store: Store,
+        store: Catalog,
         resolve_image: Callable[[ConversationSummary], str],
         thumbnails: ThumbnailCache | None = None,
         parent: QObject | None = None,

@@ -9,62 +9,17 @@ seen (a stale revision would only make the next save report a conflict, never ov
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
-from numpy.typing import NDArray
 from PySide6.QtCore import QObject, Signal
 
-from annotator.core.model import Conversation, Image, Proposal, Review
+from annotator.core.model import Image
 from annotator.core.progress import Task
-from annotator.storage import Store
-from annotator.ui.image_source import read_rgb
+from annotator.services.catalog import RecordStore
+from annotator.services.record_bundle import RecordBundle, load_bundle
 from annotator.ui.task_runner import TaskRunner
-
-RgbArray = NDArray[np.uint8]
-
-
-def pixel_key(image: Image, rgb: RgbArray) -> str:
-    """What identifies the pixels for the SAM embedding cache: the image file's sha256 when
-    the record has it, else a hash of the decoded pixels."""
-    if image.sha256:
-        return image.sha256
-    digest = hashlib.sha256(f"{rgb.shape}|{rgb.dtype.str}|".encode("ascii"))
-    digest.update(np.ascontiguousarray(rgb).data)
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class RecordBundle:
-    conversation: Conversation
-    proposals: list[Proposal]
-    reviews: list[Review]
-    rgb: RgbArray | None  # None: the image file is missing or unreadable
-    key: str  # pixel key (see ``pixel_key``); "" without pixels
-    loaded_at: float
-    image_problem: str = ""  # why ``rgb`` is None, in one line naming the file
-
-
-def load_bundle(store: Store, conv_id: int, locate: Callable[[Image], str]) -> RecordBundle:
-    conv = store.get_conversation(conv_id)
-    proposals = store.proposals(conv_id)
-    reviews = store.reviews(conv_id)
-    path = locate(conv.image)
-    rgb, problem = read_rgb(path)
-    if not path:  # named as the import names it, so an unchanged problem reads the same
-        problem = f"image not found: {Path(conv.image.root) / conv.image.path}"
-    w, h = conv.image.width, conv.image.height
-    if rgb is not None and rgb.shape[:2] != (h, w):
-        # Masks would not fit: the canvas shows a placeholder instead.
-        problem = f"{path}: image is {rgb.shape[1]}×{rgb.shape[0]}, the record's masks {w}×{h}"
-        rgb = None
-    key = pixel_key(conv.image, rgb) if rgb is not None else ""
-    return RecordBundle(conv, proposals, reviews, rgb, key, time.monotonic(), problem)
 
 
 class RecordPrefetcher(QObject):
@@ -72,7 +27,7 @@ class RecordPrefetcher(QObject):
 
     def __init__(
         self,
-        store: Store,
+        store: RecordStore,
         locate: Callable[[Image], str],
         *,
         ttl_s: float = 20.0,

@@ -15,12 +15,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.core.correction import MaskDiff
 from annotator.core.model import Decision
 from annotator.core.status import Status
 from annotator.ui.icons import Icons
 from annotator.ui.record_list import STATUS_COLOURS
-
-DiffStats = tuple[int, float | None, int, int]
 
 
 class ReviewPanel(QFrame):
@@ -74,7 +73,7 @@ class ReviewPanel(QFrame):
         lay.addLayout(row)
 
     def _decide(self, decision: Decision) -> None:
-        self.decided.emit(decision, self.comment.text().strip())
+        self.decided.emit(decision, self.comment_text())
 
     def clear_comment(self) -> None:
         self.comment.clear()
@@ -95,7 +94,10 @@ class ReviewPanel(QFrame):
         self.reject.setEnabled(not terminal)
         self.reopen.setEnabled(terminal)
 
-    def set_diff(self, turn: int, stats: DiffStats | None, hidden: bool = False) -> None:
+    def comment_text(self) -> str:
+        return self.comment.text().strip()
+
+    def set_diff(self, turn: int, diff: MaskDiff | None, hidden: bool = False) -> None:
         c = self._colours
         if hidden:
             self.diff.setText(
@@ -103,20 +105,20 @@ class ReviewPanel(QFrame):
                 "you judge the turn (blind-first)</span>"
             )
             return
-        if stats is None:
+        if diff is None:
             self.diff.setText(
                 f"<span style='color:#8a8f98'>Turn {turn + 1}: nothing to compare yet (the diff"
                 " needs both a model proposal and a final mask)</span>"
             )
             return
-        changed, iou, added, removed = stats
+        iou = diff.iou
         iou_text = "–" if iou is None else f"{iou:.3f}"
         delta = "–" if iou is None else f"{1 - iou:.3f}"
         self.diff.setText(
             f"Turn {turn + 1}, proposal → final: IoU <b>{iou_text}</b> · ΔIoU <b>{delta}</b> · "
-            f"<b>{changed:,}</b> px changed<br>"
+            f"<b>{diff.changed:,}</b> px changed<br>"
             f"<span style='color:{c['diff_kept']}'>■ kept</span>  "
-            f"<span style='color:{c['diff_added']}'>■ added +{added:,}</span>  "
-            f"<span style='color:{c['diff_removed']}'>■ removed −{removed:,}</span>"
+            f"<span style='color:{c['diff_added']}'>■ added +{diff.added:,}</span>  "
+            f"<span style='color:{c['diff_removed']}'>■ removed −{diff.removed:,}</span>"
         )
         self.diff.setToolTip("Show the diff on the canvas with View > Show diff (key 4)")

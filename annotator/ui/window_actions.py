@@ -17,7 +17,13 @@ from annotator.ui.modal import run_modal
 from annotator.ui.shortcuts import SHORTCUTS, ShortcutsDialog, by_action
 
 if TYPE_CHECKING:
+    from annotator.services.open_record import OpenRecord
+    from annotator.ui.dashboard_dock import DashboardDock
+    from annotator.ui.editor_controller import EditorController
+    from annotator.ui.file_jobs import FileJobs
     from annotator.ui.main_window import MainWindow
+    from annotator.ui.propose_actions import ProposeActions
+    from annotator.ui.review_actions import ReviewActions
 
 TOOLS = ("brush", "eraser", "polygon", "sam", "pan")
 CHECKABLE = ("toggle_draft", "toggle_proposal", "toggle_final", "toggle_diff")
@@ -76,46 +82,54 @@ def build_menus(
     return menus
 
 
-def window_handlers(w: MainWindow) -> dict[str, Callable[[], object]]:
-    """What each action of the shortcut table does in ``w``."""
-    e = w.editor
+def window_handlers(
+    w: MainWindow,
+    record: OpenRecord,
+    editor: EditorController,
+    reviews: ReviewActions,
+    proposing: ProposeActions,
+    files: FileJobs,
+    dashboard: DashboardDock,
+) -> dict[str, Callable[[], object]]:
+    """What each action of the shortcut table does: the window's own intents (navigation,
+    tools, undo, layers, settings) and those of the parts it is given."""
     return {
         "next": lambda: w.go(+1),
         "prev": lambda: w.go(-1),
         "next_unreviewed": w.next_unreviewed,
-        "next_turn": lambda: w.select_turn(e.turn + 1),
-        "prev_turn": lambda: w.select_turn(e.turn - 1),
+        "next_turn": lambda: record.select_turn(record.turn + 1),
+        "prev_turn": lambda: record.select_turn(record.turn - 1),
         **{name: (lambda n=name: w.set_tool(n)) for name in ("brush", "eraser", "polygon", "sam")},
         "pan": lambda: w.set_tool(None),
-        "bigger": lambda: e.set_brush_radius(e.brush_radius * 1.25),
-        "smaller": lambda: e.set_brush_radius(e.brush_radius / 1.25),
-        "fill_holes": e.fill_holes,
-        "keep_largest": e.keep_largest,
-        "clear": e.clear_mask,
-        "take_draft": e.take_draft_mask,
-        "take_proposal": lambda: w.use_proposal(e.turn),
+        "bigger": lambda: editor.set_brush_radius(editor.brush_radius * 1.25),
+        "smaller": lambda: editor.set_brush_radius(editor.brush_radius / 1.25),
+        "fill_holes": editor.fill_holes,
+        "keep_largest": editor.keep_largest,
+        "clear": editor.clear_mask,
+        "take_draft": record.take_draft_mask,
+        "take_proposal": lambda: record.use_proposal(record.turn),
         "undo": w.undo,
         "redo": w.redo,
-        "approve": lambda: w.decide(Decision.APPROVE, w.review.comment.text()),
-        "reject": lambda: w.decide(Decision.REJECT, w.review.comment.text()),
-        "reopen": lambda: w.decide(Decision.REOPEN, w.review.comment.text()),
-        "approve_turn": lambda: w.turn_review(e.turn, Decision.APPROVE, None),
-        "reject_turn": w.reviews.reject_selected_turn,
-        "history": w.reviews.show_history,
-        "propose": lambda: w.propose(None),
-        "propose_turn": lambda: w.propose([e.turn]),
-        "cancel_propose": w.proposer.cancel,
+        "approve": lambda: reviews.decide(Decision.APPROVE),
+        "reject": lambda: reviews.decide(Decision.REJECT),
+        "reopen": lambda: reviews.decide(Decision.REOPEN),
+        "approve_turn": lambda: reviews.turn_review(record.turn, Decision.APPROVE, None),
+        "reject_turn": reviews.reject_selected_turn,
+        "history": reviews.show_history,
+        "propose": lambda: proposing.propose(None),
+        "propose_turn": lambda: proposing.propose([record.turn]),
+        "cancel_propose": proposing.cancel,
         **{
             f"toggle_{key}": (lambda k=key: w.set_layer(k))
             for key in ("draft", "proposal", "final", "diff")
         },
         "fit": w.canvas.fit,
         "actual": w.canvas.actual_size,
-        "dashboard": w.dashboard.show,
+        "dashboard": dashboard.show,
         "save": w.save_now,
-        "import": w.files.import_dialog,
+        "import": files.import_dialog,
         "sample": w.add_sample,
-        "export": w.files.export_dialog,
+        "export": files.export_dialog,
         "settings": w.settings_dialog,
         "help": lambda: run_modal(ShortcutsDialog(w)),
         "about": lambda: run_modal(AboutDialog(facts_of(w), w)),

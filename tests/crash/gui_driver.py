@@ -85,10 +85,10 @@ def drive(db: Path, ack_path: Path, seed: int) -> None:
                 [(x, y), (min(w - 1, x + rng.uniform(5, 60)), min(h - 1, y + rng.uniform(-20, 20)))]
             )
         elif action == "text":
-            window.commit_text(turn, "final_answer", f"edit {seed}.{step} on turn {turn}")
+            window.record.commit_text(turn, "final_answer", f"edit {seed}.{step} on turn {turn}")
         elif action == "draft":
             window.select_turn(doc.target_turn)
-            window.editor.take_draft_mask()
+            window.record.take_draft_mask()
         elif action == "undo":
             window.undo()
         else:

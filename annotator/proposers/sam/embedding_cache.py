@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import struct
-import tempfile
 import threading
 import zlib
 from collections import OrderedDict
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from annotator.core.atomic_file import atomic_open
 from annotator.proposers.segmenter import PreparedImage
 
 log = logging.getLogger(__name__)
@@ -131,14 +131,8 @@ class DiskEmbeddingCache:
     def put(self, key: str, item: PreparedImage) -> None:
         path = self.path_for(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                _write_entry(fh, item)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(path, "wb") as fh:
+            _write_entry(fh, item)
         self._evict()
 
     def _evict(self) -> None:

@@ -16,7 +16,6 @@ Typical use (a script; the GUI does the same from its worker thread)::
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -34,7 +33,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from annotator.core.appdirs import cache_dir
+from annotator.core.compute_budget import wanted_torch_threads
 from annotator.core.errors import InputError, ProposerError
+from annotator.core.image_key import pixel_key
 from annotator.core.progress import Task
 from annotator.proposers.sam import geometry
 from annotator.proposers.sam.backend import DecoderState, SamBackend
@@ -46,7 +47,6 @@ from annotator.proposers.sam.embedding_cache import (
 from annotator.proposers.sam.encode_worker import EncodeWorker, ImageLoader
 from annotator.proposers.sam.low_res import LowResLogits, covered_cells
 from annotator.proposers.segmenter import Candidate, FloatArray, PreparedImage, Segmentation
-from annotator.proposers.torch_runtime import wanted_torch_threads
 from annotator.proposers.weights_registry import InstalledWeights, WeightsRegistry
 
 log = logging.getLogger(__name__)
@@ -382,13 +382,6 @@ class SamEngine:
             while len(self._states) > _DECODER_STATES_KEPT:
                 self._states.popitem(last=False)
         return state
-
-
-def pixel_key(image: NDArray[np.uint8]) -> str:
-    """sha256 of an image's shape and pixels: a cache key for arrays that come without one."""
-    digest = hashlib.sha256(f"{image.shape}|{image.dtype.str}|".encode("ascii"))
-    digest.update(np.ascontiguousarray(image).data)
-    return digest.hexdigest()
 
 
 def _with_source(item: PreparedImage, source: str) -> PreparedImage:

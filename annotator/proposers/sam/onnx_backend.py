@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -26,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from annotator.core.atomic_file import atomic_open, replacing
+from annotator.core.compute_budget import wanted_torch_threads
 from annotator.core.errors import Cancelled, ProposerError, WeightsError
 from annotator.core.metrics import iou
 from annotator.core.progress import Task
 from annotator.proposers.sam.backend import STATE_NAMES, Decoded, DecoderState, FloatArray
 from annotator.proposers.sam.low_res import decode_whole
-from annotator.proposers.torch_runtime import wanted_torch_threads
 from annotator.proposers.weights import sha256_file
 
 if TYPE_CHECKING:
@@ -405,10 +404,13 @@ def _export(
 
     import torch
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".onnx", dir=target.parent)
-    os.close(fd)
     try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        with (
+            replacing(target) as tmp,
+            warnings.catch_warnings(),
+            torch.inference_mode(False),
+            torch.no_grad(),
+        ):
             warnings.simplefilter("ignore")  # tracer warnings about Python-side constants
             torch.onnx.export(
                 module,
@@ -420,9 +422,7 @@ def _export(
                 opset_version=_OPSET,
                 dynamo=False,
             )
-        os.replace(tmp, target)
     except Exception as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise ProposerError(f"exporting SAM to ONNX failed: {exc}") from exc
 
 
@@ -451,7 +451,5 @@ def _read_marker(path: Path) -> dict[str, Any] | None:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with atomic_open(path) as fh:
         fh.write(text)
-    os.replace(tmp, path)

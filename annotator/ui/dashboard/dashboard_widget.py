@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.core.atomic_file import atomic_open, replacing
 from annotator.ui.dashboard.bar_chart import BarChart
 from annotator.ui.dashboard.report_tables import (
     footnotes,
@@ -297,8 +298,9 @@ class QualityDashboard(QWidget):
 
     # -- export ----------------------------------------------------------------------------
     def save_png(self, path: str | Path) -> None:
-        if not self.grab().save(str(path), "PNG"):
-            raise OSError(f"could not write {path}")
+        with replacing(path) as tmp:
+            if not self.grab().save(str(tmp), "PNG"):
+                raise OSError(f"could not write {path}")
 
     def save_summary_csv(self, path: str | Path) -> None:
         _write_csv(path, summary_csv_rows(self._report))
@@ -322,11 +324,10 @@ class _Chart:
     def save_png(self, path: str | Path) -> None:
         exporter = ImageExporter(self.chart.getPlotItem())
         exporter.parameters()["width"] = max(800, self.chart.width())
-        exporter.export(str(path))
+        with replacing(path) as tmp:
+            exporter.export(str(tmp))
 
 
 def _write_csv(path: str | Path, rows: Sequence[Sequence[str]]) -> None:
-    tmp = Path(f"{path}.part")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_open(path) as fh:
         csv.writer(fh).writerows(rows)
-    tmp.replace(path)  # a half-written file never takes the name

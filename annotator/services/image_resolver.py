@@ -1,15 +1,12 @@
-"""Finds and loads the image of a record for the canvas (RGB array)."""
+"""Where a record's image file is: stored (root, relative path) mapped to a file, with the
+roots seen so far, so that list rows, which carry only the relative path, resolve too."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-from numpy.typing import NDArray
-
-from annotator.core.errors import AnnotatorError
+from annotator.core.listing import ConversationSummary
 from annotator.core.model import Image
-from annotator.storage import ConversationSummary
 
 
 class ImageResolver:
@@ -54,19 +51,3 @@ class ImageResolver:
                 break
         cache[key] = found
         return found
-
-
-def read_rgb(path: str) -> tuple[NDArray[np.uint8] | None, str]:
-    """The image as RGB through the vetted loader and ``""``; or ``None`` and why it cannot be
-    shown, in one line (the canvas then shows a placeholder so the masks can still be
-    reviewed, and the strip above it says why)."""
-    if not path:
-        return None, "image not found"
-    from annotator.io.images import load_image  # Pillow: imported when the first image opens
-
-    try:
-        return np.ascontiguousarray(load_image(path)), ""
-    except AnnotatorError as exc:
-        return None, str(exc)
-    except OSError as exc:
-        return None, f"{path}: {exc}"

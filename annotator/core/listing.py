@@ -1,0 +1,46 @@
+"""What a list of conversations asks for (a filter and an order) and what each row shows:
+value types shared by storage, which answers the query, and the app, which renders the rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from annotator.core.status import Status
+
+SORT_KEYS = ("id", "-id", "updated", "-updated", "status", "focus", "correction")
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """Which conversations a list shows, and in which order."""
+
+    status: Status | None = None
+    flagged: bool | None = None
+    flag_code: str | None = None  # has at least one flag with this code (a FlagCode value)
+    text: str | None = None  # case-insensitive substring of the focus or the image path
+    reviewer: str | None = None  # reviewed (any decision) by this person
+    ids: tuple[int, ...] | None = None
+    sort: str = "id"
+
+    def __post_init__(self) -> None:
+        if self.sort not in SORT_KEYS:
+            raise ValueError(f"sort must be one of {', '.join(SORT_KEYS)}, got {self.sort!r}")
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """One row of the conversation list (no turns, no masks)."""
+
+    id: int
+    image_path: str
+    image_width: int
+    image_height: int
+    focus: str
+    status: Status
+    flag_count: int
+    turn_count: int
+    last_reviewer: str | None
+    updated_at: datetime
+    correction_pixels: int | None
+    flag_codes: tuple[str, ...] = ()  # distinct codes of its flags, sorted

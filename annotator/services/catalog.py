@@ -1,0 +1,54 @@
+"""What the desktop app may ask of the database, as a protocol: the UI layer never imports
+``annotator.storage`` (docs/adr/0013). ``annotator.storage.Store`` implements it; the composition
+root (``annotator.app``) passes the store in, and writes go through the services (editing
+session, open record, jobs), never from a widget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from annotator.core.listing import ConversationSummary, ListQuery
+from annotator.core.model import Conversation, HistoryEvent, Proposal, Review
+
+
+class RecordStore(Protocol):
+    """Reading and writing one conversation: what the editing session and the open record use."""
+
+    def get_conversation(self, conv_id: int) -> Conversation: ...
+
+    def save_conversation(
+        self, conv: Conversation, *, actor: str, events: Any = ()
+    ) -> Conversation: ...
+
+    def add_review(self, conv_id: int, review: Review) -> Conversation: ...
+
+    def reviews(self, conv_id: int) -> list[Review]: ...
+
+    def add_proposals(self, conv_id: int, items: Sequence[Proposal]) -> list[int]: ...
+
+    def proposals(
+        self, conv_id: int, *, turn_index: int | None = None, proposer: str | None = None
+    ) -> list[Proposal]: ...
+
+    def history(self, conv_id: int) -> list[HistoryEvent]: ...
+
+
+class Catalog(RecordStore, Protocol):
+    """The database as the app sees it: the record list's pages and counts besides one record.
+    The jobs (import, export, the quality report, the sample) take the same object."""
+
+    @property
+    def url(self) -> str: ...
+
+    def is_empty(self) -> bool: ...
+
+    def page(
+        self, query: ListQuery, offset: int = 0, limit: int = 100
+    ) -> list[ConversationSummary]: ...
+
+    def count(self, query: ListQuery) -> int: ...
+
+    def flag_counts(self, query: ListQuery | None = None) -> dict[str, int]: ...
+
+    def status_counts(self) -> dict[str, int]: ...

@@ -1,0 +1,349 @@
+"""The record on screen, without Qt: what it was read with, the selected turn, the latest
+proposal per turn, the standing verdicts, what blind-first review hides, and the proposal →
+final diff per turn; with the operations a reviewer performs on them.
+
+Widgets render this model and send it intents; they hold none of its state. Each change is
+announced on a :class:`~annotator.services.notifier.Notifier`; every save also reaches the
+editing session's ``save_listeners``. Refusals the user must read come as ``message``; refusals
+by a rule (approving without a final mask) raise :class:`~annotator.core.errors.AnnotatorError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from annotator.core import mask_edit
+from annotator.core.commands import LayerKey, SetText
+from annotator.core.correction import MaskDiff, latest_per_turn, mask_diff, proposed_mask
+from annotator.core.mask_edit import BoolArray, Rect
+from annotator.core.model import (
+    Decision,
+    HistoryEvent,
+    MaskLayer,
+    MaskSource,
+    Proposal,
+    ReasonCode,
+)
+from annotator.core.review_rules import Verdict, verdicts_of
+from annotator.core.status import Status
+from annotator.services.catalog import RecordStore
+from annotator.services.image_resolver import ImageResolver
+from annotator.services.mask_tools import operation_delta
+from annotator.services.notifier import Notifier
+from annotator.services.record_bundle import RecordBundle, load_bundle
+from annotator.services.record_document import RecordDocument
+from annotator.services.session import EditSession, SaveResult
+
+MaskOperation = Callable[[BoolArray], Rect]
+
+
+class OpenRecord:
+    def __init__(
+        self,
+        store: RecordStore,
+        session: EditSession,
+        resolver: ImageResolver,
+        actor: Callable[[], str],
+        *,
+        blind: bool = False,
+    ) -> None:
+        self.store = store
+        self.session = session
+        self.resolver = resolver
+        self._actor = actor
+        self.blind = blind
+        self.bundle: RecordBundle | None = None
+        self.turn = -1
+        self.proposals: dict[int, Proposal] = {}  # the latest of each turn
+        self.verdicts: dict[int, Verdict] = {}
+        self.noise_versions: set[str] = set()  # proposer versions known to propose noise
+        self._judged: set[int] = set()  # turns whose model output blind-first review shows
+        self._proposed: dict[int, BoolArray | None] = {}
+        self._diffs: dict[int, MaskDiff | None] = {}
+        self._listened: RecordDocument | None = None
+
+        self.opened: Notifier[RecordDocument] = Notifier()
+        self.turn_changed: Notifier[int] = Notifier()
+        self.text_changed: Notifier[int] = Notifier()  # the turn whose text changed
+        self.status_changed: Notifier[Status] = Notifier()
+        self.proposals_changed: Notifier[int] = Notifier()  # conversation id
+        self.verdicts_changed: Notifier[None] = Notifier()  # verdicts or what is hidden
+        self.diffs_changed: Notifier[None] = Notifier()
+        self.message: Notifier[str] = Notifier()
+
+    # -- what is open ---------------------------------------------------------------------
+    @property
+    def document(self) -> RecordDocument | None:
+        return self.session.document
+
+    def _doc(self) -> RecordDocument:
+        doc = self.session.document
+        if doc is None:
+            raise RuntimeError("no record is open")
+        return doc
+
+    def load(self, conv_id: int) -> RecordBundle:
+        return load_bundle(self.store, conv_id, self.resolver.locate)
+
+    def open(self, bundle: RecordBundle) -> RecordDocument:
+        """Open the record ``bundle`` was read for, on its target turn (pending edits of the
+        record open before are saved first)."""
+        if self.session.document is not None and self.session.is_dirty:
+            self.session.save()
+        conv = bundle.conversation
+        assert conv.id is not None
+        self.bundle = bundle
+        self.resolver.add_root(conv.image.root)
+        doc = self.session.open(conv.id, stored=conv)
+        self._listen(doc)
+        self._take_proposals(bundle.proposals)
+        self.verdicts = verdicts_of(bundle.reviews, doc.turn_count)
+        self._judged = set(self.verdicts)
+        self.turn = doc.target_turn
+        self.opened.emit(doc)
+        return doc
+
+    def _listen(self, doc: RecordDocument) -> None:
+        old = self._listened
+        if old is doc:
+            return
+        if old is not None:
+            old.text_listeners.remove(self._on_text)
+            old.status_listeners.remove(self.status_changed.emit)
+            old.layer_listeners.remove(self._on_layer)
+        doc.text_listeners.append(self._on_text)
+        doc.status_listeners.append(self.status_changed.emit)
+        doc.layer_listeners.append(self._on_layer)
+        self._listened = doc
+
+    def _on_text(self, turn: int, _field: str) -> None:
+        self.text_changed.emit(turn)
+
+    def _on_layer(self, key: LayerKey, _rect: Rect) -> None:
+        if key[1] == MaskLayer.FINAL:
+            self._diffs.pop(key[0], None)  # recomputed when next asked for
+
+    @property
+    def rgb(self) -> Any:
+        """The open record's image (RGB array), or None when it could not be read."""
+        return self.bundle.rgb if self.bundle is not None else None
+
+    def select_turn(self, turn: int) -> None:
+        doc = self.session.document
+        if doc is None:
+            return
+        self.turn = max(0, min(turn, doc.turn_count - 1))
+        self.turn_changed.emit(self.turn)
+
+    @property
+    def can_approve(self) -> bool:
+        doc = self.session.document
+        return doc is not None and doc.has_mask((doc.target_turn, MaskLayer.FINAL))
+
+    # -- proposals and the correction -------------------------------------------------------
+    def _take_proposals(self, proposals: Sequence[Proposal]) -> None:
+        self.proposals = latest_per_turn(proposals)
+        self._proposed = {}
+        self._diffs = {}
+
+    def proposal_array(self, turn: int) -> BoolArray | None:
+        """The mask the latest proposal of ``turn`` proposes (``core.correction``); None
+        without a proposal or when its masks do not fit the image."""
+        if turn not in self._proposed:
+            p = self.proposals.get(turn)
+            doc = self.session.document
+            mask = proposed_mask(p, *doc.size) if p is not None and doc is not None else None
+            self._proposed[turn] = mask.to_array() if mask is not None else None
+        return self._proposed[turn]
+
+    def diff(self, turn: int) -> MaskDiff | None:
+        """Proposal → final on ``turn``; None without a comparable proposal, or on an earlier
+        turn nobody drew a final mask for (most turns of a PRIST conversation have none: only
+        the target's mask is owed)."""
+        if turn not in self._diffs:
+            self._diffs[turn] = self._compute_diff(turn)
+        return self._diffs[turn]
+
+    def known_diff(self, turn: int) -> MaskDiff | None:
+        """The diff of ``turn`` if computed already (opening a record computes none)."""
+        return self._diffs.get(turn)
+
+    def _compute_diff(self, turn: int) -> MaskDiff | None:
+        doc = self.session.document
+        proposed = self.proposal_array(turn)
+        if doc is None or proposed is None:
+            return None
+        if turn != doc.target_turn and not doc.has_mask((turn, MaskLayer.FINAL)):
+            return None
+        return mask_diff(proposed, doc.layer_array((turn, MaskLayer.FINAL)))
+
+    def refresh_diffs(self) -> None:
+        """Compute the diffs not known yet (the ones a change dropped, or all after opening)."""
+        doc = self.session.document
+        if doc is None:
+            return
+        for t in range(doc.turn_count):
+            self.diff(t)
+        self.diffs_changed.emit(None)
+
+    def add_proposals(
+        self, conv_id: int, proposals: Sequence[Proposal], *, noise: bool = False
+    ) -> list[Proposal]:
+        """Store new proposals for ``conv_id`` (open or not) and return all of its proposals.
+        The open record's pending edits are saved first, so its revision stays its own;
+        a clean working copy then follows the stored status."""
+        if noise:
+            self.noise_versions.update(p.proposer_version for p in proposals)
+        doc = self.session.document
+        is_open = doc is not None and doc.id == conv_id
+        if is_open and self.session.is_dirty:
+            self.session.save()
+        self.store.add_proposals(conv_id, proposals)
+        self.session.adopt_stored(conv_id)
+        stored = self.store.proposals(conv_id)
+        if is_open:
+            self._take_proposals(stored)
+            self.proposals_changed.emit(conv_id)
+        return stored
+
+    def is_noise(self, proposal: Proposal) -> bool:
+        return proposal.proposer_version in self.noise_versions
+
+    # -- blind-first review ------------------------------------------------------------------
+    def set_blind(self, blind: bool) -> None:
+        self.blind = blind
+        self.verdicts_changed.emit(None)
+
+    def model_hidden(self, turn: int) -> bool:
+        """Blind-first review: the model's output of ``turn`` stays hidden until it is judged."""
+        return self.blind and turn not in self._judged
+
+    @property
+    def hidden(self) -> set[int]:
+        doc = self.session.document
+        if doc is None or not self.blind:
+            return set()
+        return {t for t in range(doc.turn_count) if t not in self._judged}
+
+    # -- review -----------------------------------------------------------------------------
+    def review(
+        self,
+        decision: Decision,
+        comment: str = "",
+        *,
+        turn: int | None = None,
+        reason: ReasonCode | None = None,
+    ) -> SaveResult:
+        """Store a review of the record (or of ``turn``); raises when a rule refuses it."""
+        result = self.session.review(decision, comment, turn_index=turn, reason=reason)
+        if result.ok:
+            doc = self._doc()
+            assert doc.id is not None
+            self.verdicts = verdicts_of(self.store.reviews(doc.id), doc.turn_count)
+            if turn is not None:
+                self._judged.add(turn)
+            self.verdicts_changed.emit(None)
+        return result
+
+    def history(self) -> list[HistoryEvent]:
+        """Who changed the open record, and how, oldest first."""
+        doc = self._doc()
+        assert doc.id is not None
+        return self.store.history(doc.id)
+
+    # -- text -------------------------------------------------------------------------------
+    def commit_text(self, turn: int, field: str, text: str) -> SaveResult | None:
+        """Set a question or verified answer as one undoable step; None when it is unchanged."""
+        doc = self.session.document
+        if doc is None:
+            return None
+        before = doc.text(turn, field)
+        if field == "final_answer" and not text and before is None:
+            return None
+        if (before or "") == text:
+            return None
+        label = "Edit question" if field == "question" else "Edit answer"
+        return self.session.execute(SetText(turn, field, before, text, label=label))
+
+    # -- the selected turn's final mask --------------------------------------------------------
+    def edit_final(
+        self,
+        op: MaskOperation,
+        label: str,
+        *,
+        source: MaskSource = MaskSource.HUMAN,
+        info: dict[str, object] | None = None,
+        proposal_id: int | None = None,
+    ) -> SaveResult | None:
+        """Apply ``op`` to the selected turn's final mask as one undoable command; None (and a
+        message) when it changes nothing."""
+        doc = self.session.document
+        if doc is None:
+            return None
+        command = operation_delta(
+            doc,
+            (self.turn, MaskLayer.FINAL),
+            op,
+            label,
+            self._actor(),
+            source=source,
+            info=dict(info or {}),
+            proposal_id=proposal_id,
+        )
+        if command is None:
+            self.message.emit(f"{label}: nothing to change")
+            return None
+        return self.session.execute(command)
+
+    def take_draft_mask(self) -> SaveResult | None:
+        doc = self.session.document
+        if doc is None:
+            return None
+        draft = doc.layer_array((self.turn, MaskLayer.DRAFT)).copy()
+        return self.edit_final(
+            lambda a: mask_edit.replace(a, draft),
+            "Take draft mask",
+            source=MaskSource.IMPORTED,
+            info={"tool": "take_draft"},
+        )
+
+    def take_proposal_mask(self) -> SaveResult | None:
+        proposed = self.proposal_array(self.turn)
+        p = self.proposals.get(self.turn)
+        if proposed is None or p is None or not p.masks:
+            self.message.emit("This turn has no proposed mask")
+            return None
+        return self.edit_final(
+            lambda a: mask_edit.replace(a, proposed),
+            "Take proposal mask",
+            source=MaskSource.PROPOSER,
+            info={"tool": "take_proposal", "proposer": f"{p.proposer}@{p.proposer_version}"},
+            proposal_id=p.id,
+        )
+
+    def use_draft(self, turn: int) -> None:
+        """Take the imported answer of ``turn`` as verified, and its draft mask where the turn
+        has no final mask yet."""
+        doc = self.session.document
+        if doc is None:
+            return
+        self.select_turn(turn)
+        self.commit_text(turn, "final_answer", doc.turn(turn).draft_answer)
+        if not doc.has_mask((turn, MaskLayer.FINAL)) and doc.has_mask((turn, MaskLayer.DRAFT)):
+            self.take_draft_mask()
+
+    def use_proposal(self, turn: int) -> None:
+        """Take the model's answer (and mask) of ``turn``; refused while blind-first review
+        hides it."""
+        p = self.proposals.get(turn)
+        if p is None:
+            self.message.emit("No proposal for this turn — run Propose first")
+            return
+        if self.model_hidden(turn):
+            self.message.emit("Judge the turn first (blind-first review)")
+            return
+        self.select_turn(turn)
+        self.commit_text(turn, "final_answer", p.answer)
+        if p.masks:
+            self.take_proposal_mask()
