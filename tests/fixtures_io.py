@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +15,8 @@ from PIL import Image as PILImage
 
 from annotator.core.model import FlagCode
 
-# The released PRIST test split lives in shared/ beside the checkout (CI clones it there too).
-PRIST_TEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "prist" / "test.json"
+# The released PRIST test split, kept in the repository (tests/data/prist/README.md).
+PRIST_TEST = Path(__file__).resolve().parent / "data" / "prist" / "test.json"
 
 
 def image_bytes(
@@ -201,10 +200,6 @@ def build_prist_workspace(root: Path, json_path: Path = PRIST_TEST) -> PristWork
         lw, lh = (w, h + 10) if role == "size_mismatch" else (w, h)
         write_labelme(masks_dir / (Path(img_id).stem + ".json"), lw, lh, shapes, image_path=img_id)
     return ws
-
-
-def circle_area(r: float) -> float:
-    return math.pi * r * r
 
 
 def ring_mask(h: int, w: int, cx: int, cy: int, r_out: int, r_in: int) -> np.ndarray:

@@ -98,15 +98,6 @@ def missing_image_flag() -> Flag:
     return Flag(FlagCode.MISSING_IMAGE, "image file not found")
 
 
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[Store]:
-    store = open_store(tmp_path / "annotator.sqlite3")
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 # -- PostgreSQL -------------------------------------------------------------------------------
 def _pg_bin_dir() -> Path | None:
     found = shutil.which("initdb")

@@ -66,8 +66,6 @@ def test_loader_reads_every_mask_back(tmp_path: Path, conversations: list) -> No
 def test_holes_survive_as_keyhole_cuts(tmp_path: Path) -> None:
     conv0 = None
     ring = Mask.from_array(ring_mask(80, 90, 45, 40, 30, 12))
-    from fixtures_io import PRIST_TEST  # noqa: F401  (keeps the fixture module importable)
-
     conv0 = Conversation(
         image=Image("sub/ring.jpg", 90, 80, ""),
         focus="Кольцо",

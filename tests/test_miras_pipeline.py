@@ -272,7 +272,7 @@ def test_half_precision_pipeline_runs(tiny_miras_dir: Path, dtype: str) -> None:
 def test_random_model_path_with_a_wider_vocabulary_than_its_tokenizer() -> None:
     """The --full-size-random path (built on the device, no weights file), with small dims: the
     model's vocabulary is wider than the local tokenizer, as with the 7B one."""
-    from annotator.proposers.miras.bench_support import full_size_random_proposer
+    from annotator.proposers.bench.miras_full_size import full_size_random_proposer
     from annotator.proposers.miras.config import tiny_config
 
     proposer = full_size_random_proposer(device="cpu", config=tiny_config(32004))

@@ -26,14 +26,14 @@ from annotator.core.model import Conversation, MaskLayer
 from annotator.core.status import Status
 from annotator.io.coco_writer import write_coco
 from annotator.io.jsonl_writer import write_jsonl
-from annotator.services.kill_harness import content
-from annotator.services.kill_harness.ack_log import read_acks
-from annotator.services.kill_harness.loop import HarnessConfig, paths, prepare
-from annotator.services.kill_harness.verify import verify
-from annotator.services.kill_harness.writer import run_writer
 from annotator.services.session import EditSession
 from annotator.services.unsaved_export import write_unsaved
 from annotator.storage import ListQuery, open_store
+from annotator_devtools.kill_harness import content
+from annotator_devtools.kill_harness.ack_log import read_acks
+from annotator_devtools.kill_harness.loop import HarnessConfig, paths, prepare
+from annotator_devtools.kill_harness.verify import verify
+from annotator_devtools.kill_harness.writer import run_writer
 
 # Room for SQLite's 32 KiB shared-memory file and a small export, not for the ~50 KiB of
 # write-ahead log one save of these conversations appends.

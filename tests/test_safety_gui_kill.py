@@ -19,9 +19,9 @@ import pytest
 from fixtures_safety import sqlite_health
 
 from annotator.core.mask import Mask
-from annotator.services.kill_harness import content
 from annotator.services.sample_project import ensure_sample
 from annotator.storage import ListQuery, open_store
+from annotator_devtools.kill_harness import content
 
 DRIVER = Path(__file__).parent / "crash" / "gui_driver.py"
 KILLS = int(os.environ.get("ANNOTATOR_GUI_KILLS", "3"))

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 from fixtures_io import PRIST_TEST
 
-from annotator.services.kill_harness.import_kills import database_digest, run_import_kills
+from annotator_devtools.kill_harness.import_kills import database_digest, run_import_kills
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "resources" / "sample"
 
 
 @pytest.mark.crash
-@pytest.mark.skipif(not PRIST_TEST.exists(), reason="the PRIST test split is not available")
 def test_killed_import_is_all_or_nothing(tmp_path: Path) -> None:
     images = tmp_path / "no-images"
     images.mkdir()

@@ -50,7 +50,7 @@ def test_bench_sam_json(mobile_sam_registry: object, capsys: pytest.CaptureFixtu
 def test_gmac_counts_multiply_accumulates() -> None:
     import torch
 
-    from annotator.proposers.sam.arithmetic import _gmac
+    from annotator.proposers.bench.sam_arithmetic import _gmac
 
     layer = torch.nn.Linear(256, 128)
     assert _gmac(layer, torch.zeros(4096, 256)) == round(4096 * 256 * 128 / 1e9, 3)

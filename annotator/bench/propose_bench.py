@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
 
     from annotator.proposers.base import TurnRequest, history_for
-    from annotator.proposers.miras import bench_support as bs
+    from annotator.proposers.bench import miras_full_size as bs
 
     if not args.checkpoint and not args.full_size_random:
         raise SystemExit("error: give --checkpoint DIR or --full-size-random")

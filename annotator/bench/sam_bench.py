@@ -314,7 +314,7 @@ def _arithmetic(
 ) -> dict[str, Any]:
     """The floor under the times: multiply-accumulates per encode and per click, over this
     machine's best matrix-product rate on the same threads."""
-    from annotator.proposers.sam.arithmetic import matmul_gmac_per_s, sam_gmac
+    from annotator.proposers.bench.sam_arithmetic import matmul_gmac_per_s, sam_gmac
     from annotator.proposers.sam.geometry import input_size_for
     from annotator.proposers.sam.low_res import covered_cells
     from annotator.proposers.weights_registry import WeightsRegistry

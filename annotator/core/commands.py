@@ -214,10 +214,6 @@ class UndoHistory:
         return len(self._commands)
 
     @property
-    def clean_index(self) -> int:
-        return self._clean
-
-    @property
     def is_clean(self) -> bool:
         return self._clean == self._index
 
@@ -249,9 +245,6 @@ class UndoHistory:
 
     def next_redo(self) -> Command | None:
         return self._commands[self._index] if self.can_redo else None
-
-    def commands(self) -> tuple[Command, ...]:
-        return tuple(self._commands)
 
     # -- changes ------------------------------------------------------------------------
     def push(self, command: Command, target: EditTarget, *, applied: bool = False) -> None:

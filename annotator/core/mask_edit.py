@@ -51,17 +51,8 @@ class Rect:
             return EMPTY
         return Rect(x0, y0, x1 - x0, y1 - y0)
 
-    def grow(self, by: int) -> Rect:
-        if self.is_empty:
-            return self
-        return Rect(self.x - by, self.y - by, self.w + 2 * by, self.h + 2 * by)
-
 
 EMPTY = Rect(0, 0, 0, 0)
-
-
-def full_rect(mask: BoolArray) -> Rect:
-    return Rect(0, 0, int(mask.shape[1]), int(mask.shape[0]))
 
 
 def bounding_rect(mask: BoolArray) -> Rect:

@@ -72,10 +72,6 @@ class Turn:
     masks: tuple[MaskAnnotation, ...] = ()
     id: int | None = None
 
-    @property
-    def is_segmentation_turn(self) -> bool:
-        return SEG_TOKEN in self.draft_answer or SEG_TOKEN in (self.final_answer or "")
-
     def layer(self, layer: MaskLayer) -> tuple[MaskAnnotation, ...]:
         return tuple(m for m in self.masks if m.layer == layer)
 

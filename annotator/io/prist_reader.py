@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -59,9 +58,6 @@ class PristImport:
     file: str
     conversations: list[Conversation] = field(default_factory=list)
     report: list[ReportLine] = field(default_factory=list)
-
-    def counts_by_code(self) -> dict[str, int]:
-        return dict(Counter(str(r.code) for r in self.report))
 
     @property
     def flagged(self) -> int:

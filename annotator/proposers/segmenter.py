@@ -13,7 +13,8 @@ Nothing here holds a torch tensor: embeddings and logits are numpy arrays.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol, runtime_checkable
@@ -31,6 +32,8 @@ BoolArray = NDArray[np.bool_]
 STABILITY_OFFSET = 1.0
 UNSTABLE_BELOW = 0.9  # under this a mask is speckle more than object (the app says so)
 Upsampler = Callable[[FloatArray], FloatArray]  # low-res logits -> full-resolution logits
+ImageLoader = Callable[[], NDArray[np.uint8]]
+ImageSource = NDArray[np.uint8] | ImageLoader  # pixels, or how to read them when wanted
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,3 +177,15 @@ class Segmenter(Protocol):
         ``multimask`` asks for three alternatives (for an ambiguous prompt such as one click)
         instead of one."""
         ...
+
+
+class ClickEngine(Segmenter, Protocol):
+    """The app's SAM engine (``annotator.proposers.sam.SamEngine``): a segmenter that also
+    prepares the next images of the queue in the background, and is closed when the app ends."""
+
+    def prefetch(self, items: Iterable[tuple[str, ImageSource]]) -> list[Future[PreparedImage]]:
+        """Prepare these ``(key, image or loader)`` in the background, in order; replaces the
+        previous list. Never blocks a click."""
+        ...
+
+    def close(self) -> None: ...

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from annotator.core.commands import Command, LayerKey, SetStatus, UndoHistory
+from annotator.core.commands import Command, SetStatus, UndoHistory
 from annotator.core.errors import AnnotatorError, WorkflowError
 from annotator.core.model import (
     Conversation,
@@ -239,7 +239,3 @@ class EditSession:
         if self._current is None:
             raise WorkflowError("no record is open")
         return self._current
-
-
-def layer_key(turn_index: int, layer: MaskLayer) -> LayerKey:
-    return (turn_index, layer)

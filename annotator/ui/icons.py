@@ -38,7 +38,6 @@ class Icons:
         self._dir = directory
         self._memory: dict[tuple[str, str, str], QIcon] = {}
         self._stamp = f"{_qtawesome_stamp()}|{','.join(map(str, SIZES))}"
-        self.rendered = 0  # strips drawn with qtawesome in this process (a cold cache)
 
     def get(self, name: str, color: str = "#c8ccd4", *, active: str = "") -> QIcon:
         key = (name, color, active)
@@ -84,7 +83,6 @@ class Icons:
     def _render(self, name: str, colour: str) -> QPixmap:
         import qtawesome as qta  # slow import: only when the cache misses
 
-        self.rendered += 1
         source = qta.icon(name, color=colour)
         strip = QPixmap(sum(SIZES), max(SIZES))
         strip.fill(QColor(0, 0, 0, 0))

@@ -14,13 +14,6 @@ def rgb_to_qimage(rgb: NDArray[np.uint8]) -> QImage:
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-def qimage_to_rgb(image: QImage) -> NDArray[np.uint8]:
-    img = image.convertToFormat(QImage.Format.Format_RGB888)
-    w, h, stride = img.width(), img.height(), img.bytesPerLine()
-    buf = np.frombuffer(img.constBits(), dtype=np.uint8, count=stride * h).reshape(h, stride)
-    return buf[:, : 3 * w].reshape(h, w, 3).copy()
-
-
 def premultiplied_bgra(colour: QColor, alpha: float) -> NDArray[np.uint8]:
     """One ARGB32-premultiplied pixel as the bytes numpy writes (little-endian B, G, R, A)."""
     a = max(0.0, min(1.0, alpha))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, overload
+from typing import Any, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,33 +22,10 @@ from PySide6.QtCore import QObject, Signal
 
 from annotator.core.progress import Task
 from annotator.proposers.click_session import ClickSession
-from annotator.proposers.segmenter import Segmentation
+from annotator.proposers.segmenter import ClickEngine, Segmentation
 from annotator.ui.task_runner import TaskRunner
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
-
-
-class ClickEngine(Protocol):
-    """What the app needs of a SAM engine (``annotator.proposers.sam.SamEngine``): the
-    ``Segmenter`` protocol plus background prefetch and shutdown."""
-
-    def prepare(
-        self, image: NDArray[np.uint8], key: str | None = None, task: Task | None = None
-    ) -> Any: ...
-
-    def segment(
-        self,
-        handle: Any,
-        points: Any,
-        labels: Any,
-        box: Any = None,
-        mask_input: Any = None,
-        multimask: bool = True,
-    ) -> Any: ...
-
-    def prefetch(self, items: Any) -> Any: ...
-
-    def close(self) -> None: ...
 
 
 SegmenterFactory = Callable[[], ClickEngine]  # builds the engine on the worker thread
@@ -182,7 +159,6 @@ class SamController(QObject):
         self._segment_request = 0  # the prompt whose answer is shown when it comes
         self._prompt_objects: dict[int, int] = {}  # prompt request -> object it belongs to
         self._object_id = 0
-        self._current_key: int | None = None
         self._handle: Any = None
         self.state = "off" if factory is None else "idle"
 
@@ -228,7 +204,6 @@ class SamController(QObject):
         if self._prepare_request:
             self._runner.cancel(self._prepare_request)
         self.new_object()
-        self._current_key = record
         self._handle = None
 
         def work(task: Task) -> Any:

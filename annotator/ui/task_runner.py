@@ -87,9 +87,6 @@ class TaskRunner(QObject):
         for task in self._tasks.values():
             task.token.cancel()
 
-    def is_running(self, request: int) -> bool:
-        return request in self._tasks
-
     def wait(self, msecs: int = -1) -> bool:
         return self._pool.waitForDone(msecs)
 

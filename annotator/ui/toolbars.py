@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QLabel, QMainWindow, QSlider, QToolBar, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QSlider, QToolBar
 
 LAYER_COLOURS = {"draft": "draft", "proposal": "proposal", "final": "final", "diff": "diff_added"}
 
@@ -54,7 +54,6 @@ class Toolbars(QObject):
             self.record.addAction(actions[name])
         self.record.addSeparator()
         self.record.addAction(actions["propose"])
-        self.propose_button = self.record.widgetForAction(actions["propose"])
 
         self.tools = _bar(window, "Tools", "toolsBar")
         for name in ("brush", "eraser", "polygon", "sam", "pan"):
@@ -118,13 +117,3 @@ class Toolbars(QObject):
         if watched is self._window and event.type() == QEvent.Type.Resize:
             self.relayout()
         return False
-
-
-def hidden_widgets(bar: QToolBar) -> list[QWidget]:
-    """Widgets of ``bar`` that did not fit (they are in its overflow menu)."""
-    out = []
-    for act in bar.actions():
-        w = bar.widgetForAction(act)
-        if w is not None and not w.isVisible() and act.isVisible():
-            out.append(w)
-    return out

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Run as a script: the checkout's development tools (annotator_devtools) are not installed.
+sys.path.insert(1, str(Path(__file__).resolve().parents[2]))
 
 
 def _out(data: str) -> None:
@@ -36,8 +38,8 @@ def drive(db: Path, ack_path: Path, seed: int) -> None:
     from PySide6.QtTest import QTest
 
     from annotator.app import build_app
-    from annotator.services.kill_harness import content
-    from annotator.services.kill_harness.ack_log import AckLog
+    from annotator_devtools.kill_harness import content
+    from annotator_devtools.kill_harness.ack_log import AckLog
 
     rng = random.Random(seed)
     parts = build_app(db, offer_sample=False, segmenter=None)
@@ -99,7 +101,7 @@ def drive(db: Path, ack_path: Path, seed: int) -> None:
 
 def reopen(db: Path, ids: list[int]) -> None:
     from annotator.app import build_app
-    from annotator.services.kill_harness import content
+    from annotator_devtools.kill_harness import content
 
     parts = build_app(db, offer_sample=False, segmenter=None)
     parts.window.show()

@@ -18,7 +18,6 @@ import torch
 from annotator.core.errors import WeightsError
 from annotator.core.progress import Task
 from annotator.proposers.miras.config import (
-    CONFIG_FILE,
     WEIGHTS_FILE,
     MirasConfig,
     read_config,
@@ -166,7 +165,3 @@ def save_checkpoint(
     final = config.with_weights_sha256(sha)
     write_config(directory, final)
     return final
-
-
-def is_checkpoint_dir(directory: Path) -> bool:
-    return (directory / CONFIG_FILE).is_file()

@@ -23,16 +23,12 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-import numpy as np
-from numpy.typing import NDArray
-
 from annotator.core.errors import Cancelled
 from annotator.core.progress import CancelToken, ProgressCallback, Task
-from annotator.proposers.segmenter import PreparedImage
+from annotator.proposers.segmenter import ImageLoader, PreparedImage
 
 log = logging.getLogger(__name__)
 
-ImageLoader = Callable[[], NDArray[np.uint8]]
 # (key, load, task) -> prepared image; checks task while it runs.
 PrepareFunction = Callable[[str, ImageLoader, Task], PreparedImage]
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
@@ -44,9 +43,16 @@ from annotator.proposers.sam.embedding_cache import (
     MemoryEmbeddingCache,
     cache_key,
 )
-from annotator.proposers.sam.encode_worker import EncodeWorker, ImageLoader
+from annotator.proposers.sam.encode_worker import EncodeWorker
 from annotator.proposers.sam.low_res import LowResLogits, covered_cells
-from annotator.proposers.segmenter import Candidate, FloatArray, PreparedImage, Segmentation
+from annotator.proposers.segmenter import (
+    Candidate,
+    FloatArray,
+    ImageLoader,
+    ImageSource,
+    PreparedImage,
+    Segmentation,
+)
 from annotator.proposers.weights_registry import InstalledWeights, WeightsRegistry
 
 log = logging.getLogger(__name__)
@@ -59,8 +65,6 @@ _DECODER_STATES_KEPT = 4  # ~10 MB each: the open image and the ones just before
 _CLICK_HOLDS_PREFETCH_S = 2.0  # after a click; a burst of clicks keeps it held
 _MULTIMASK_OUTPUTS = [1, 2, 3]
 _SINGLE_OUTPUT = [0]
-
-ImageSource = NDArray[np.uint8] | ImageLoader
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,6 @@ class SamEngine:
         # Decoder state per image key: what makes every click on the image cheap.
         self._states: OrderedDict[str, DecoderState] = OrderedDict()
         self._states_lock = threading.Lock()
-        self.load_seconds: float | None = None
         self.runtime_note = ""  # why the runtime in use was chosen (e.g. an ONNX fallback)
 
     # -- properties ----------------------------------------------------------------------
@@ -139,12 +142,10 @@ class SamEngine:
         with self._load_lock:
             if self._backend is not None:
                 return
-            started = time.perf_counter()
             # Masks are upsampled with OpenCV on the click thread: the same core budget as the
             # model (OpenCV would otherwise start a thread per core).
             cv2.setNumThreads(wanted_torch_threads())
             self._backend = self._load_backend(task)
-            self.load_seconds = time.perf_counter() - started
 
     def _load_backend(self, task: Task | None) -> SamBackend:
         from annotator.proposers.sam.onnx_backend import (

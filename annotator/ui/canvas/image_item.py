@@ -30,10 +30,6 @@ class PyramidImageItem(QGraphicsItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
         self.setZValue(0)
 
-    @property
-    def level_count(self) -> int:
-        return len(self._levels)
-
     def boundingRect(self) -> QRectF:
         return QRectF(0, 0, self._size[0], self._size[1])
 

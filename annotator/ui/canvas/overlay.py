@@ -61,11 +61,6 @@ class RasterOverlayItem(QGraphicsItem):
         view.flags.writeable = False
         return view
 
-    def set_palette(self, palette: NDArray[np.uint8]) -> None:
-        self._palette = palette
-        self._words = _palette_words(palette)
-        self.refresh()
-
     def _ensure_buffer(self) -> NDArray[np.uint8]:
         if self._buffer is None:
             self._buffer = np.zeros((self._h, self._w, 4), dtype=np.uint8)
@@ -171,11 +166,6 @@ class OutlineItem(QGraphicsPathItem):
         pen.setCosmetic(True)
         pen.setStyle(style)
         pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
-        self.setPen(pen)
-
-    def set_colour(self, colour: QColor) -> None:
-        pen = self.pen()
-        pen.setColor(colour)
         self.setPen(pen)
 
     def set_mask(self, array: NDArray[np.bool_] | None) -> None:

@@ -1,4 +1,4 @@
-"""``python -m annotator.services.kill_harness [run] --kills 1000``: kill a writer N times and
+"""``python -m annotator_devtools.kill_harness [run] --kills 1000``: kill a writer N times and
 print the figures as JSON (exit status 1 when anything acknowledged was lost or corrupted).
 
 ``writer DB ACKS SEED`` runs one writer (what ``--start exec`` launches); ``verify DB ACKS``
@@ -19,14 +19,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from annotator.services.kill_harness.loop import HarnessConfig, HarnessResult, run_harness
-from annotator.services.kill_harness.verify import verify
-from annotator.services.kill_harness.writer import run_writer
+from annotator_devtools.kill_harness.loop import HarnessConfig, HarnessResult, run_harness
+from annotator_devtools.kill_harness.verify import verify
+from annotator_devtools.kill_harness.writer import run_writer
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m annotator.services.kill_harness",
+        prog="python -m annotator_devtools.kill_harness",
         description="SIGKILL a process saving through the real store at random moments and "
         "check after each kill that nothing acknowledged was lost or half-written.",
     )
@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_imports(args: argparse.Namespace) -> int:
-    from annotator.services.kill_harness.import_kills import run_import_kills
+    from annotator_devtools.kill_harness.import_kills import run_import_kills
 
     with tempfile.TemporaryDirectory(prefix="import-kills-") as tmp:
         workdir = args.workdir or Path(tmp)

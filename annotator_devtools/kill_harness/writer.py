@@ -12,9 +12,9 @@ from pathlib import Path
 
 from annotator.core.errors import WorkflowError
 from annotator.core.model import Decision, HistoryEvent, Proposal, Review
-from annotator.services.kill_harness import content
-from annotator.services.kill_harness.ack_log import AckLog
 from annotator.storage import ListQuery, Store, open_store
+from annotator_devtools.kill_harness import content
+from annotator_devtools.kill_harness.ack_log import AckLog
 
 ACTOR = content.AUTHOR
 PROPOSER = ("kill-harness", "1")

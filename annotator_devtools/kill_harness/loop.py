@@ -1,7 +1,7 @@
 """The killer: start a writer, SIGKILL it at a random moment, reopen and verify, repeat.
 
 Writers start either by ``fork`` from this process (milliseconds; the code that runs is the same)
-or by ``exec`` of a fresh interpreter (``python -m annotator.services.kill_harness writer``),
+or by ``exec`` of a fresh interpreter (``python -m annotator_devtools.kill_harness writer``),
 which also kills some writers while they import and open the database. Each run continues on
 the database the last one left, so every start also recovers from the previous crash.
 """
@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from annotator.services.kill_harness.ack_log import AckLog
-from annotator.services.kill_harness.verify import Verdict, verify
-from annotator.services.kill_harness.writer import DONE, READY, add_batch, run_writer
 from annotator.storage import open_store
+from annotator_devtools.kill_harness.ack_log import AckLog
+from annotator_devtools.kill_harness.verify import Verdict, verify
+from annotator_devtools.kill_harness.writer import DONE, READY, add_batch, run_writer
 
+CHECKOUT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 60.0
 # Share of kills aimed at the start-up (opening, WAL recovery) rather than the save loop.
 EARLY_KILL_SHARE = 0.1
@@ -114,6 +115,13 @@ class WriterFn(Protocol):
     ) -> int: ...
 
 
+def checkout_env() -> dict[str, str]:
+    """This process's environment with the checkout first on the module path: the harness
+    runs from a source checkout, where ``annotator_devtools`` is not installed."""
+    paths_now = [str(CHECKOUT), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths_now if p)}
+
+
 class Writer:
     """One running writer process, started one of the two ways."""
 
@@ -121,12 +129,12 @@ class Writer:
         db, ack_path = paths(config.workdir)
         self.error_file = config.workdir / f"writer-{seed}.err"
         if config.start == "exec":
-            cmd = [sys.executable, "-m", "annotator.services.kill_harness", "writer"]
+            cmd = [sys.executable, "-m", "annotator_devtools.kill_harness", "writer"]
             cmd += [str(db), str(ack_path), str(seed), "--max-conversations"]
             cmd += [str(config.max_conversations)]
             with self.error_file.open("wb") as err:
                 self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-                    cmd, stdout=subprocess.PIPE, stderr=err
+                    cmd, stdout=subprocess.PIPE, stderr=err, env=checkout_env()
                 )
             assert self._proc.stdout is not None
             self.pid = self._proc.pid

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotator.core.model import Conversation
-from annotator.services.kill_harness import content
-from annotator.services.kill_harness.ack_log import Acknowledged, read_acks
-from annotator.services.kill_harness.writer import BATCH_KEY, PROPOSER
 from annotator.storage import ListQuery, open_store
+from annotator_devtools.kill_harness import content
+from annotator_devtools.kill_harness.ack_log import Acknowledged, read_acks
+from annotator_devtools.kill_harness.writer import BATCH_KEY, PROPOSER
 
 
 @dataclass
