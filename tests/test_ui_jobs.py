@@ -94,7 +94,7 @@ def _approve_first(parts: Any) -> tuple[int, np.ndarray]:
     w = parts.window
     w.select_row(0)
     doc = parts.session.document
-    w.select_turn(doc.target_turn)
+    w.record.select_turn(doc.target_turn)
     assert w.record.take_draft_mask()
     w.reviews.decide(Decision.APPROVE, "")
     assert doc.status == Status.APPROVED
@@ -264,7 +264,7 @@ def test_propose_one_turn_and_cancel(
         parts.proposer.cancel()
     assert _stored_proposals(sample_db, doc.id) == []
     with qtbot.waitSignal(parts.proposer.stored, timeout=600_000):
-        w.select_turn(1)
+        w.record.select_turn(1)
         w.proposing.propose([w.editor.turn])
     stored = _stored_proposals(sample_db, doc.id)
     assert [p.turn_index for p in stored] == [1]

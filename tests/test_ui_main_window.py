@@ -70,7 +70,7 @@ def test_paint_erase_undo_redo_approve_and_reopen(
     doc = parts.session.document
     conv_id = doc.id
     turn = 1
-    w.select_turn(turn)
+    w.record.select_turn(turn)
     assert w.editor.turn == turn and w.conversation.selected == turn
     w.set_tool("brush")
     w.editor.set_brush_radius(10)
@@ -96,7 +96,7 @@ def test_paint_erase_undo_redo_approve_and_reopen(
 
     # approving needs a final mask on the target turn: not there yet
     assert not w.review.approve.isEnabled()
-    w.select_turn(doc.target_turn)
+    w.record.select_turn(doc.target_turn)
     assert w.record.take_draft_mask()
     assert w.review.approve.isEnabled()
     w.review.comment.setText("looks right")
@@ -222,7 +222,7 @@ def test_about_box_reports_what_a_bug_report_needs(
     parts = make_app(sample_db)
     w = parts.window
     assert "about" in w.actions and w.actions["about"].text() == "About PRIST Annotator"
-    facts = facts_of(w)
+    facts = facts_of(w.store, w.sam, w.proposer.state_text())
     assert facts.records == 10 and facts.database == parts.store.url
     dialog = AboutDialog(facts, w)
     text = dialog.report.toPlainText()
@@ -230,6 +230,6 @@ def test_about_box_reports_what_a_bug_report_needs(
     assert f"{parts.store.url} (10 records)" in text
     assert str(models_dir()) in text
     assert "Threads" in text and "Python" in text
-    assert "Proposer      none" in text  # the status line's label, without its prefix
+    assert "Proposer      none" in text  # the proposer's state line, without its prefix
     qtbot.mouseClick(dialog.copy_button, Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text() == text

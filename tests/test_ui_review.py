@@ -48,7 +48,7 @@ def test_turn_review_buttons_store_reason_codes_and_status_follows(
     assert "OK" in w.conversation.cards[0].verdict.text()
     assert w.model.summary(0).status == Status.REJECTED  # the list row follows
     # keyboard: Alt+Backspace rejects the selected turn with its card's reason
-    w.select_turn(2)
+    w.record.select_turn(2)
     w.conversation.cards[2].set_reason(ReasonCode.AMBIGUOUS)
     w.actions["reject_turn"].trigger()
     assert _reviews(sample_db, doc.id)[-1].reason == ReasonCode.AMBIGUOUS
@@ -195,3 +195,22 @@ def test_dashboard_dock_filters_the_record_list(
     assert parts.session.document.id in wanted
     w.browser.clear_ids()
     assert w.model.rowCount() == total
+
+
+def test_approving_keeps_the_turn_on_screen(sample_db: Path, make_app: Any, qtbot: Any) -> None:
+    """The Approve button disables itself; the focus it held must not select another turn."""
+    parts = make_app(sample_db)
+    w = parts.window
+    w.select_row(0)
+    doc = parts.session.document
+    target = doc.target_turn
+    assert w.record.turn == target
+    w.record.take_draft_mask()
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow)
+    w.review.approve.setFocus()  # as clicking it gives it
+    assert w.review.approve.hasFocus()
+    qtbot.mouseClick(w.review.approve, Qt.MouseButton.LeftButton)
+    assert doc.status == Status.APPROVED and not w.review.approve.isEnabled()
+    assert w.record.turn == target and w.conversation.selected == target
+    assert w.review.reopen.isEnabled()

@@ -351,7 +351,7 @@ def test_box_after_click_refines_and_switching_turn_resets(sam_window: Any, qtbo
 
     doc = parts.session.document
     if doc.turn_count > 1:
-        w.select_turn(doc.turn_count - 1 if w.editor.turn == 0 else 0)
+        w.record.select_turn(doc.turn_count - 1 if w.editor.turn == 0 else 0)
     else:
         w.set_tool("brush")
         w.set_tool("sam")

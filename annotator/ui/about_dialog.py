@@ -27,6 +27,7 @@ from annotator.core.appdirs import cache_dir, config_dir, data_dir, models_dir
 from annotator.core.compute_budget import THREADS_ENV, wanted_torch_threads
 from annotator.core.errors import ProposerError
 from annotator.core.listing import ListQuery
+from annotator.services.catalog import Catalog
 from annotator.ui.status_line import SAM_STATES
 
 
@@ -85,16 +86,17 @@ def sam_facts(sam: Any) -> tuple[str, str, str]:
     return model, shown, runtime
 
 
-def facts_of(window: Any) -> AppFacts:
-    model, weights, runtime = sam_facts(window.sam)
+def facts_of(store: Catalog, sam: Any, proposer: str) -> AppFacts:
+    """What the About box says of this app: its database, SAM controller and proposer."""
+    model, weights, runtime = sam_facts(sam)
     return AppFacts(
-        database=window.store.url,
-        records=window.store.count(ListQuery()),
-        sam_state=window.sam.state,
+        database=store.url,
+        records=store.count(ListQuery()),
+        sam_state=sam.state,
         sam_model=model,
         sam_weights=weights,
         sam_runtime=runtime,
-        proposer=window.status.proposer_label.text().removeprefix("Proposer: ") or "none",
+        proposer=proposer.removeprefix("Proposer: ") or "none",
     )
 
 

@@ -202,9 +202,9 @@ class MainWindow(QMainWindow):
         self.review.historyRequested.connect(self.reviews.show_history)
         r.opened.connect(self._opened)
         r.turn_changed.connect(self._turn_changed)
-        r.text_changed.connect(lambda _turn: self.refresh_cards())
+        r.text_changed.connect(lambda _turn: self.conversation.refresh(r))
         r.status_changed.connect(lambda _status: self.refresh_status())
-        r.verdicts_changed.connect(lambda _none: self._verdicts_changed())
+        r.verdicts_changed.connect(lambda _none: self.refresh_turn())
         r.proposals_changed.connect(self._proposals_changed)
         r.diffs_changed.connect(lambda _none: self.conversation.show_diffs(r))
         r.message.connect(self._notify)
@@ -346,15 +346,9 @@ class MainWindow(QMainWindow):
         self.read_ahead()
         self.record.refresh_diffs()
 
-    def select_turn(self, turn: int) -> None:
-        self.record.select_turn(turn)
-
     def _turn_changed(self, turn: int) -> None:
         self.editor.show_turn()
         self.conversation.select(turn)
-        self.refresh_turn()
-
-    def _verdicts_changed(self) -> None:
         self.refresh_turn()
 
     def _proposals_changed(self, conv_id: int) -> None:
@@ -368,9 +362,6 @@ class MainWindow(QMainWindow):
         self.prefetcher.invalidate(conv_id)
         self.model.refresh_row(conv_id)
 
-    def refresh_cards(self) -> None:
-        self.conversation.refresh(self.record)
-
     def refresh_status(self) -> None:
         doc = self.session.document
         if doc is not None:
@@ -383,7 +374,7 @@ class MainWindow(QMainWindow):
         turn = self.record.turn
         self.review.set_diff(turn, self.record.diff(turn), self.record.model_hidden(turn))
         self.refresh_status()
-        self.refresh_cards()
+        self.conversation.refresh(self.record)
 
     # -- editing ------------------------------------------------------------------------
     def set_tool(self, name: str | None) -> None:

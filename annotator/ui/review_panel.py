@@ -85,14 +85,21 @@ class ReviewPanel(QFrame):
             f"<span style='color:{colour.name() if colour else '#ccc'}'>● {name}</span>"
         )
         terminal = status in (Status.APPROVED, Status.REJECTED)
-        self.approve.setEnabled(not terminal and can_approve)
+        for button, enabled in (
+            (self.approve, not terminal and can_approve),
+            (self.reject, not terminal),
+            (self.reopen, terminal),
+        ):
+            if not enabled and button.hasFocus():
+                # Disabling a focused widget hands focus to the next one in the chain, a turn
+                # card's editor, which would select turn 1 after every approval.
+                button.clearFocus()
+            button.setEnabled(enabled)
         self.approve.setToolTip(
             "Approve the record (Ctrl+Return)"
             if can_approve
             else "Approving needs a non-empty final mask on the target turn"
         )
-        self.reject.setEnabled(not terminal)
-        self.reopen.setEnabled(terminal)
 
     def comment_text(self) -> str:
         return self.comment.text().strip()

@@ -132,5 +132,7 @@ def window_handlers(
         "export": files.export_dialog,
         "settings": w.settings_dialog,
         "help": lambda: run_modal(ShortcutsDialog(w)),
-        "about": lambda: run_modal(AboutDialog(facts_of(w), w)),
+        "about": lambda: run_modal(
+            AboutDialog(facts_of(w.store, w.sam, w.proposer.state_text()), w)
+        ),
     }

@@ -76,7 +76,7 @@ def drive(db: Path, ack_path: Path, seed: int) -> None:
             window.select_row(rng.randrange(rows))
         doc = session.document
         turn = rng.randrange(doc.turn_count)
-        window.select_turn(turn)
+        window.record.select_turn(turn)
         h, w = doc.conversation.image.height, doc.conversation.image.width
         action = rng.choice(("brush", "brush", "eraser", "text", "draft", "undo", "redo"))
         if action in ("brush", "eraser"):
@@ -89,7 +89,7 @@ def drive(db: Path, ack_path: Path, seed: int) -> None:
         elif action == "text":
             window.record.commit_text(turn, "final_answer", f"edit {seed}.{step} on turn {turn}")
         elif action == "draft":
-            window.select_turn(doc.target_turn)
+            window.record.select_turn(doc.target_turn)
             window.record.take_draft_mask()
         elif action == "undo":
             window.undo()
@@ -135,7 +135,7 @@ def disk_full(db: Path, rescue: Path, limit: int) -> None:
     parts.qapp.processEvents()
     doc = session.document
     turn = doc.target_turn
-    window.select_turn(turn)
+    window.record.select_turn(turn)
     painted_before = int(doc.layer_array((turn, MaskLayer.FINAL)).sum())
     asked: list[str] = []
 
