@@ -62,6 +62,7 @@ def build_app(
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
+    from annotator.ui.app_icon import DESKTOP_ID, app_icon
     from annotator.ui.icons import Icons
     from annotator.ui.main_window import MainWindow
     from annotator.ui.propose_controller import ProposeController
@@ -70,6 +71,8 @@ def build_app(
 
     qapp = QApplication.instance() or QApplication(argv or ["annotator"])
     qapp.setApplicationName("PRIST Annotator")
+    qapp.setDesktopFileName(DESKTOP_ID)  # the desktop entry (and Wayland app id) it belongs to
+    qapp.setWindowIcon(app_icon())
     apply_theme(qapp)
     settings = settings or load_settings()
     store = open_store(db)

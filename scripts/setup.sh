@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up shared by the README's two commands and CI.
-#  - system packages (Qt runtime libraries, PostgreSQL for the team-mode tests) when run as root;
+#  - system packages (Qt runtime libraries, PostgreSQL for the team-mode tests, the desktop-file
+#    and AppStream validators, and what the bundle build strips with) when run as root;
 #  - a virtualenv cached outside the clone, keyed by a hash of the dependency list, built from
 #    nothing when absent (the model stack is several GB, so rebuilding it each time is avoided);
 #  - this checkout installed into it (editable), and the default SAM weights when missing.
@@ -13,7 +14,8 @@ want_system="${ANNOTATOR_SETUP_SYSTEM:-1}"
 if [ "$want_system" = "1" ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
   pkgs="libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0
         libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
-        libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 postgresql"
+        libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 postgresql
+        desktop-file-utils appstream file binutils"
   missing=""
   for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
   if [ -n "$missing" ]; then

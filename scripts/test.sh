@@ -7,7 +7,7 @@ venv="$(bash "$here/scripts/setup.sh" | tail -n 1)"
 cd "$here"
 export QT_QPA_PLATFORM=offscreen
 echo "== ruff"
-"$venv/bin/ruff" check annotator annotator_devtools tests
+"$venv/bin/ruff" check annotator annotator_devtools tests packaging setup.py
 echo "== import contracts"
 "$venv/bin/lint-imports"
 echo "== pytest"

@@ -108,3 +108,12 @@ class EchoProposer:
 
     def close(self) -> None:
         pass
+
+
+def fill_db(db: Path, records: list[dict], images: Path, count: int) -> list[int]:
+    """A database with the first ``count`` PRIST records (their images made in ``images``)."""
+    from annotator.storage import open_store
+
+    with open_store(db) as store:
+        convs = [prist_conversation(r, n, images) for n, r in enumerate(records[:count])]
+        return store.add_conversations(convs, actor="test").added_ids

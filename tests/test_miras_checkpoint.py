@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,15 @@ def test_convert_refuses_unknown_tensors(tiny_miras_dir: Path, tmp_path: Path) -
     with pytest.raises(WeightsError, match=r"no place in MIRAS.*some_new_head"):
         convert_miras(tmp_path / "src", tmp_path / "dst", overrides=TINY_OVERRIDES)
     assert not (tmp_path / "dst" / "config.json").exists()
+
+
+def test_without_torch_miras_says_it_needs_the_full_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The desktop bundle has no torch: the proposer says so in one line, loading nothing."""
+    from annotator.core.errors import ProposerError
+    from annotator.proposers.miras import MirasProposer
+
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(ProposerError, match="needs the full install with torch"):
+        MirasProposer(tmp_path)

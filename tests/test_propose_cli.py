@@ -13,18 +13,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from fixtures_miras import PRIST_TEST_JSON, prist_conversation
+from fixtures_miras import PRIST_TEST_JSON, fill_db
 
 from annotator.cli import main
 from annotator.storage import open_store
 
 ANNOTATOR = [sys.executable, "-m", "annotator"]
-
-
-def fill_db(db: Path, records: list[dict], images: Path, count: int) -> list[int]:
-    with open_store(db) as store:
-        convs = [prist_conversation(r, n, images) for n, r in enumerate(records[:count])]
-        return store.add_conversations(convs, actor="test").added_ids
 
 
 def counts(db: Path, ids: list[int]) -> Counter:

@@ -202,3 +202,38 @@ def test_graph_status_says_whether_the_fast_runtime_is_ready(tmp_path: Path) -> 
     assert graph_status("mobile-sam", sha, tmp_path) == "not exported yet"
     files.failed.write_text(json.dumps({"versions": _versions(), "reason": "exporter crashed"}))
     assert graph_status("mobile-sam", sha, tmp_path) == "failed: exporter crashed"
+
+
+def test_checked_graphs_are_adopted_by_an_installation_without_torch(
+    onnx_engine: Any, mobile_sam_registry: Any, tmp_path: Path
+) -> None:
+    """The desktop bundle takes the graphs its build checked; only unchanged bytes of this
+    graph code are taken, and the copy then loads without torch."""
+    from annotator.proposers.sam import onnx_backend as ob
+
+    sha = mobile_sam_registry.resolve("mobile-sam").sha256
+    source = mobile_sam_registry.root / "onnx"
+    theirs = ob.GraphFiles.for_model(source, "mobile-sam", sha)
+    assert theirs.checked()
+    target = tmp_path / "bundle-onnx"
+    ours = ob.adopt_checked_graphs("mobile-sam", sha, source, target)
+    assert ours.checked()
+    marker = json.loads(ours.marker.read_text(encoding="utf-8"))
+    assert marker["checked_with"] == json.loads(theirs.marker.read_text("utf-8"))["versions"]
+    assert ob.load_checked_onnx_backend("mobile-sam", sha, target) is not None
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(source, damaged)
+    graph = ob.GraphFiles.for_model(damaged, "mobile-sam", sha).graphs()["upscale"]
+    graph.write_bytes(graph.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(ProposerError, match="not the bytes that were checked"):
+        ob.adopt_checked_graphs("mobile-sam", sha, damaged, tmp_path / "no")
+    other = tmp_path / "other-code"
+    shutil.copytree(source, other)
+    files = ob.GraphFiles.for_model(other, "mobile-sam", sha)
+    stale = json.loads(files.marker.read_text(encoding="utf-8"))
+    stale["versions"]["graph_source"] = "0" * 16
+    files.marker.write_text(json.dumps(stale), encoding="utf-8")
+    with pytest.raises(ProposerError, match="other graph code"):
+        ob.adopt_checked_graphs("mobile-sam", sha, other, tmp_path / "no2")
+    assert not (tmp_path / "no").exists() and not (tmp_path / "no2").exists()  # nothing copied

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "annotator.cli.metrics_commands",  # metrics
     "annotator.cli.bench_commands",  # bench ...
     "annotator.cli.gui_commands",  # gui (the default with no command)
+    "annotator.cli.self_test_command",  # self-test
 )
 
 

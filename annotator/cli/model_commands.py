@@ -57,6 +57,15 @@ def register(sub: Any) -> None:
     )
     p.set_defaults(run=_add)
 
+    p = models_sub.add_parser(
+        "adopt-graphs",
+        help="take a model's ONNX graphs checked by another installation that has torch "
+        "(e.g. for the desktop bundle, which cannot export or check them)",
+    )
+    p.add_argument("source", type=Path, help="the other installation's models/onnx folder")
+    p.add_argument("--model", default="mobile-sam", help="model id (default: mobile-sam)")
+    p.set_defaults(run=_adopt_graphs)
+
     # The MIRAS subcommands (convert-miras, make-tiny-miras) join this group when present.
     try:
         miras_commands = importlib.import_module(_MIRAS_COMMANDS)
@@ -122,6 +131,17 @@ def _onnx_status(registry: WeightsRegistry, model_id: str, arch: str) -> str:
             else " (the auto runtime keeps this model on torch)"
         )
     return status
+
+
+def _adopt_graphs(args: argparse.Namespace) -> int:
+    from annotator.proposers.sam.onnx_backend import adopt_checked_graphs
+    from annotator.proposers.weights_registry import WeightsRegistry
+
+    registry = WeightsRegistry()
+    weights = registry.resolve(args.model)
+    files = adopt_checked_graphs(args.model, weights.sha256, args.source, registry.root / "onnx")
+    print(f"{args.model}: ONNX graphs adopted into {files.directory} ({files.marker.name})")
+    return 0
 
 
 def _install(args: argparse.Namespace) -> int:

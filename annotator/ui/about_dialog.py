@@ -15,6 +15,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -28,6 +29,7 @@ from annotator.core.compute_budget import THREADS_ENV, wanted_torch_threads
 from annotator.core.errors import ProposerError
 from annotator.core.listing import ListQuery
 from annotator.services.catalog import Catalog
+from annotator.ui.app_icon import app_icon
 from annotator.ui.status_line import SAM_STATES
 
 
@@ -106,12 +108,18 @@ class AboutDialog(QDialog):
         self.setWindowTitle("About PRIST Annotator")
         self.resize(860, 440)
         lay = QVBoxLayout(self)
-        lay.addWidget(
+        head = QHBoxLayout()
+        self.icon = QLabel()
+        self.icon.setPixmap(app_icon().pixmap(64, 64))
+        head.addWidget(self.icon)
+        head.addWidget(
             QLabel(
                 "<b>PRIST Annotator</b> — curation of pixel-level reasoning-segmentation data"
                 " (PRIST, arXiv 2502.09447)."
-            )
+            ),
+            1,
         )
+        lay.addLayout(head)
         self.report = QPlainTextEdit(facts.text())
         self.report.setReadOnly(True)
         self.report.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)

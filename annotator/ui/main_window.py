@@ -20,6 +20,7 @@ from annotator.services.open_record import OpenRecord
 from annotator.services.record_document import RecordDocument
 from annotator.services.session import SaveResult
 from annotator.services.settings import DEFAULT_COLOURS, Settings, save_settings
+from annotator.ui.app_icon import app_icon
 from annotator.ui.canvas.tools import BrushTool, PolygonTool, SamTool
 from annotator.ui.canvas.view import CanvasView
 from annotator.ui.conversation_panel import ConversationPanel
@@ -78,7 +79,7 @@ class MainWindow(QMainWindow):
         self._settings_path = settings_path
         self.resolver = record.resolver
         self.setWindowTitle(f"{TITLE} — {store.url}[*]")
-        self.setWindowIcon(icons.get("mdi6.vector-selection", "#5b8def"))
+        self.setWindowIcon(app_icon())
         self.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,12 @@ class MirasProposer:
         verify: bool = True,
         task: Task | None = None,
     ) -> None:
+        if importlib.util.find_spec("torch") is None:
+            raise ProposerError(
+                "the MIRAS proposer runs the model in this process and needs the full install "
+                "with torch (pip or source; see README); this installation (the desktop "
+                "bundle) proposes through a `remote` server instead"
+            )
         from annotator.proposers.miras.checkpoint import load_checkpoint
         from annotator.proposers.miras.inference import MirasPipeline
         from annotator.proposers.miras.runtime import pick_device, pick_dtype

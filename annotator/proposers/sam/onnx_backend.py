@@ -12,8 +12,10 @@ tolerance. A failed export or check raises
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Sequence
@@ -132,13 +134,15 @@ class OnnxSamBackend:
         return self._sessions["upscale"].run(None, {"cells": cells, "hyper": hyper})[0]
 
 
+def runtime_available() -> bool:
+    """Whether checked graphs can run here (ONNX Runtime alone; the desktop bundle has no
+    torch and no exporter)."""
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
 def onnx_available() -> bool:
-    try:
-        import onnx  # noqa: F401  (the exporter needs it)
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether graphs can also be exported here (the exporter needs the ``onnx`` package)."""
+    return runtime_available() and importlib.util.find_spec("onnx") is not None
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,7 @@ def graph_status(model_id: str, model_sha256: str, directory: Path) -> str:
     """What ``models list`` says of a model's ONNX graphs: ``checked`` (ready to use),
     ``failed: <reason>`` (not retried until the installed versions change), ``not exported
     yet``, or that ONNX Runtime is not installed."""
-    if not onnx_available():
+    if not runtime_available():
         return "ONNX Runtime not installed"
     files = GraphFiles.for_model(directory, model_id, model_sha256)
     if files.checked():
@@ -220,13 +224,48 @@ def load_checked_onnx_backend(
 ) -> OnnxSamBackend | None:
     """The ONNX backend from graphs exported and checked earlier, without importing torch;
     None when there are none (or they changed since they were checked)."""
-    if not onnx_available():
+    if not runtime_available():
         return None
     files = GraphFiles.for_model(directory, model_id, model_sha256)
     if not files.checked():
         return None
     files.remove_stale_files()
     return OnnxSamBackend(files)
+
+
+def adopt_checked_graphs(
+    model_id: str, model_sha256: str, source: Path, directory: Path
+) -> GraphFiles:
+    """Take graphs exported and checked against torch by another installation of this version
+    (the desktop bundle's build, a machine with torch) into ``directory``, for an installation
+    that cannot check them itself. Refused unless they were exported from this graph code and
+    still have the bytes that were checked; the new marker keeps the versions they were checked
+    with."""
+    theirs = GraphFiles.for_model(source, model_id, model_sha256)
+    marker = _read_marker(theirs.marker)
+    if marker is None:
+        raise ProposerError(f"{theirs.marker}: no checked graphs of {model_id} there")
+    versions = _versions()
+    checked_with = marker.get("versions") or {}
+    for key in ("graph", "graph_source"):
+        if checked_with.get(key) != versions[key]:
+            raise ProposerError(
+                f"{theirs.marker}: exported by other graph code ({key} {checked_with.get(key)}, "
+                f"here {versions[key]})"
+            )
+    adopted: dict[str, Any] = {"versions": versions, "checked_with": checked_with}
+    for name, path in theirs.graphs().items():
+        digest = sha256_file(path)
+        if digest != marker.get(f"{name}_sha256"):
+            raise ProposerError(f"{path}: not the bytes that were checked")
+        adopted[f"{name}_sha256"] = digest
+    ours = GraphFiles.for_model(directory, model_id, model_sha256)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, path in theirs.graphs().items():
+        with replacing(ours.graphs()[name]) as tmp:
+            shutil.copyfile(path, tmp)
+    _atomic_write_text(ours.marker, json.dumps(adopted, indent=2))  # last: they are complete
+    return ours
 
 
 def prepare_onnx_backend(

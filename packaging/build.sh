@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds the desktop bundle: one folder (dist/bundle/annotator/) with the GUI, import/export and
+# SAM clicks on ONNX Runtime, without torch. The MobileSAM graphs are exported and checked
+# against torch here, in the full install, and adopted by the bundle.
+#   bash packaging/build.sh            # then: dist/bundle/annotator/annotator
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+venv="$(bash scripts/setup.sh | tail -n 1)"
+"$venv/bin/pip" install -q "pyinstaller>=6.10,<7"  # a build tool: not in the app's dependencies
+
+echo "== SAM graphs (exported and checked against torch on first use)"
+models="$("$venv/bin/python" - <<'PY'
+from annotator.proposers.sam import open_segmenter
+
+engine = open_segmenter("mobile-sam")
+engine.load()
+if not engine.runtime_note.startswith("onnxruntime"):
+    raise SystemExit(f"MobileSAM does not run on ONNX Runtime here: {engine.runtime_note}")
+print(engine.registry.root)
+engine.close()
+PY
+)"
+
+echo "== PyInstaller"
+rm -rf build/bundle dist/bundle
+"$venv/bin/pyinstaller" --noconfirm --log-level WARN --distpath dist/bundle \
+  --workpath build/bundle packaging/pyinstaller/annotator.spec
+app="dist/bundle/annotator"
+inside="$app/_internal"
+
+if command -v strip >/dev/null && command -v file >/dev/null; then
+  # Debug information only (a full strip breaks some manylinux libraries): libpython from a
+  # source-built Python carries ~18 MB of it.
+  find "$inside" -name "*.so*" -type f -exec file {} + | grep "with debug_info" | cut -d: -f1 |
+    while read -r lib; do strip --strip-debug "$lib"; done
+fi
+
+echo "== MobileSAM inside the bundle"
+mkdir -p "$inside/models"
+cp "$models/mobile_sam.pt" "$inside/models/"
+licence="$("$venv/bin/python" -c 'from importlib import metadata; d = metadata.distribution("mobilesam-mirror"); print(next(str(d.locate_file(f)) for f in d.files if f.name == "LICENSE"))')"
+cp "$licence" "$inside/models/LICENSE-MobileSAM"
+ANNOTATOR_MODELS_DIR="$inside/models" "$app/annotator" models adopt-graphs "$models/onnx"
+ANNOTATOR_MODELS_DIR="$inside/models" "$app/annotator" models list | sed -n 2,3p
+
+size="$(du -sm "$app" | cut -f1)"
+echo "bundle: $app ($size MB)"

@@ -1,0 +1,194 @@
+"""The desktop bundle (packaging/build.sh), smoke-tested offscreen against this pip install: it
+opens the sample, makes one SAM click per image, exports JSON lines and reads them back, with
+the same masks as the pip install. Runs where ``ANNOTATOR_BUNDLE`` names the built folder
+(``.ci/run`` builds it and sets it); elsewhere it is skipped with that reason."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BUNDLE = os.environ.get("ANNOTATOR_BUNDLE", "")
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = [
+    pytest.mark.bundle,
+    pytest.mark.skipif(
+        not BUNDLE,
+        reason="no bundle: build it with packaging/build.sh and set "
+        "ANNOTATOR_BUNDLE=dist/bundle/annotator",
+    ),
+]
+
+
+def _self_test(
+    executable: Path, workdir: Path, home: Path, *, own_models: bool
+) -> tuple[dict[str, Any], float]:
+    """Runs ``self-test`` with its own user directories (and, for the bundle, the models it
+    carries rather than the installed ones the tests share); returns its facts and the seconds
+    from the process start until its window was shown."""
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "PYTHONPATH": "",
+    }
+    if own_models:
+        env.pop("ANNOTATOR_MODELS_DIR", None)
+    home.mkdir(parents=True)
+    started = time.time()
+    done = subprocess.run(
+        [str(executable), "self-test", "--json", "--workdir", str(workdir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=home,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    facts = json.loads(done.stdout)
+    return facts, facts["window_shown_epoch_s"] - started
+
+
+def _size_mb(folder: Path) -> float:
+    """As ``du`` counts it: links (the bundle links library versions) are not counted twice."""
+    return sum(p.lstat().st_size for p in folder.rglob("*") if not p.is_symlink()) / 1e6
+
+
+def test_the_bundle_works_like_the_pip_install(tmp_path: Path) -> None:
+    bundle = Path(BUNDLE)
+    executable = bundle / "annotator"
+    assert executable.is_file(), f"{executable}: not built"
+    bundled, bundle_window_s = _self_test(
+        executable, tmp_path / "b", tmp_path / "bhome", own_models=True
+    )
+    pip, pip_window_s = _self_test(
+        Path(sys.executable).with_name("annotator"),
+        tmp_path / "p",
+        tmp_path / "phome",
+        own_models=False,
+    )
+
+    assert bundled["problems"] == [] and bundled["records"] == 10
+    assert bundled["export"]["read_back"] == 10
+    assert bundled["sam_runtime"].startswith("onnxruntime")
+    # The same click gives the same mask, pixel for pixel (RLE is canonical).
+    assert [c["rle"] for c in bundled["sam_clicks"]] == [c["rle"] for c in pip["sam_clicks"]]
+    size = _size_mb(bundle)
+    figures = {
+        "bundle_mb": round(size, 1),
+        "bundle_window_s": round(bundle_window_s, 2),
+        "pip_window_s": round(pip_window_s, 2),
+        "sam_clicks_identical": len(bundled["sam_clicks"]),
+    }
+    (bundle.parent / "smoke.json").write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    print(json.dumps(figures))
+    # Start to window: the bundle unpacks nothing (one folder), so it is no slower; the margin
+    # is the host's noise between two runs.
+    assert bundle_window_s <= pip_window_s * 1.25 + 0.5, figures
+
+
+def test_the_bundle_has_no_model_stack() -> None:
+    inside = Path(BUNDLE) / "_internal"
+    for absent in ("torch", "transformers", "segment_anything", "mobile_sam", "timm"):
+        assert not (inside / absent).exists(), absent
+    assert (inside / "models" / "LICENSE-MobileSAM").is_file()
+    assert (inside / "linux" / "org.pristannotator.PristAnnotator.desktop").is_file()
+
+
+def test_the_bundle_says_miras_needs_the_full_install(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [
+            str(Path(BUNDLE) / "annotator"),
+            "--db",
+            str(tmp_path / "x.sqlite3"),
+            "propose",
+            "--proposer",
+            "miras",
+            "--checkpoint",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode != 0
+    assert "needs the full install" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_bundle_proposes_through_a_remote_server(
+    tmp_path: Path, tiny_miras_dir: Path, prist_records: list[dict[str, Any]]
+) -> None:
+    """What the bundle offers instead of MIRAS in process: a server with torch (here the pip
+    install serving the tiny test checkpoint) answers, and the bundle stores the proposals."""
+    import signal
+    import socket
+
+    from fixtures_miras import fill_db
+
+    from annotator.storage import open_store
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("annotator")),
+            "serve",
+            "--checkpoint",
+            str(tiny_miras_dir),
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+        ],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = server.stdout.readline() if server.stdout else ""
+        assert line.startswith("serving miras"), line
+        db = tmp_path / "db.sqlite3"
+        ids = fill_db(db, prist_records, tmp_path / "images", 2)
+        done = subprocess.run(
+            [
+                str(Path(BUNDLE) / "annotator"),
+                "--db",
+                str(db),
+                "propose",
+                "--proposer",
+                "remote",
+                "--url",
+                f"http://127.0.0.1:{port}",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert json.loads(done.stdout)["conversations"] == 2
+        with open_store(db) as store:
+            for cid in ids:
+                turns = len(store.get_conversation(cid).turns)
+                assert len(store.proposals(cid)) == turns
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
