@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from annotator.cli.self_test_command import problems
+from annotator.cli.self_test import problems
 
 ANNOTATOR = Path(sys.executable).with_name("annotator")
 
