@@ -128,7 +128,8 @@ def test_limit_drops_oldest_and_clean_point() -> None:
 
 def test_text_field_validated_and_labels() -> None:
     with pytest.raises(ValueError):
-        SetText(0, "draft_answer", "", "x")
+        SetText(0, "focus", "", "x")  # the conversation's, not a turn's: SetFocus
+    SetText(0, "draft_answer", "", "x")  # an author writes the answers too
     t = Target(5, 5)
     hist = UndoHistory()
     hist.push(SetText(0, "question", "q", "Q", label="Edit question"), t)

@@ -139,7 +139,9 @@ def test_golden_database_opens_with_every_row(tmp_path: Path) -> None:
     assert opened["alembic"] == (version != SHIPPED_HEAD)
     after = dump(db)
     assert after["alembic_version"] == [(SHIPPED_HEAD,)]
-    assert after["conversations"] == before["conversations"]
+    # Columns later schemas add come last; the golden file's own are unchanged.
+    width = len(before["conversations"][0])
+    assert [row[:width] for row in after["conversations"]] == before["conversations"]
 
 
 def test_database_older_than_its_scripts_still_migrates(tmp_path: Path) -> None:

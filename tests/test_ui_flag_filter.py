@@ -141,7 +141,7 @@ def test_choosing_a_code_lists_exactly_its_records_and_the_queue_follows(
         timeout=30_000,
     )
     assert all(b.rgb is None and b.image_problem for b in w.prefetcher.ready_bundles())
-    w.go(+1)
+    w.queue.go(+1)
     assert w.session.document.id == queue[0]
     assert w.session.document.conversation.image.path in roles_of["bad_image"]
 

@@ -74,6 +74,7 @@ def test_first_window_fills_most_of_the_screen_and_layout_is_remembered(
     w.show()
     qtbot.waitExposed(w)
     w.list_dock.hide()
+    w.images_dock.hide()  # the records list's tab neighbour: no left dock at all
     w.resize(w.width(), int(area.height() * 0.7))  # not what a first run would choose
     w.resizeDocks([w.conversation_dock], [420], Qt.Orientation.Horizontal)
     qtbot.wait(50)
@@ -99,6 +100,7 @@ def test_first_window_fills_most_of_the_screen_and_layout_is_remembered(
     ), (g, geometry)
     assert g.height() < 0.8 * area.height()
     assert not w2.list_dock.isVisible() and w2.conversation_dock.isVisible()
+    assert not w2.images_dock.isVisible()
     assert w2.conversation_dock.width() == width != w.conversation_dock.minimumWidth()
     w2.close()
     again.store.close()

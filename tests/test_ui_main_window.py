@@ -54,7 +54,7 @@ def test_title_list_and_open(sample_db: Path, make_app: Any) -> None:
     assert doc is not None and doc.id == w.model.summary(0).id
     assert w.editor.turn == doc.target_turn  # the [SEG] turn is selected first
     assert len(w.conversation.cards) == doc.turn_count
-    w.go(+1)
+    w.queue.go(+1)
     assert parts.session.document.id == w.model.summary(1).id
     w.browser.flag_filter.setCurrentIndex(w.browser.flag_filter.findData(True))
     assert 0 < w.model.rowCount() < 10

@@ -33,7 +33,7 @@ def test_prefetch_follows_the_sorted_filtered_queue(
     )
     bundle = next(b for b in w.prefetcher.ready_bundles() if b.conversation.id == wanted[0])
     assert bundle.rgb is not None and bundle.key
-    w.go(+1)
+    w.queue.go(+1)
     assert parts.session.document.id == wanted[0]
     assert w.record.bundle is bundle  # opened from what was read ahead
     qtbot.waitUntil(
@@ -67,7 +67,7 @@ def test_a_saved_record_is_read_again(sample_db: Path, make_app: Any, qtbot: Any
         timeout=30_000,
     )
     bundle = next(b for b in w.prefetcher.ready_bundles() if b.conversation.id == edited)
-    w.go(+1)
+    w.queue.go(+1)
     assert w.record.bundle is bundle
     assert parts.session.document.conversation.revision == bundle.conversation.revision >= 1
     assert parts.session.history.is_clean  # its undo history came back with it
@@ -93,6 +93,6 @@ def test_sam_prefetch_prepares_the_next_records(sample_db: Path, make_app: Any, 
     qtbot.waitUntil(lambda: len(w.prefetcher.ready_bundles()) == 2, timeout=30_000)
     keys = [b.key for b in w.prefetcher.ready_bundles()]
     qtbot.waitUntil(lambda: all(engine.cached(k) is not None for k in keys), timeout=180_000)
-    w.go(+1)
+    w.queue.go(+1)
     qtbot.waitUntil(lambda: w.sam.ready, timeout=5_000)  # from the cache: no encode
     assert engine.cached(w.record.bundle.key) is not None

@@ -165,7 +165,7 @@ def _switch(switches: int, db: Path, prefetch: int) -> dict[str, float]:
         end = time.perf_counter() + deadline_s
         while time.perf_counter() < end:
             parts.qapp.processEvents()
-            nxt = w.model.summary((w.current_row + 1) % n)
+            nxt = w.model.summary((w.queue.current_row + 1) % n)
             if (
                 prefetch == 0
                 or nxt is None

@@ -14,6 +14,7 @@ from annotator.core.errors import AnnotatorError, Cancelled
 # Modules defining ``register(subparsers)``; commands use ``set_defaults(run=handler)``.
 COMMAND_MODULES = (
     "annotator.cli.data_commands",  # import, export, stats
+    "annotator.cli.authoring_commands",  # images ..., conversations ...
     "annotator.cli.model_commands",  # models ...
     "annotator.cli.miras_commands",  # propose, serve (and `import miras`)
     "annotator.cli.metrics_commands",  # metrics

@@ -19,7 +19,7 @@ from annotator.core.model import MaskLayer, Provenance
 from annotator.core.status import Status
 
 LayerKey = tuple[int, MaskLayer]  # (turn index, layer)
-TEXT_FIELDS = ("question", "final_answer")
+TEXT_FIELDS = ("question", "draft_answer", "final_answer")
 
 
 class EditTarget(Protocol):
@@ -138,7 +138,7 @@ class MaskDelta:
 
 @dataclass(frozen=True)
 class SetText:
-    """Replace one text field of a turn (question or verified answer)."""
+    """Replace one text field of a turn (question, draft answer or verified answer)."""
 
     turn_index: int
     field_name: str

@@ -21,6 +21,8 @@ class ListQuery:
     text: str | None = None  # case-insensitive substring of the focus or the image path
     reviewer: str | None = None  # reviewed (any decision) by this person
     ids: tuple[int, ...] | None = None
+    image_id: int | None = None  # conversations on this image
+    deleted: bool = False  # True: the soft-deleted conversations (to restore) instead of the rest
     sort: str = "id"
 
     def __post_init__(self) -> None:
@@ -44,3 +46,16 @@ class ConversationSummary:
     updated_at: datetime
     correction_pixels: int | None
     flag_codes: tuple[str, ...] = ()  # distinct codes of its flags, sorted
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    """One row of the image list: an image and how many (not deleted) conversations it has."""
+
+    id: int
+    path: str  # the img_id: relative to ``root``, as PRIST names images
+    root: str
+    width: int
+    height: int
+    sha256: str
+    conversations: int

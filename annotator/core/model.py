@@ -71,9 +71,20 @@ class Turn:
     final_answer: str | None = None  # None until someone has verified the text
     masks: tuple[MaskAnnotation, ...] = ()
     id: int | None = None
+    # When a question or answer last changed (set by storage; None: never since import).
+    text_changed_at: datetime | None = None
 
     def layer(self, layer: MaskLayer) -> tuple[MaskAnnotation, ...]:
         return tuple(m for m in self.masks if m.layer == layer)
+
+    @property
+    def text_after_verified_mask(self) -> bool:
+        """The text changed after this turn's final mask was made: the mask was verified
+        against words that are no longer there."""
+        finals = [m.provenance.created_at for m in self.masks if m.layer == MaskLayer.FINAL]
+        return bool(finals) and self.text_changed_at is not None and (
+            self.text_changed_at > max(finals)
+        )
 
 
 @dataclass(frozen=True)
@@ -156,6 +167,7 @@ class Conversation:
     updated_at: datetime = field(default_factory=utcnow)
     revision: int = 0  # bumped on every save; a stale revision means someone else saved first
     id: int | None = None
+    deleted_at: datetime | None = None  # soft-deleted: out of lists and exports, restorable
 
     @property
     def target_turn(self) -> Turn:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from annotator.core.errors import WorkflowError
 from annotator.core.model import Conversation, Decision, MaskLayer, ReasonCode, Review
+from annotator.core.prist_rules import check_conversation
 from annotator.core.status import ALLOWED, Status
 
 
@@ -118,9 +119,14 @@ def transition_path(current: Status, new: Status) -> list[Status]:
 
 
 def check_approvable(conv: Conversation) -> None:
-    """Approval needs a non-empty final mask on the target turn."""
+    """Approval needs the PRIST rules kept (``core.prist_rules``) and a non-empty final mask on
+    the target turn."""
     if not conv.turns:
         raise WorkflowError("cannot approve a conversation without turns")
+    breaches = check_conversation(conv)
+    if breaches:
+        more = f" (and {len(breaches) - 1} more)" if len(breaches) > 1 else ""
+        raise WorkflowError(f"cannot approve: {breaches[0]}{more}")
     target = conv.target_turn
     if not any(not m.mask.is_empty for m in target.layer(MaskLayer.FINAL)):
         raise WorkflowError(

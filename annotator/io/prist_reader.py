@@ -106,54 +106,71 @@ def _check_record(doc: safe_json.JsonDocument, i: int, rec: Any) -> _Record:
     if SEG_TOKEN in focus:
         raise doc.error(f"focus contains {SEG_TOKEN}", i, "focus")
     dialogue = rec["dialogue"]
+    pairs = check_dialogue(doc, dialogue, i, "dialogue")
+    return _Record(
+        i, doc.line_of(i), img_norm, focus.strip(), pairs, record_key(img_norm, focus, dialogue)
+    )
+
+
+def check_dialogue(
+    doc: safe_json.JsonDocument, dialogue: Any, *where: str | int
+) -> tuple[tuple[str, str], ...]:
+    """The (question, answer) pairs of a PRIST ``dialogue`` (at ``where`` in ``doc``): messages
+    alternate human/gpt starting with human, none is empty, and ``[SEG]`` stands exactly once,
+    in the last answer. Refusals name the message by its index."""
     if not isinstance(dialogue, list):
-        raise doc.error("dialogue must be a list of messages", i, "dialogue")
+        raise doc.error("dialogue must be a list of messages", *where)
     if len(dialogue) < 2 or len(dialogue) % 2:
         raise doc.error(
-            f"dialogue must hold question/answer pairs, got {len(dialogue)} message(s)",
-            i,
-            "dialogue",
+            f"dialogue must hold question/answer pairs, got {len(dialogue)} message(s)", *where
         )
     texts: list[str] = []
     for j, msg in enumerate(dialogue):
-        where = (i, "dialogue", j)
+        at = (*where, j)
         if not isinstance(msg, dict):
-            raise doc.error(f"message {j} must be an object", *where)
+            raise doc.error(f"message {j} must be an object", *at)
         if msg.keys() != MESSAGE_KEYS:
             raise doc.error(
                 f"message {j} must have exactly 'from' and 'value', got {sorted(msg.keys())}",
-                *where,
+                *at,
             )
         speaker = "human" if j % 2 == 0 else "gpt"
         if msg["from"] != speaker:
             raise doc.error(
                 f"message {j} is from {msg['from']!r}, expected {speaker!r} "
                 "(messages alternate human/gpt, starting with human)",
-                *where,
+                *at,
                 "from",
             )
         value = msg["value"]
         if not isinstance(value, str):
-            raise doc.error(f"message {j}: value must be text", *where, "value")
+            raise doc.error(f"message {j}: value must be text", *at, "value")
         if not value.strip():
-            raise doc.error(f"message {j} is empty", *where, "value")
+            raise doc.error(f"message {j} is empty", *at, "value")
         last = j == len(dialogue) - 1
         n_seg = value.count(SEG_TOKEN)
         if last and n_seg != 1:
             raise doc.error(
-                f"the last answer must contain {SEG_TOKEN} exactly once, found {n_seg}",
-                *where,
+                f"the last answer must contain {SEG_TOKEN} exactly once, found {n_seg} "
+                f"(message {j})",
+                *at,
                 "value",
             )
         if not last and n_seg:
             raise doc.error(
-                f"{SEG_TOKEN} may appear only in the last answer (message {j})", *where, "value"
+                f"{SEG_TOKEN} may appear only in the last answer (message {j})", *at, "value"
             )
         texts.append(value)
-    pairs = tuple((texts[k], texts[k + 1]) for k in range(0, len(texts), 2))
-    return _Record(
-        i, doc.line_of(i), img_norm, focus.strip(), pairs, record_key(img_norm, focus, dialogue)
-    )
+    return tuple((texts[k], texts[k + 1]) for k in range(0, len(texts), 2))
+
+
+def read_dialogue(path: str | Path) -> tuple[tuple[str, str], ...]:
+    """A file holding one PRIST ``dialogue`` array (what ``conversations new`` takes)."""
+    doc = safe_json.load(path)
+    try:
+        return check_dialogue(doc, doc.value)
+    except InputError as exc:  # the message index is in the text; the file holds no records
+        raise InputError(exc.reason, file=exc.file, line=exc.line) from None
 
 
 def check_prist(doc: safe_json.JsonDocument) -> list[_Record]:

@@ -6,10 +6,14 @@ session, open record, jobs), never from a widget."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from annotator.core.listing import ConversationSummary, ListQuery
-from annotator.core.model import Conversation, HistoryEvent, Proposal, Review
+from annotator.core.listing import ConversationSummary, ImageSummary, ListQuery
+from annotator.core.model import Conversation, HistoryEvent, Image, Proposal, Review
+from annotator.core.progress import Task
+
+if TYPE_CHECKING:
+    from annotator.storage.api_types import AddResult, ImagesAdded
 
 
 class RecordStore(Protocol):
@@ -35,8 +39,9 @@ class RecordStore(Protocol):
 
 
 class Catalog(RecordStore, Protocol):
-    """The database as the app sees it: the record list's pages and counts besides one record.
-    The jobs (import, export, the quality report, the sample) take the same object."""
+    """The database as the app sees it: the record list's pages and counts besides one record,
+    the images, and what writing conversations needs. The jobs (import, export, the quality
+    report, the sample) take the same object."""
 
     @property
     def url(self) -> str: ...
@@ -52,3 +57,22 @@ class Catalog(RecordStore, Protocol):
     def flag_counts(self, query: ListQuery | None = None) -> dict[str, int]: ...
 
     def status_counts(self) -> dict[str, int]: ...
+
+    def images(self, *, path: str | None = None) -> list[ImageSummary]: ...
+
+    def image(self, image_id: int) -> Image: ...
+
+    def image_named(self, img_id: str) -> Image: ...
+
+    def add_images(self, items: Sequence[Image]) -> ImagesAdded: ...
+
+    def add_conversations(
+        self,
+        convs: Sequence[Conversation],
+        *,
+        actor: str,
+        task: Task | None = None,
+        action: str = "import",
+    ) -> AddResult: ...
+
+    def set_deleted(self, conv_id: int, deleted: bool, *, actor: str) -> Conversation: ...

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from annotator.core.export_report import ExportReport
+from annotator.core.export_report import ExportIssue, ExportReport
 from annotator.core.model import Conversation, Proposal, Review
+from annotator.core.prist_rules import check_conversation
 from annotator.core.progress import Task
 from annotator.core.status import Status
 from annotator.io.coco_writer import write_coco
@@ -20,12 +21,30 @@ from annotator.storage import ListQuery, Store
 ExportKind = Literal["coco", "jsonl", "labelme"]
 
 
-def _selected(store: Store, status: Status | None, task: Task) -> Iterator[Conversation]:
-    query = ListQuery(status=status)
-    task.start(store.count(query), "exporting")
-    for conv in store.iter_conversations(query):
-        yield conv
-        task.step()
+class _Selection:
+    """The conversations an export takes: those of ``status`` that keep the PRIST rules; the
+    others are listed (``refused``) and left out, rather than written as if they were data."""
+
+    def __init__(self, store: Store, status: Status | None, task: Task) -> None:
+        self._store = store
+        self._query = ListQuery(status=status)
+        self._task = task
+        self.refused: list[ExportIssue] = []
+
+    def __iter__(self) -> Iterator[Conversation]:
+        self._task.start(self._store.count(self._query), "exporting")
+        for conv in self._store.iter_conversations(self._query):
+            breaches = check_conversation(conv)
+            if breaches:
+                first = breaches[0]
+                self.refused.append(ExportIssue(conv.id, first.turn, str(first)))
+            else:
+                yield conv
+            self._task.step()
+
+    def report(self, written: ExportReport) -> ExportReport:
+        written.skipped.extend(self.refused)
+        return written
 
 
 def export_coco(
@@ -38,8 +57,9 @@ def export_coco(
     task: Task | None = None,
 ) -> ExportReport:
     task = task or Task()
-    return write_coco(
-        out, _selected(store, status, task), categories=categories, polygons=polygons, task=task
+    selection = _Selection(store, status, task)
+    return selection.report(
+        write_coco(out, selection, categories=categories, polygons=polygons, task=task)
     )
 
 
@@ -52,7 +72,8 @@ def export_jsonl(
     task: Task | None = None,
 ) -> ExportReport:
     task = task or Task()
-    convs = list(_selected(store, status, task))
+    selection = _Selection(store, status, task)
+    convs = list(selection)
     reviews: dict[int, list[Review]] = {}
     proposals: dict[int, list[Proposal]] = {}
     if fmt == "prist":
@@ -60,7 +81,9 @@ def export_jsonl(
             assert conv.id is not None
             reviews[conv.id] = store.reviews(conv.id)
             proposals[conv.id] = store.proposals(conv.id)
-    return write_jsonl(out, convs, fmt=fmt, reviews=reviews, proposals=proposals, task=task)
+    return selection.report(
+        write_jsonl(out, convs, fmt=fmt, reviews=reviews, proposals=proposals, task=task)
+    )
 
 
 def export_labelme(
@@ -71,5 +94,6 @@ def export_labelme(
     task: Task | None = None,
 ) -> ExportReport:
     task = task or Task()
+    selection = _Selection(store, status, task)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    return write_labelme(out_dir, _selected(store, status, task), task=task)
+    return selection.report(write_labelme(out_dir, selection, task=task))

@@ -24,9 +24,12 @@ from annotator.core.model import (
     MaskSource,
     Proposal,
     ReasonCode,
+    Turn,
 )
+from annotator.core.prist_rules import RuleBreach, check_texts, exported_answer
 from annotator.core.review_rules import Verdict, verdicts_of
 from annotator.core.status import Status
+from annotator.core.turn_commands import AddTurn, MoveTurn, RemoveTurn, SetFocus
 from annotator.services.catalog import RecordStore
 from annotator.services.image_resolver import ImageResolver
 from annotator.services.mask_tools import operation_delta
@@ -36,6 +39,11 @@ from annotator.services.record_document import RecordDocument
 from annotator.services.session import EditSession, SaveResult
 
 MaskOperation = Callable[[BoolArray], Rect]
+TEXT_LABELS = {
+    "question": "Edit question",
+    "draft_answer": "Edit draft answer",
+    "final_answer": "Edit answer",
+}
 
 
 class OpenRecord:
@@ -62,10 +70,13 @@ class OpenRecord:
         self._proposed: dict[int, BoolArray | None] = {}
         self._diffs: dict[int, MaskDiff | None] = {}
         self._listened: RecordDocument | None = None
+        self._reshaped = False  # turns added, removed or moved since the last save
+        session.save_listeners.append(self._saved)
 
         self.opened: Notifier[RecordDocument] = Notifier()
         self.turn_changed: Notifier[int] = Notifier()
-        self.text_changed: Notifier[int] = Notifier()  # the turn whose text changed
+        self.text_changed: Notifier[int] = Notifier()  # the turn whose text changed (-1: focus)
+        self.reshaped: Notifier[None] = Notifier()  # turns added, removed or moved
         self.status_changed: Notifier[Status] = Notifier()
         self.proposals_changed: Notifier[int] = Notifier()  # conversation id
         self.verdicts_changed: Notifier[None] = Notifier()  # verdicts or what is hidden
@@ -112,9 +123,11 @@ class OpenRecord:
             old.text_listeners.remove(self._on_text)
             old.status_listeners.remove(self.status_changed.emit)
             old.layer_listeners.remove(self._on_layer)
+            old.structure_listeners.remove(self._on_structure)
         doc.text_listeners.append(self._on_text)
         doc.status_listeners.append(self.status_changed.emit)
         doc.layer_listeners.append(self._on_layer)
+        doc.structure_listeners.append(self._on_structure)
         self._listened = doc
 
     def _on_text(self, turn: int, _field: str) -> None:
@@ -123,6 +136,26 @@ class OpenRecord:
     def _on_layer(self, key: LayerKey, _rect: Rect) -> None:
         if key[1] == MaskLayer.FINAL:
             self._diffs.pop(key[0], None)  # recomputed when next asked for
+
+    def _on_structure(self) -> None:
+        """Turn indices changed (a command, an undo): what is kept by index is stale until the
+        save moves the stored proposals and reviews with their turns (see :meth:`_saved`)."""
+        self._reshaped = True
+        self._proposed = {}
+        self._diffs = {}
+
+    def _saved(self, result: SaveResult) -> None:
+        if not self._reshaped or self.session.document is not self._listened:
+            return
+        doc = self.session.document
+        assert doc is not None and doc.id is not None
+        if result.ok:
+            self._reshaped = False
+            self._take_proposals(self.store.proposals(doc.id))
+            self.verdicts = verdicts_of(self.store.reviews(doc.id), doc.turn_count)
+            self._judged = set(self.verdicts)
+        self.turn = max(0, min(self.turn, doc.turn_count - 1))
+        self.reshaped.emit(None)
 
     @property
     def rgb(self) -> Any:
@@ -138,8 +171,20 @@ class OpenRecord:
 
     @property
     def can_approve(self) -> bool:
+        return not self.approve_blocker()
+
+    def approve_blocker(self) -> str:
+        """Why the record cannot be approved as it stands ("" when it can): a PRIST rule it
+        breaks, or no final mask on the target turn (storage refuses both)."""
         doc = self.session.document
-        return doc is not None and doc.has_mask((doc.target_turn, MaskLayer.FINAL))
+        if doc is None:
+            return "no record is open"
+        breaches = self.breaches()
+        if breaches:
+            return f"Approving needs the PRIST rules kept: {breaches[0].message}"
+        if not doc.has_mask((doc.target_turn, MaskLayer.FINAL)):
+            return "Approving needs a non-empty final mask on the target turn"
+        return ""
 
     # -- proposals and the correction -------------------------------------------------------
     def _take_proposals(self, proposals: Sequence[Proposal]) -> None:
@@ -254,7 +299,8 @@ class OpenRecord:
 
     # -- text -------------------------------------------------------------------------------
     def commit_text(self, turn: int, field: str, text: str) -> SaveResult | None:
-        """Set a question or verified answer as one undoable step; None when it is unchanged."""
+        """Set a question, draft answer or verified answer as one undoable step; None when it
+        is unchanged."""
         doc = self.session.document
         if doc is None:
             return None
@@ -263,8 +309,68 @@ class OpenRecord:
             return None
         if (before or "") == text:
             return None
-        label = "Edit question" if field == "question" else "Edit answer"
+        label = TEXT_LABELS.get(field, "Edit text")
         return self.session.execute(SetText(turn, field, before, text, label=label))
+
+    def set_focus(self, focus: str) -> SaveResult | None:
+        doc = self.session.document
+        if doc is None or focus.strip() == doc.focus:
+            return None
+        return self.session.execute(SetFocus(doc.focus, focus.strip()))
+
+    def breaches(self) -> list[RuleBreach]:
+        """The PRIST rules the working copy breaks now (a draft may; approving may not)."""
+        doc = self.session.document
+        if doc is None:
+            return []
+        pairs = [
+            (
+                doc.text(i, "question") or "",
+                exported_answer(doc.text(i, "draft_answer") or "", doc.text(i, "final_answer")),
+            )
+            for i in range(doc.turn_count)
+        ]
+        return check_texts(doc.focus, pairs)
+
+    # -- the conversation's turns --------------------------------------------------------------
+    def add_turn(self, before: int) -> SaveResult | None:
+        """An empty turn at ``before`` (at the latest before the final, segmentation turn),
+        selected to be written."""
+        doc = self.session.document
+        if doc is None:
+            return None
+        index = max(0, min(before, doc.target_turn))
+        self.turn = index
+        label = f"Add turn {index + 1}"
+        return self.session.execute(AddTurn(index, Turn(index, ""), label=label))
+
+    def removal_loses_verified_mask(self, turn: int) -> bool:
+        """Removing ``turn`` would take a verified mask with it (the app asks first)."""
+        doc = self.session.document
+        return doc is not None and doc.has_mask((turn, MaskLayer.FINAL))
+
+    def remove_turn(self, turn: int) -> SaveResult | None:
+        doc = self.session.document
+        if doc is None or not 0 <= turn < doc.turn_count:
+            return None
+        if doc.turn_count == 1:
+            self.message.emit("A conversation keeps at least one turn")
+            return None
+        self.turn = min(turn, doc.turn_count - 2)
+        command = RemoveTurn(turn, doc.snapshot(turn), label=f"Remove turn {turn + 1}")
+        return self.session.execute(command)
+
+    def move_turn(self, turn: int, step: int) -> SaveResult | None:
+        """Move ``turn`` ``step`` places (-1 up, +1 down); it stays selected."""
+        doc = self.session.document
+        if doc is None:
+            return None
+        dest = turn + step
+        if not (0 <= turn < doc.turn_count and 0 <= dest < doc.turn_count) or dest == turn:
+            return None
+        self.turn = dest
+        label = f"Move turn {turn + 1} {'up' if step < 0 else 'down'}"
+        return self.session.execute(MoveTurn(turn, dest, label=label))
 
     # -- the selected turn's final mask --------------------------------------------------------
     def edit_final(

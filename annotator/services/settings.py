@@ -11,6 +11,12 @@ from typing import Any
 
 from annotator.core.appdirs import config_dir
 from annotator.core.atomic_file import atomic_open
+from annotator.core.seg_templates import (
+    SEG_ANSWERS,
+    SEG_REQUESTS,
+    usable_answers,
+    usable_requests,
+)
 
 DEFAULT_COLOURS: dict[str, str] = {
     "draft": "#f5a623",
@@ -44,6 +50,9 @@ class Settings:
     brush_radius: float = 12.0
     blind_first: bool = False  # hide the model's mask until the reviewer has judged the turn
     prefetch: int = 3  # SAM embeddings prepared ahead in the review queue
+    # The final, segmentation turn of a new conversation: PRIST's wordings, editable.
+    seg_requests: list[str] = field(default_factory=lambda: list(SEG_REQUESTS))
+    seg_answers: list[str] = field(default_factory=lambda: list(SEG_ANSWERS))
 
     def colour(self, name: str) -> str:
         return self.colours.get(name) or DEFAULT_COLOURS.get(name, "#ff00ff")
@@ -77,6 +86,11 @@ def load_settings(path: Path | None = None) -> Settings:
             value = float(value)
         elif isinstance(default, int) and isinstance(value, int):
             value = int(value)
+        elif isinstance(default, list) and isinstance(value, list):
+            texts = [v for v in value if isinstance(v, str)]
+            value = (usable_answers if key == "seg_answers" else usable_requests)(texts)
+            if not value:
+                continue  # an emptied list would leave nothing to choose: keep PRIST's
         elif not isinstance(value, type(default)):
             continue
         setattr(settings, key, value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from annotator.core.errors import StorageError
+from annotator.core.model import Image
 
 
 class ConflictError(StorageError):
@@ -25,3 +26,9 @@ class ConflictError(StorageError):
 class AddResult:
     added_ids: list[int]
     skipped: int  # conversations whose key was already stored
+
+
+@dataclass(frozen=True)
+class ImagesAdded:
+    added: list[Image]  # stored now, with their ids
+    present: list[tuple[Image, Image]]  # (offered, the stored image with the same content)

@@ -26,6 +26,7 @@ from annotator.storage.convert import (
     turn_from_row,
     turn_values,
 )
+from annotator.storage.turn_rows import replace_turns
 
 # Rows per statement when looking keys up with IN (...): well below SQLite's variable limit.
 LOOKUP_CHUNK = 500
@@ -56,7 +57,11 @@ def check_shape(conv: Conversation) -> None:
 
 # -- add ---------------------------------------------------------------------------------------
 def add(
-    conn: Connection, convs: Sequence[Conversation], actor: str, task: Task | None
+    conn: Connection,
+    convs: Sequence[Conversation],
+    actor: str,
+    task: Task | None,
+    action: str = "import",
 ) -> AddResult:
     task = task or Task()
     task.start(len(convs), "storing conversations")
@@ -74,7 +79,7 @@ def add(
         fresh.append(conv)
     added: list[int] = []
     for chunk in _chunks(fresh, ADD_CHUNK):
-        added.extend(_add_chunk(conn, chunk, actor))
+        added.extend(_add_chunk(conn, chunk, actor, action))
         task.step(len(chunk))
     task.step(skipped)
     return AddResult(added_ids=added, skipped=skipped)
@@ -116,7 +121,9 @@ def _image_ids(conn: Connection, convs: Sequence[Conversation]) -> list[int]:
     return [ids[(cv.image.root, cv.image.path, cv.image.sha256)] for cv in convs]
 
 
-def _add_chunk(conn: Connection, convs: Sequence[Conversation], actor: str) -> list[int]:
+def _add_chunk(
+    conn: Connection, convs: Sequence[Conversation], actor: str, action: str
+) -> list[int]:
     now = utcnow()
     image_ids = _image_ids(conn, convs)
     conv_ids = list(
@@ -173,7 +180,7 @@ def _add_chunk(conn: Connection, convs: Sequence[Conversation], actor: str) -> l
     history.record_many(
         conn,
         [
-            (cid, HistoryEvent(actor=actor, action="import", detail={"source": cv.source}))
+            (cid, HistoryEvent(actor=actor, action=action, detail={"source": cv.source}))
             for cv, cid in zip(convs, conv_ids, strict=True)
         ],
     )
@@ -233,6 +240,7 @@ def load(conn: Connection, ids: Sequence[int]) -> list[Conversation]:
                 updated_at=row["updated_at"],
                 revision=row["revision"],
                 id=cid,
+                deleted_at=row["deleted_at"],
             )
         )
     return out
@@ -254,9 +262,9 @@ def save(
     check_shape(conv)
     cid = conv.id
     current = conn.execute(
-        sa.select(t.conversations.c.status, t.conversations.c.revision).where(
-            t.conversations.c.id == cid
-        )
+        sa.select(
+            t.conversations.c.status, t.conversations.c.revision, t.conversations.c.focus
+        ).where(t.conversations.c.id == cid)
     ).first()
     if current is None:
         raise NotFoundError(f"conversation {cid} does not exist")
@@ -285,7 +293,7 @@ def save(
             sa.select(t.conversations.c.revision).where(t.conversations.c.id == cid)
         ).scalar_one()
         raise ConflictError(cid, conv.revision, stored)
-    _replace_turns(conn, cid, conv.turns)
+    replace_turns(conn, cid, conv.turns, now=now, focus_changed=current.focus != conv.focus)
     conn.execute(sa.delete(t.flags).where(t.flags.c.conversation_id == cid))
     if conv.flags:
         conn.execute(
@@ -310,45 +318,29 @@ def save(
     return load_one(conn, cid)
 
 
-def _replace_turns(conn: Connection, cid: int, turns: Sequence[Turn]) -> None:
-    """Update turns in place by index (ids stay), add new ones, drop the ones past the end; masks
-    keep their id when the incoming annotation carries it, others are inserted or deleted."""
-    stored_turns = {
-        r.idx: r.id
-        for r in conn.execute(
-            sa.select(t.turns.c.id, t.turns.c.idx).where(t.turns.c.conversation_id == cid)
+# -- soft delete -------------------------------------------------------------------------------
+def set_deleted(conn: Connection, conv_id: int, deleted: bool, actor: str) -> Conversation:
+    """Hide a conversation from lists and exports (``deleted``), or bring it back; one history
+    event either way. Its rows stay: a restore gives back everything."""
+    now = utcnow()
+    updated = conn.execute(
+        sa.update(t.conversations)
+        .where(
+            t.conversations.c.id == conv_id,
+            t.conversations.c.deleted_at.is_(None)
+            if deleted
+            else t.conversations.c.deleted_at.is_not(None),
         )
-    }
-    stored_masks = {
-        r.id: r.turn_id
-        for r in conn.execute(
-            sa.select(t.masks.c.id, t.masks.c.turn_id).where(t.masks.c.conversation_id == cid)
+        .values(
+            deleted_at=now if deleted else None,
+            revision=t.conversations.c.revision + 1,
+            updated_at=now,
         )
-    }
-    extra = [tid for idx, tid in stored_turns.items() if idx >= len(turns)]
-    if extra:
-        conn.execute(sa.delete(t.masks).where(t.masks.c.turn_id.in_(extra)))
-        conn.execute(sa.delete(t.turns).where(t.turns.c.id.in_(extra)))
-    kept: set[int] = set()
-    inserts: list[dict[str, Any]] = []
-    for turn in turns:
-        values = turn_values(cid, turn)
-        turn_id = stored_turns.get(turn.index)
-        if turn_id is None:
-            turn_id = conn.execute(
-                sa.insert(t.turns).values(values).returning(t.turns.c.id)
-            ).scalar_one()
-        else:
-            conn.execute(sa.update(t.turns).where(t.turns.c.id == turn_id).values(values))
-        for pos, ann in enumerate(turn.masks):
-            row = mask_values(cid, turn_id, pos, ann)
-            if ann.id is not None and stored_masks.get(ann.id) == turn_id and ann.id not in kept:
-                kept.add(ann.id)
-                conn.execute(sa.update(t.masks).where(t.masks.c.id == ann.id).values(row))
-            else:
-                inserts.append(row)
-    gone = [mid for mid in stored_masks if mid not in kept]
-    if gone:
-        conn.execute(sa.delete(t.masks).where(t.masks.c.id.in_(gone)))
-    if inserts:
-        conn.execute(sa.insert(t.masks), inserts)
+    )
+    if updated.rowcount != 1:
+        load_one(conn, conv_id)  # NotFoundError for an unknown id
+        state = "is deleted already" if deleted else "is not deleted"
+        raise StorageError(f"conversation {conv_id} {state}")
+    action = "delete" if deleted else "restore"
+    history.record(conn, conv_id, [HistoryEvent(actor=actor, action=action, created_at=now)])
+    return load_one(conn, conv_id)

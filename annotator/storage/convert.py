@@ -62,6 +62,7 @@ def turn_values(conv_id: int, turn: Turn) -> dict[str, Any]:
         "question": turn.question,
         "draft_answer": turn.draft_answer,
         "final_answer": turn.final_answer,
+        "text_changed_at": turn.text_changed_at,
     }
 
 
@@ -109,6 +110,7 @@ def turn_from_row(row: Row, masks: Sequence[MaskAnnotation]) -> Turn:
         final_answer=row["final_answer"],
         masks=tuple(masks),
         id=row["id"],
+        text_changed_at=row["text_changed_at"],
     )
 
 

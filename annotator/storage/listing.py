@@ -48,8 +48,10 @@ def filters(query: ListQuery | None, dialect: str) -> list[ColumnElement[bool]]:
     """WHERE clauses of ``query``; with a text filter they refer to ``images``, so the statement
     must join it (see :func:`filtered`)."""
     if query is None:
-        return []
-    out: list[ColumnElement[bool]] = []
+        return [c.deleted_at.is_(None)]
+    out: list[ColumnElement[bool]] = [
+        c.deleted_at.is_not(None) if query.deleted else c.deleted_at.is_(None)
+    ]
     if query.status is not None:
         out.append(c.status == Status(query.status).value)
     if query.flagged is True:
@@ -63,6 +65,8 @@ def filters(query: ListQuery | None, dialect: str) -> list[ColumnElement[bool]]:
         out.append(c.id.in_(sa.select(f.conversation_id).where(f.code == query.flag_code)))
     if query.ids is not None:
         out.append(c.id.in_(list(query.ids)))
+    if query.image_id is not None:
+        out.append(c.image_id == query.image_id)
     if query.reviewer is not None:
         out.append(
             sa.exists().where(

@@ -15,11 +15,16 @@ def _count(conn: Connection, table: sa.Table) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
+LIVE = t.conversations.c.deleted_at.is_(None)  # soft-deleted conversations are not counted
+
+
 def status_counts(conn: Connection) -> dict[str, int]:
     """Conversations per status value, every status (zeros included)."""
     by_status = {s.value: 0 for s in Status}
     for status, n in conn.execute(
-        sa.select(t.conversations.c.status, sa.func.count()).group_by(t.conversations.c.status)
+        sa.select(t.conversations.c.status, sa.func.count())
+        .where(LIVE)
+        .group_by(t.conversations.c.status)
     ):
         by_status[status] = int(n)
     return by_status
@@ -28,7 +33,8 @@ def status_counts(conn: Connection) -> dict[str, int]:
 def collect(conn: Connection) -> dict[str, Any]:
     """conversations, turns, images, masks; by_status (:func:`status_counts`); by_reviewer
     (conversations each person has reviewed, comments excluded); flagged (conversations with
-    at least one flag) and flags_by_code."""
+    at least one flag) and flags_by_code; deleted (soft-deleted conversations, counted nowhere
+    else)."""
     by_status = status_counts(conn)
     by_reviewer = {
         name: int(n)
@@ -43,6 +49,8 @@ def collect(conn: Connection) -> dict[str, Any]:
         code: int(n)
         for code, n in conn.execute(
             sa.select(t.flags.c.code, sa.func.count())
+            .join_from(t.flags, t.conversations, t.conversations.c.id == t.flags.c.conversation_id)
+            .where(LIVE)
             .group_by(t.flags.c.code)
             .order_by(t.flags.c.code)
         )
@@ -50,10 +58,14 @@ def collect(conn: Connection) -> dict[str, Any]:
     flagged = conn.execute(
         sa.select(sa.func.count())
         .select_from(t.conversations)
-        .where(t.conversations.c.flag_count > 0)
+        .where(t.conversations.c.flag_count > 0, LIVE)
+    ).scalar_one()
+    deleted = conn.execute(
+        sa.select(sa.func.count()).select_from(t.conversations).where(~LIVE)
     ).scalar_one()
     return {
-        "conversations": _count(conn, t.conversations),
+        "conversations": sum(by_status.values()),
+        "deleted": int(deleted),
         "turns": _count(conn, t.turns),
         "images": _count(conn, t.images),
         "masks": _count(conn, t.masks),

@@ -9,14 +9,14 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from annotator.core.listing import ConversationSummary, ListQuery
-from annotator.core.model import Conversation, HistoryEvent, Proposal, Review
+from annotator.core.listing import ConversationSummary, ImageSummary, ListQuery
+from annotator.core.model import Conversation, HistoryEvent, Image, Proposal, Review
 from annotator.core.progress import Task
-from annotator.storage import claims, conversations, history, listing, migrate, restore
+from annotator.storage import claims, conversations, history, images, listing, migrate, restore
 from annotator.storage import proposals as proposal_repo
 from annotator.storage import reviews as review_repo
 from annotator.storage import stats as stats_repo
-from annotator.storage.api_types import AddResult
+from annotator.storage.api_types import AddResult, ImagesAdded
 from annotator.storage.engine import make_engine, read_transaction, resolve_url, write_transaction
 from annotator.storage.restore import RestoreEntry
 
@@ -55,11 +55,17 @@ class Store:
 
     # -- conversations -------------------------------------------------------------------------
     def add_conversations(
-        self, convs: Sequence[Conversation], *, actor: str, task: Task | None = None
+        self,
+        convs: Sequence[Conversation],
+        *,
+        actor: str,
+        task: Task | None = None,
+        action: str = "import",
     ) -> AddResult:
-        """Store new conversations, all or none; ones whose ``key`` is stored are skipped."""
+        """Store new conversations, all or none; ones whose ``key`` is stored are skipped.
+        ``action`` names their first history event ("import", "create", "duplicate")."""
         with write_transaction(self._engine) as conn:
-            return conversations.add(conn, convs, actor, task)
+            return conversations.add(conn, convs, actor, task, action)
 
     def restore_conversations(
         self, entries: Sequence[RestoreEntry], *, actor: str, task: Task | None = None
@@ -67,6 +73,29 @@ class Store:
         """Store exported conversations with their reviews and proposals, all or none."""
         with write_transaction(self._engine) as conn:
             return restore.restore(conn, entries, actor, task)
+
+    def set_deleted(self, conv_id: int, deleted: bool, *, actor: str) -> Conversation:
+        """Soft-delete a conversation (out of lists and exports) or restore it."""
+        with write_transaction(self._engine) as conn:
+            return conversations.set_deleted(conn, conv_id, deleted, actor)
+
+    # -- images ----------------------------------------------------------------------------
+    def add_images(self, items: Sequence[Image]) -> ImagesAdded:
+        """Store images by content, all or none (see ``storage.images.add``)."""
+        with write_transaction(self._engine) as conn:
+            return images.add(conn, items)
+
+    def images(self, *, path: str | None = None) -> list[ImageSummary]:
+        with read_transaction(self._engine) as conn:
+            return images.summaries(conn, path=path)
+
+    def image(self, image_id: int) -> Image:
+        with read_transaction(self._engine) as conn:
+            return images.get(conn, image_id)
+
+    def image_named(self, img_id: str) -> Image:
+        with read_transaction(self._engine) as conn:
+            return images.by_name(conn, img_id)
 
     def get_conversation(self, conv_id: int) -> Conversation:
         with read_transaction(self._engine) as conn:

@@ -1,4 +1,4 @@
-"""The database schema as SQLAlchemy Core tables (schema v1).
+"""The database schema as SQLAlchemy Core tables (schema v2).
 
 Conversations carry denormalised list columns (turn_count, flag_count, last_reviewer,
 correction_pixels) so that a page of the list is one indexed query with no aggregates; the
@@ -83,6 +83,7 @@ conversations = sa.Table(
     sa.Column("flag_count", sa.Integer, nullable=False, default=0),
     sa.Column("last_reviewer", sa.Text, nullable=True),
     sa.Column("correction_pixels", sa.Integer, nullable=True),
+    sa.Column("deleted_at", UTCDateTime, nullable=True),  # soft delete: out of lists and exports
     sa.CheckConstraint(
         "status IN ('draft', 'proposed', 'in_review', 'approved', 'rejected')", name="status"
     ),
@@ -102,6 +103,7 @@ turns = sa.Table(
     sa.Column("question", sa.Text, nullable=False),
     sa.Column("draft_answer", sa.Text, nullable=False, default=""),
     sa.Column("final_answer", sa.Text, nullable=True),
+    sa.Column("text_changed_at", UTCDateTime, nullable=True),
     sa.UniqueConstraint("conversation_id", "idx"),
 )
 

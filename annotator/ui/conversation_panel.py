@@ -1,13 +1,23 @@
-"""The conversation: a warning when the proposer is a random test model, the record's focus, and
-one card per turn (see ``turn_card``). Selecting a card shows that turn's masks; text edits are
-committed when the editor loses focus (one undo step per edit)."""
+"""The conversation: a warning when the proposer is a random test model, the record's focus (to
+edit), the PRIST rules it breaks, and one card per turn (see ``turn_card``). Selecting a card
+shows that turn's masks; text edits are committed when the editor loses focus (one undo step
+per edit)."""
 
 from __future__ import annotations
 
 from html import escape
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from annotator.core.correction import MaskDiff
 from annotator.core.model import SEG_TOKEN, Decision, MaskLayer, Proposal
@@ -36,6 +46,8 @@ class ConversationPanel(QScrollArea):
     useDraft = Signal(int)
     useProposal = Signal(int)
     turnReview = Signal(int, object, object)
+    reshape = Signal(int, str)  # turn, what (see TurnCard.reshape)
+    focusCommitted = Signal(str)
 
     def __init__(
         self, icons: Icons, colours: dict[str, str], parent: QWidget | None = None
@@ -58,17 +70,37 @@ class ConversationPanel(QScrollArea):
         self.noise_banner.setWordWrap(True)
         self.noise_banner.setVisible(False)
         self._layout.addWidget(self.noise_banner)
+        self.focus_edit = QLineEdit()
+        self.focus_edit.setObjectName("focusEdit")
+        self.focus_edit.setPlaceholderText("Focus: the target the conversation narrows onto")
+        self.focus_edit.setToolTip("The focus (Enter or leaving the box saves it)")
+        self.focus_edit.editingFinished.connect(
+            lambda: self.focusCommitted.emit(self.focus_edit.text())
+        )
+        self._layout.addWidget(self.focus_edit)
         self.focus_label = QLabel("Open a record from the list")
         self.focus_label.setObjectName("focusLabel")
         self.focus_label.setWordWrap(True)
         self.focus_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._layout.addWidget(self.focus_label)
+        self.rules = QLabel()  # the record's own breaches (focus, no turn)
+        self.rules.setObjectName("ruleText")
+        self.rules.setWordWrap(True)
+        self.rules.setVisible(False)
+        self._layout.addWidget(self.rules)
         self._layout.addStretch(1)
         self.setWidget(self._host)
         self.setMinimumWidth(280)
         self.cards: list[TurnCard] = []
         self._pool: list[TurnCard] = []
         self.selected = -1
+
+    def commit_pending(self) -> None:
+        """Commit the text being typed (a card's editor or the focus) before an action that
+        moves turns: the editor commits when it loses focus, to the turn it shows now."""
+        widget = QApplication.focusWidget()
+        if widget is not None and self.isAncestorOf(widget):
+            widget.clearFocus()
 
     def set_noise_warning(self, text: str) -> None:
         """A banner above the cards ("" hides it)."""
@@ -82,7 +114,6 @@ class ConversationPanel(QScrollArea):
         assert doc is not None
         conv = doc.conversation
         self.focus_label.setText(
-            f"<span style='color:#9aa4b2'>Focus</span> <b>{escape(conv.focus)}</b><br>"
             f"<span style='color:#8a8f98'>#{conv.id} · {escape(conv.image.path)} · "
             f"{conv.image.width}×{conv.image.height}</span>"
         )
@@ -93,13 +124,15 @@ class ConversationPanel(QScrollArea):
             card.useDraft.connect(self.useDraft)
             card.useProposal.connect(self.useProposal)
             card.review.connect(self.turnReview)
+            card.reshape.connect(self.reshape)
             self._layout.insertWidget(self._layout.count() - 1, card)
             self._pool.append(card)
         for i, card in enumerate(self._pool):
             card.setVisible(i < doc.turn_count)
             if i < doc.turn_count:
-                card.set_target(i == doc.target_turn)
+                card.set_position(doc.turn_count)
                 card.question.setPlainText("")
+                card.draft.setPlainText("")
                 card.final.setPlainText("")
         self.cards = self._pool[: doc.turn_count]
         self.refresh(record)
@@ -108,12 +141,22 @@ class ConversationPanel(QScrollArea):
         doc = record.document
         if doc is None:
             return
+        if not self.focus_edit.hasFocus() and self.focus_edit.text() != doc.focus:
+            self.focus_edit.setText(doc.focus)
+        breaches = record.breaches()
+        whole = [b.message for b in breaches if b.turn is None]
+        self.rules.setText("<br>".join(f"⚠ {escape(m)}" for m in whole))
+        self.rules.setVisible(bool(whole))
         for card in self.cards:
             i = card.index
             turn = doc.turn(i)
             card.question.set_text_quietly(doc.text(i, "question") or "")
-            card.draft.setText(escape(turn.draft_answer or "—"))
+            draft = doc.text(i, "draft_answer") or ""
+            card.draft.set_text_quietly(draft)
             card.final.set_text_quietly(doc.text(i, "final_answer") or "")
+            card.set_notes(
+                [b.message for b in breaches if b.turn == i], turn.text_after_verified_mask
+            )
             p = record.proposals.get(i)
             blind = record.model_hidden(i)
             card.proposal_caption.setVisible(p is not None)
@@ -130,7 +173,7 @@ class ConversationPanel(QScrollArea):
                     if blind
                     else escape(p.answer or "—")
                 )
-            card.badges.setText(self._badges(doc, i, p, turn.draft_answer))
+            card.badges.setText(self._badges(doc, i, p, draft))
             self._show_diff(card, blind, record.known_diff(i))
             card.verdict.setText(self._verdict(record.verdicts.get(i)))
 

@@ -10,17 +10,18 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QVBoxLayout, QWidget
 
 from annotator.core.errors import AnnotatorError
+from annotator.core.model import Image
 from annotator.core.progress import Task
-from annotator.core.status import Status
 from annotator.services.catalog import Catalog
 from annotator.services.open_record import OpenRecord
 from annotator.services.record_document import RecordDocument
 from annotator.services.session import SaveResult
 from annotator.services.settings import DEFAULT_COLOURS, Settings, save_settings
 from annotator.ui.app_icon import app_icon
+from annotator.ui.authoring_actions import AuthoringActions
 from annotator.ui.canvas.tools import BrushTool, PolygonTool, SamTool
 from annotator.ui.canvas.view import CanvasView
 from annotator.ui.conversation_panel import ConversationPanel
@@ -29,6 +30,7 @@ from annotator.ui.editor_controller import EditorController
 from annotator.ui.empty_banner import EmptyDatabaseBanner
 from annotator.ui.file_jobs import FileJobs
 from annotator.ui.icons import Icons
+from annotator.ui.image_browser import ImageBrowser
 from annotator.ui.job_runner import JobRunner
 from annotator.ui.modal import run_modal
 from annotator.ui.propose_actions import ProposeActions
@@ -37,6 +39,7 @@ from annotator.ui.record_browser import RecordBrowser
 from annotator.ui.record_flags_bar import RecordFlagsBar
 from annotator.ui.record_list import RecordListModel, ThumbnailCache
 from annotator.ui.record_prefetch import RecordPrefetcher
+from annotator.ui.record_queue import RecordQueue
 from annotator.ui.review_actions import ReviewActions
 from annotator.ui.review_panel import ReviewPanel
 from annotator.ui.sam_controller import SamController
@@ -52,6 +55,8 @@ TITLE = "PRIST Annotator"
 # Actions that need an open record.
 RECORD_ACTIONS = ("approve", "reject", "reopen", "approve_turn", "reject_turn", "history")
 RECORD_ACTIONS += ("fill_holes", "keep_largest", "clear", "take_draft", "take_proposal")
+RECORD_ACTIONS += ("duplicate_conversation", "add_turn", "remove_turn", "move_turn_up")
+RECORD_ACTIONS += ("move_turn_down",)
 
 
 class MainWindow(QMainWindow):
@@ -87,8 +92,6 @@ class MainWindow(QMainWindow):
         self.thumbnails = ThumbnailCache(self._runner, parent=self)
         self.model = RecordListModel(store, self.resolver.summary_path, self.thumbnails, self)
         self.prefetcher = RecordPrefetcher(store, self.resolver.locate, parent=self)
-        self.current_row = -1
-        self._syncing = False
         colours = {name: settings.colour(name) for name in DEFAULT_COLOURS}
 
         self.canvas = CanvasView()
@@ -114,6 +117,26 @@ class MainWindow(QMainWindow):
             lambda text: self.statusBar().showMessage(text, 8000),
             self.update_enabled,
         )
+        self.queue = RecordQueue(
+            record, self.browser, self.prefetcher, sam, settings, self.jobs, self._notify
+        )
+        self.images = ImageBrowser(
+            self.thumbnails,
+            lambda s: self.resolver.locate(Image(s.path, s.width, s.height, s.sha256, s.root)),
+            icons,
+        )
+        self.authoring = AuthoringActions(
+            record,
+            store,
+            settings,
+            self.jobs,
+            self.images,
+            open_conversation=self.queue.open_conversation,
+            show_ids=self.show_records,
+            data_changed=self._data_changed,
+            commit_pending=self.conversation.commit_pending,
+            parent=self,
+        )
         self._tools = {
             "brush": BrushTool(self.editor),
             "eraser": BrushTool(self.editor, erase=True),
@@ -121,7 +144,14 @@ class MainWindow(QMainWindow):
             "sam": SamTool(self.editor, self.canvas.scene()),
         }
         handlers = window_handlers(
-            self, record, self.editor, self.reviews, self.proposing, self.files, self.dashboard
+            self,
+            record,
+            self.editor,
+            self.reviews,
+            self.proposing,
+            self.files,
+            self.dashboard,
+            self.authoring,
         )
         self.actions = build_actions(self, icons, handlers)
         for key in ("draft", "proposal", "final", "diff"):
@@ -144,6 +174,7 @@ class MainWindow(QMainWindow):
                 "File": [quit_action],
                 "View": [
                     self.list_dock.toggleViewAction(),
+                    self.images_dock.toggleViewAction(),
                     self.conversation_dock.toggleViewAction(),
                 ],
             },
@@ -153,6 +184,7 @@ class MainWindow(QMainWindow):
         self.browser.apply_filters()
         self._learn_image_root()
         self._update_banner()
+        self.authoring.refresh_images()
         self.set_tool("brush")
         self.status.show_sam_state(sam.state)
         self.proposing.proposer_changed()
@@ -176,9 +208,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(host)
 
     def _build_docks(self) -> None:
-        self.list_dock = make_dock(
-            self, "Records", "recordsDock", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea
-        )
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        self.list_dock = make_dock(self, "Records", "recordsDock", self.browser, left)
+        self.images_dock = make_dock(self, "Images", "imagesDock", self.images, left)
+        self.tabifyDockWidget(self.list_dock, self.images_dock)
+        self.list_dock.raise_()
         panel = QWidget()
         lay = QVBoxLayout(panel)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -191,19 +225,20 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         r = self.record
-        self.browser.rowActivated.connect(self.open_row)
-        self.browser.queryChanged.connect(self._query_changed)
         c = self.conversation
         c.turnSelected.connect(r.select_turn)
         c.textCommitted.connect(r.commit_text)
         c.useDraft.connect(r.use_draft)
         c.useProposal.connect(r.use_proposal)
         c.turnReview.connect(self.reviews.turn_review)
+        c.reshape.connect(self.authoring.reshape)
+        c.focusCommitted.connect(r.set_focus)
         self.review.decided.connect(self.reviews.decide)
         self.review.historyRequested.connect(self.reviews.show_history)
         r.opened.connect(self._opened)
+        r.reshaped.connect(lambda _none: self._show_record())
         r.turn_changed.connect(self._turn_changed)
-        r.text_changed.connect(lambda _turn: self.conversation.refresh(r))
+        r.text_changed.connect(lambda _turn: self.refresh_turn())  # rules, Approve's state
         r.status_changed.connect(lambda _status: self.refresh_status())
         r.verdicts_changed.connect(lambda _none: self.refresh_turn())
         r.proposals_changed.connect(self._proposals_changed)
@@ -219,7 +254,6 @@ class MainWindow(QMainWindow):
         self.sam.stateChanged.connect(self.status.show_sam_state)
         self.sam.progress.connect(self.status.show_sam_progress)
         self.sam.failed.connect(lambda m: self.statusBar().showMessage(f"SAM: {m}", 8000))
-        self.prefetcher.ready.connect(lambda _id: self._sam_prefetch())
         self.proposer.stored.connect(self._proposals_stored)
         self.files.imported.connect(lambda _summary: self._data_changed())
 
@@ -252,23 +286,9 @@ class MainWindow(QMainWindow):
         self.model.reload()
         self._learn_image_root()
         self._update_banner()
+        self.authoring.refresh_images()
         if self.session.document is None:
             self.select_row(0)
-
-    def _query_changed(self) -> None:
-        """The list was filtered or sorted: keep the open record selected where it now is."""
-        self.current_row = -1
-        doc = self.session.document
-        if doc is not None and doc.id is not None:
-            row = self.model.row_of(doc.id)
-            if row is not None:
-                self._syncing = True  # selecting it again must not reopen it
-                try:
-                    self.browser.table.selectRow(row)
-                finally:
-                    self._syncing = False
-                self.current_row = row
-        QTimer.singleShot(0, self.read_ahead)  # the queue changed: read ahead anew
 
     def show_records(self, ids: list[int]) -> None:
         """Filter the list to these records and open the first (the dashboard's bars)."""
@@ -277,61 +297,23 @@ class MainWindow(QMainWindow):
         self.select_row(0)
 
     def select_row(self, row: int) -> None:
-        self.browser.select_row(row)
-
-    def go(self, step: int) -> None:
-        self.select_row(max(0, self.current_row + step) if self.current_row >= 0 else 0)
-
-    def next_unreviewed(self) -> None:
-        row = self.current_row + 1
-        while True:
-            self.model.ensure_loaded(row)
-            s = self.model.summary(row)
-            if s is None:
-                self._notify("No unreviewed record after this one")
-                return
-            if s.status not in (Status.APPROVED, Status.REJECTED):
-                self.select_row(row)
-                return
-            row += 1
-
-    def open_row(self, row: int) -> None:
-        s = self.model.summary(row)
-        if s is None:
-            return
-        self.current_row = row
-        if not self._syncing:
-            self.open_record(s.id)
-
-    def open_record(self, conv_id: int) -> None:
-        bundle = self.prefetcher.take(conv_id)
-        try:
-            self.record.open(bundle or self.record.load(conv_id))
-        except AnnotatorError as exc:
-            self.jobs.show_message(QMessageBox.Icon.Warning, f"Cannot open #{conv_id}: {exc}")
-
-    def read_ahead(self) -> None:
-        """Prefetch the next records of the review queue: the list as it is now shown."""
-        n = self.settings.prefetch
-        if n > 0 and self.current_row >= 0 and self.session.document is not None:
-            self.prefetcher.prefetch([s.id for s in self.browser.queue_after(self.current_row, n)])
-            self._sam_prefetch()
-
-    def _sam_prefetch(self) -> None:
-        if self.settings.prefetch > 0 and self.sam.available:
-            self.sam.prefetch(
-                [(b.key, b.rgb) for b in self.prefetcher.ready_bundles() if b.rgb is not None]
-            )
+        self.queue.select_row(row)
 
     # -- the open record ------------------------------------------------------------------
-    def _opened(self, doc: RecordDocument) -> None:
-        bundle = self.record.bundle
-        assert bundle is not None and doc.id is not None
+    def _show_record(self) -> None:
+        """Draw the open record whole (opened, or its turns added, removed or moved)."""
+        doc, bundle = self.record.document, self.record.bundle
+        assert doc is not None and bundle is not None
         self.editor.show_record(doc, bundle.rgb)
         self.conversation.show_record(self.record)
         self.conversation.select(self.record.turn)
-        self.record_flags.show_record(bundle.conversation, bundle.image_problem)
         self.refresh_turn()
+
+    def _opened(self, doc: RecordDocument) -> None:
+        bundle = self.record.bundle
+        assert bundle is not None and doc.id is not None
+        self._show_record()
+        self.record_flags.show_record(bundle.conversation, bundle.image_problem)
         if bundle.rgb is not None:
             self.sam.open_image(doc.id, bundle.rgb, bundle.key)
         self.status.show_saved(f"#{doc.id} · rev {doc.conversation.revision} · saved", True)
@@ -344,7 +326,7 @@ class MainWindow(QMainWindow):
         mask diffs of the turns not shown."""
         if self.session.document is None:
             return
-        self.read_ahead()
+        self.queue.read_ahead()
         self.record.refresh_diffs()
 
     def _turn_changed(self, turn: int) -> None:
@@ -366,7 +348,7 @@ class MainWindow(QMainWindow):
     def refresh_status(self) -> None:
         doc = self.session.document
         if doc is not None:
-            self.review.set_status(doc.status, self.record.can_approve)
+            self.review.set_status(doc.status, self.record.approve_blocker())
 
     def refresh_turn(self) -> None:
         """The selected turn's diff, the status and the cards, after a change."""
@@ -437,6 +419,9 @@ class MainWindow(QMainWindow):
         has_doc = self.session.document is not None
         for name in RECORD_ACTIONS:
             self.actions[name].setEnabled(has_doc)
+        deleted = has_doc and self.record.document.conversation.deleted_at is not None
+        self.actions["delete_conversation"].setEnabled(has_doc and not deleted)
+        self.actions["restore_conversation"].setEnabled(deleted)
         for name in ("propose", "propose_turn"):
             self.actions[name].setEnabled(has_doc and self.proposer.configured)
         self.actions["cancel_propose"].setEnabled(self.proposer.busy)

@@ -68,6 +68,7 @@ _SHOWN_BY_DEFAULT = {0, 1, 2, 3, 6}  # reviewer, turns and id: header menu and t
 # reviewer must not miss, so they outlast the thumbnails).
 _DROP_ORDER = (7, 5, 4, 6, FLAG_COLUMN, 0, FLAG_COLUMN)
 FOCUS_MIN = 100
+DELETED = "deleted"  # the status filter's entry for soft-deleted records
 
 
 class FlagMarkerDelegate(QStyledItemDelegate):
@@ -114,6 +115,7 @@ class RecordBrowser(QWidget):
         self.status_filter.addItem("All statuses", None)
         for s in Status:
             self.status_filter.addItem(s.value.replace("_", " "), s.value)
+        self.status_filter.addItem("deleted (to restore)", DELETED)
         self.flag_filter = QComboBox()
         self.flag_filter.setToolTip("Which records by their import flags")
         for label, value in FLAG_CHOICES:
@@ -248,8 +250,10 @@ class RecordBrowser(QWidget):
     def query(self) -> ListQuery:
         status = self.status_filter.currentData()  # Qt gives enum data back as plain text
         flag = self.flag_filter.currentData()  # None, True / False (flagged or not), or a code
+        deleted = status == DELETED
         return ListQuery(
-            status=Status(status) if status else None,
+            status=Status(status) if status and not deleted else None,
+            deleted=deleted,
             flagged=flag if isinstance(flag, bool) else None,
             flag_code=flag if isinstance(flag, str) else None,
             text=self.search.text().strip() or None,

@@ -78,7 +78,9 @@ class ReviewPanel(QFrame):
     def clear_comment(self) -> None:
         self.comment.clear()
 
-    def set_status(self, status: Status, can_approve: bool) -> None:
+    def set_status(self, status: Status, blocker: str) -> None:
+        """``blocker``: why approving is refused now ("" when it is not)."""
+        can_approve = not blocker
         colour = STATUS_COLOURS.get(status)
         name = status.value.replace("_", " ").upper()
         self.status.setText(
@@ -95,11 +97,7 @@ class ReviewPanel(QFrame):
                 # card's editor, which would select turn 1 after every approval.
                 button.clearFocus()
             button.setEnabled(enabled)
-        self.approve.setToolTip(
-            "Approve the record (Ctrl+Return)"
-            if can_approve
-            else "Approving needs a non-empty final mask on the target turn"
-        )
+        self.approve.setToolTip("Approve the record (Ctrl+Return)" if can_approve else blocker)
 
     def comment_text(self) -> str:
         return self.comment.text().strip()

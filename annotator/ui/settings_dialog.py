@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QTabWidget,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.core.seg_templates import usable_answers, usable_requests
 from annotator.services.record_propose import available_proposers
 from annotator.services.settings import DEFAULT_COLOURS, Settings
 from annotator.ui.path_field import PathField
@@ -87,6 +89,14 @@ class SettingsDialog(QDialog):
         self.url.setPlaceholderText("remote proposer, e.g. http://gpu-box:8765")
         models.addRow("Server", self.url)
 
+        writing = _form(tabs, "Templates")
+        self.seg_requests = QPlainTextEdit("\n".join(settings.seg_requests))
+        self.seg_requests.setToolTip("The final request of a new conversation: one per line")
+        writing.addRow("Final requests", self.seg_requests)
+        self.seg_answers = QPlainTextEdit("\n".join(settings.seg_answers))
+        self.seg_answers.setToolTip("Its answer, one per line, each holding [SEG] exactly once")
+        writing.addRow("Final answers", self.seg_answers)
+
         colours = _form(tabs, "Colours")
         self._colour_buttons: dict[str, QPushButton] = {}
         for name in DEFAULT_COLOURS:
@@ -127,4 +137,9 @@ class SettingsDialog(QDialog):
             blind_first=self.blind.isChecked(),
             prefetch=self.prefetch.value(),
             colours=dict(self._colours),
+            # Lines that cannot stand as a final turn are dropped; an empty list keeps the old.
+            seg_requests=usable_requests(self.seg_requests.toPlainText().splitlines())
+            or self._base.seg_requests,
+            seg_answers=usable_answers(self.seg_answers.toPlainText().splitlines())
+            or self._base.seg_answers,
         )

@@ -33,8 +33,61 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut(
         "next_unreviewed", "Next unreviewed record", "Ctrl+PgDown", "mdi6.skip-next", "Navigate"
     ),
-    Shortcut("next_turn", "Next turn", "Alt+Down", "", "Navigate"),
-    Shortcut("prev_turn", "Previous turn", "Alt+Up", "", "Navigate"),
+    Shortcut("next_turn", "Next turn", "Alt+PgDown", "", "Navigate"),
+    Shortcut("prev_turn", "Previous turn", "Alt+PgUp", "", "Navigate"),
+    Shortcut(
+        "new_conversation",
+        "New conversation…",
+        "Ctrl+Shift+N",
+        "mdi6.chat-plus-outline",
+        "Conversation",
+    ),
+    Shortcut("add_images", "Add images…", "Ctrl+Shift+I", "mdi6.image-plus", "Conversation"),
+    Shortcut(
+        "duplicate_conversation",
+        "Duplicate with another focus…",
+        "Ctrl+Shift+U",
+        "mdi6.content-duplicate",
+        "Conversation",
+    ),
+    Shortcut(
+        "delete_conversation",
+        "Delete conversation",
+        "Ctrl+Delete",
+        "mdi6.delete-outline",
+        "Conversation",
+    ),
+    Shortcut(
+        "restore_conversation",
+        "Restore the deleted conversation",
+        "",
+        "mdi6.delete-restore",
+        "Conversation",
+    ),
+    Shortcut(
+        "add_turn",
+        "Add a turn before the selected one",
+        "Ctrl+Shift+T",
+        "mdi6.table-row-plus-before",
+        "Conversation",
+    ),
+    Shortcut(
+        "remove_turn",
+        "Remove the selected turn",
+        "Ctrl+Shift+Delete",
+        "mdi6.table-row-remove",
+        "Conversation",
+    ),
+    Shortcut(
+        "move_turn_up", "Move the selected turn up", "Alt+Up", "mdi6.arrow-up", "Conversation"
+    ),
+    Shortcut(
+        "move_turn_down",
+        "Move the selected turn down",
+        "Alt+Down",
+        "mdi6.arrow-down",
+        "Conversation",
+    ),
     Shortcut("brush", "Brush", "B", "mdi6.brush", "Tools"),
     Shortcut("eraser", "Eraser", "E", "mdi6.eraser", "Tools"),
     Shortcut("polygon", "Polygon", "P", "mdi6.vector-polygon", "Tools"),

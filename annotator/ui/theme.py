@@ -48,9 +48,11 @@ QFrame#turnCard QLabel, QWidget#captionRow, QFrame#reviewPanel QLabel, QWidget#i
 QFrame#emptyBanner QLabel { background: transparent; }
 QLabel#turnTitle { font-weight: 700; color: #e6e9ee; }
 QLabel#caption { color: #9aa4b2; font-size: 9pt; }
-QLabel#draftText { color: #e8d3ad; }
+QPlainTextEdit#draftEdit { color: #e8d3ad; }
+QLabel#ruleText { color: #ffb86c; }
 QLabel#proposalText { color: #b5d0f5; }
-QLabel#focusLabel { padding: 4px 2px; font-size: 11pt; }
+QLabel#focusLabel { padding: 0 2px 4px 2px; }
+QLineEdit#focusEdit { font-size: 11pt; font-weight: 700; padding: 4px; }
 QFrame#reviewPanel { background: #2a2d31; border-top: 1px solid #363a41; }
 QLabel#statusBadge { font-weight: 700; font-size: 11pt; }
 QLabel#noiseBanner {

@@ -1,8 +1,11 @@
-"""One turn of the conversation as a card: question, draft answer, the model's proposed answer,
-the verified answer, the proposal-vs-final mask diff and the per-turn review. Every row wraps or
+"""One turn of the conversation as a card: question, draft answer (both written here), the
+model's proposed answer, the verified answer, the proposal-vs-final mask diff, the PRIST rules
+the turn breaks, and the per-turn review; buttons move, add and remove turns. Every row wraps or
 shrinks, so a card never needs more width than the dock gives it."""
 
 from __future__ import annotations
+
+from html import escape
 
 from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QFocusEvent, QKeyEvent, QMouseEvent, QResizeEvent
@@ -88,6 +91,7 @@ class TurnCard(QFrame):
     useDraft = Signal(int)
     useProposal = Signal(int)
     review = Signal(int, object, object)  # turn, Decision, ReasonCode | None
+    reshape = Signal(int, str)  # turn, "up" | "down" | "add_before" | "remove"
 
     def __init__(self, index: int, icons: Icons, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -112,7 +116,25 @@ class TurnCard(QFrame):
         self.verdict = QLabel()
         self.verdict.setObjectName("verdict")
         head.addWidget(self.verdict)
+        self.shape_buttons: dict[str, QToolButton] = {}
+        for what, icon, tip in (
+            ("up", "mdi6.arrow-up", "Move this turn up (Alt+Up)"),
+            ("down", "mdi6.arrow-down", "Move this turn down (Alt+Down)"),
+            ("add_before", "mdi6.table-row-plus-before", "Add a turn before this one"),
+            ("remove", "mdi6.trash-can-outline", "Remove this turn"),
+        ):
+            button = QToolButton()
+            button.setObjectName("shapeButton")
+            button.setIcon(icons.get(icon, "#9aa4b2", active="#ffffff"))
+            button.setToolTip(tip)
+            button.setAutoRaise(True)
+            button.clicked.connect(lambda _=False, w=what: self.reshape.emit(self.index, w))
+            head.addWidget(button)
+            self.shape_buttons[what] = button
         lay.addLayout(head)
+        self.rules = _wrapping_label("ruleText")  # the PRIST rules this turn breaks
+        self.rules.setVisible(False)
+        lay.addWidget(self.rules)
 
         lay.addWidget(self._caption("Question", "mdi6.account-question-outline", "#9aa4b2", icons))
         self.question = CommitTextEdit()
@@ -124,7 +146,12 @@ class TurnCard(QFrame):
         lay.addWidget(
             self._caption("Draft answer", "mdi6.file-document-edit-outline", "#f5a623", icons)
         )
-        self.draft = _wrapping_label("draftText")
+        self.draft = CommitTextEdit()
+        self.draft.setObjectName("draftEdit")
+        self.draft.setPlaceholderText("the answer in the dialogue")
+        self.draft.committed.connect(
+            lambda t: self.textCommitted.emit(self.index, "draft_answer", t)
+        )
         lay.addWidget(self.draft)
 
         self.proposal_caption = self._caption(
@@ -235,8 +262,27 @@ class TurnCard(QFrame):
     def set_reason(self, code: ReasonCode) -> None:
         self.reason.setCurrentIndex(self.reason.findData(code.value))
 
-    def set_target(self, is_target: bool) -> None:
-        self.title.setText(f"Turn {self.index + 1}" + ("  ·  target" if is_target else ""))
+    def set_position(self, count: int) -> None:
+        """Turn ``index`` of ``count``: the last is the target; the ends cannot move further."""
+        last = self.index == count - 1
+        self.title.setText(f"Turn {self.index + 1}" + ("  ·  target" if last else ""))
+        self.shape_buttons["up"].setEnabled(self.index > 0)
+        self.shape_buttons["down"].setEnabled(not last)
+        self.shape_buttons["add_before"].setToolTip(
+            "Add a reasoning turn before the segmentation turn"
+            if last
+            else "Add a turn before this one"
+        )
+        self.shape_buttons["remove"].setEnabled(count > 1)
+
+    def set_notes(self, breaches: list[str], stale: bool) -> None:
+        """The rules the turn breaks, and whether its text changed after its mask was
+        verified (the mask may no longer match the words)."""
+        lines = list(breaches)
+        if stale:
+            lines.append("text changed after the mask was verified: check the mask")
+        self.rules.setText("<br>".join(f"⚠ {escape(line)}" for line in lines))
+        self.rules.setVisible(bool(lines))
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.clicked.emit(self.index)

@@ -18,6 +18,7 @@ from annotator.ui.shortcuts import SHORTCUTS, ShortcutsDialog, by_action
 
 if TYPE_CHECKING:
     from annotator.services.open_record import OpenRecord
+    from annotator.ui.authoring_actions import AuthoringActions
     from annotator.ui.dashboard_dock import DashboardDock
     from annotator.ui.editor_controller import EditorController
     from annotator.ui.file_jobs import FileJobs
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 TOOLS = ("brush", "eraser", "polygon", "sam", "pan")
 CHECKABLE = ("toggle_draft", "toggle_proposal", "toggle_final", "toggle_diff")
-MENUS = ("File", "Edit", "View", "Navigate", "Tools", "Mask", "Review", "Help")
+MENUS = ("File", "Edit", "View", "Navigate", "Conversation", "Tools", "Mask", "Review", "Help")
 
 
 def build_actions(
@@ -90,15 +91,25 @@ def window_handlers(
     proposing: ProposeActions,
     files: FileJobs,
     dashboard: DashboardDock,
+    authoring: AuthoringActions,
 ) -> dict[str, Callable[[], object]]:
     """What each action of the shortcut table does: the window's own intents (navigation,
     tools, undo, layers, settings) and those of the parts it is given."""
     return {
-        "next": lambda: w.go(+1),
-        "prev": lambda: w.go(-1),
-        "next_unreviewed": w.next_unreviewed,
+        "next": lambda: w.queue.go(+1),
+        "prev": lambda: w.queue.go(-1),
+        "next_unreviewed": w.queue.next_unreviewed,
         "next_turn": lambda: record.select_turn(record.turn + 1),
         "prev_turn": lambda: record.select_turn(record.turn - 1),
+        "new_conversation": authoring.new_conversation,
+        "add_images": authoring.add_images,
+        "duplicate_conversation": authoring.duplicate,
+        "delete_conversation": authoring.delete,
+        "restore_conversation": authoring.restore,
+        "add_turn": lambda: authoring.reshape(record.turn, "add_before"),
+        "remove_turn": lambda: authoring.reshape(record.turn, "remove"),
+        "move_turn_up": lambda: authoring.reshape(record.turn, "up"),
+        "move_turn_down": lambda: authoring.reshape(record.turn, "down"),
         **{name: (lambda n=name: w.set_tool(n)) for name in ("brush", "eraser", "polygon", "sam")},
         "pan": lambda: w.set_tool(None),
         "bigger": lambda: editor.set_brush_radius(editor.brush_radius * 1.25),

@@ -8,7 +8,7 @@ from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
-LAYOUT_VERSION = 2  # bump when docks or tool bars change
+LAYOUT_VERSION = 3  # bump when docks or tool bars change
 
 
 def _tiny(window: QMainWindow) -> bool:

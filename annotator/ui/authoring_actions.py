@@ -1,0 +1,219 @@
+"""Writing data from the window: images added from a folder (a job with progress and cancel),
+new conversations on an image, variants with another focus, soft delete and restore, and the
+turns of the open conversation added, removed and moved (through the open record, each one
+undoable step). Asks before a removal takes a verified mask with it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+
+from annotator.core.errors import AnnotatorError
+from annotator.core.listing import ImageSummary, ListQuery
+from annotator.core.progress import Task
+from annotator.services import authoring
+from annotator.services.catalog import Catalog
+from annotator.services.open_record import OpenRecord
+from annotator.services.settings import Settings
+from annotator.ui.image_browser import ImageBrowser
+from annotator.ui.job_runner import JobRunner
+from annotator.ui.modal import run_modal
+from annotator.ui.new_conversation_dialog import NewConversationDialog
+
+
+class AuthoringActions(QObject):
+    def __init__(
+        self,
+        record: OpenRecord,
+        store: Catalog,
+        settings: Settings,
+        jobs: JobRunner,
+        images: ImageBrowser,
+        *,
+        open_conversation: Callable[[int], None],
+        show_ids: Callable[[list[int]], None],
+        data_changed: Callable[[], None],
+        commit_pending: Callable[[], None],
+        parent: QWidget,
+    ) -> None:
+        super().__init__(parent)
+        self._record = record
+        self._store = store
+        self._settings = settings
+        self._jobs = jobs
+        self._images = images
+        self._open = open_conversation
+        self._show_ids = show_ids
+        self._data_changed = data_changed
+        self._commit_pending = commit_pending  # typed text goes to its turn before turns move
+        self._parent = parent
+        images.addRequested.connect(self.add_images)
+        images.newConversation.connect(self.new_conversation)
+        images.showConversations.connect(self._image_conversations)
+
+    def _warn(self, text: str) -> None:
+        self._jobs.show_message(QMessageBox.Icon.Warning, text)
+
+    def _actor(self) -> str:
+        return self._settings.reviewer
+
+    # -- images ------------------------------------------------------------------------------
+    def refresh_images(self) -> None:
+        self._images.show_images(self._store.images())
+
+    def add_images(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self._parent, "Add the images of a folder", self._settings.images_dir
+        )
+        if not folder:
+            return
+        deep = QMessageBox.question(
+            self._parent,
+            "Add images",
+            "Also add the images in the folders inside it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        )
+        self.run_add_images(folder, deep == QMessageBox.StandardButton.Yes)
+
+    def run_add_images(self, folder: str, recursive: bool) -> bool:
+        store = self._store
+
+        def work(task: Task) -> object:
+            from annotator.services.image_add import add_images  # Pillow: only when used
+
+            return add_images(store, folder, recursive=recursive, task=task)
+
+        def done(report: Any) -> None:
+            self.refresh_images()
+            refused = "\n".join(f"{r.path}: {r.reason}" for r in report.refused)
+            self._jobs.show_message(
+                QMessageBox.Icon.Information, f"{report.folder}:\n{report.summary()}", refused
+            )
+
+        return self._jobs.start("Adding images…", work, done)
+
+    def _image_conversations(self, image: ImageSummary) -> None:
+        ids = [s.id for s in self._store.page(ListQuery(image_id=image.id), 0, 10_000)]
+        if ids:
+            self._show_ids(ids)
+        else:
+            self.new_conversation(image)
+
+    # -- conversations ---------------------------------------------------------------------
+    def new_conversation(self, image: ImageSummary | None = None) -> None:
+        """A conversation on ``image``: the images list's selection, else the open record's."""
+        target = image or self._images.selected()
+        if target is None:
+            doc = self._record.document
+            if doc is None:
+                self._warn("Choose an image in the Images list first (or add images).")
+                return
+            conv_image = doc.conversation.image
+        else:
+            conv_image = self._store.image(target.id)
+        dialog = NewConversationDialog(
+            conv_image.path, self._settings.seg_requests, self._settings.seg_answers, self._parent
+        )
+        if not run_modal(dialog):
+            return
+        wanted = dialog.result_value()
+        turns = authoring.rounds_with_final(wanted.rounds, wanted.request, wanted.answer)
+        try:
+            cid = authoring.create(
+                self._store,
+                conv_image,
+                wanted.focus,
+                turns,
+                actor=self._actor(),
+            )
+        except AnnotatorError as exc:
+            self._warn(f"The conversation was not created: {exc}")
+            return
+        assert cid is not None  # no key: never a duplicate of a stored one
+        self._created(cid)
+        if wanted.rounds:
+            self._record.select_turn(0)  # the first question to write
+
+    def duplicate(self) -> None:
+        self._commit_pending()
+        doc = self._record.document
+        if doc is None or doc.id is None:
+            return
+        focus, ok = QInputDialog.getText(
+            self._parent,
+            "Duplicate with another focus",
+            f"A variant of #{doc.id} on the same image; its questions and draft answers are "
+            f"copied.\nFocus now: {doc.focus}\nNew focus:",
+        )
+        if not ok:
+            return
+        try:
+            cid = authoring.duplicate(self._store, doc.id, focus, actor=self._actor())
+        except AnnotatorError as exc:
+            self._warn(f"Not duplicated: {exc}")
+            return
+        self._created(cid)
+
+    def _created(self, cid: int) -> None:
+        self._data_changed()
+        self.refresh_images()
+        self._open(cid)
+
+    def delete(self) -> None:
+        doc = self._record.document
+        if doc is None or doc.id is None:
+            return
+        answer = QMessageBox.question(
+            self._parent,
+            "Delete conversation",
+            f"Delete #{doc.id} ({doc.focus})?\n\nIt leaves the lists and exports; the "
+            "'deleted' status filter lists it, and Restore brings it back whole.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self._set_deleted(doc.id, True)
+
+    def restore(self) -> None:
+        doc = self._record.document
+        if doc is not None and doc.id is not None:
+            self._set_deleted(doc.id, False)
+
+    def _set_deleted(self, conv_id: int, deleted: bool) -> None:
+        self._commit_pending()
+        if self._record.session.is_dirty:
+            self._record.session.save()
+        change = authoring.delete if deleted else authoring.restore
+        try:
+            change(self._store, conv_id, actor=self._actor())
+        except AnnotatorError as exc:
+            self._warn(str(exc))
+            return
+        self._record.session.adopt_stored(conv_id)  # the revision moved on
+        self._data_changed()
+        self.refresh_images()
+
+    # -- the open conversation's turns ---------------------------------------------------------
+    def reshape(self, turn: int, what: str) -> None:
+        self._commit_pending()
+        r = self._record
+        if what == "up":
+            r.move_turn(turn, -1)
+        elif what == "down":
+            r.move_turn(turn, +1)
+        elif what == "add_before":
+            r.add_turn(turn)
+        elif what == "remove" and self._confirm_removal(turn):
+            r.remove_turn(turn)
+
+    def _confirm_removal(self, turn: int) -> bool:
+        if not self._record.removal_loses_verified_mask(turn):
+            return True
+        answer = QMessageBox.question(
+            self._parent,
+            "Remove turn",
+            f"Turn {turn + 1} has a verified mask. Remove the turn with its mask, proposals "
+            "and reviews? (Undo brings the turn and its mask back.)",
+        )
+        return answer == QMessageBox.StandardButton.Yes

@@ -1,0 +1,119 @@
+"""The images of the project, with or without conversations: a thumbnail, the image's name and
+how many conversations it has. A new conversation starts from the selected image; a double
+click lists the image's conversations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotator.core.listing import ImageSummary
+from annotator.ui.icons import Icons
+from annotator.ui.record_list import ThumbnailCache
+
+THUMB = 56
+_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ImageBrowser(QWidget):
+    addRequested = Signal()
+    newConversation = Signal(object)  # ImageSummary
+    showConversations = Signal(object)  # ImageSummary
+
+    def __init__(
+        self,
+        thumbnails: ThumbnailCache,
+        locate: Callable[[ImageSummary], str],
+        icons: Icons,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._thumbnails = thumbnails
+        self._locate = locate
+        self._paths: dict[str, QListWidgetItem] = {}
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        buttons = QHBoxLayout()
+        self.add_button = QPushButton(icons.get("mdi6.image-plus"), "Add images…")
+        self.add_button.setToolTip("Add the images of a folder (Ctrl+Shift+I)")
+        self.add_button.clicked.connect(self.addRequested)
+        self.new_button = QPushButton(icons.get("mdi6.chat-plus-outline"), "New conversation")
+        self.new_button.setToolTip("Write a conversation on the selected image (Ctrl+Shift+N)")
+        self.new_button.clicked.connect(self._new)
+        for button in (self.add_button, self.new_button):
+            # The dock shares its width with the record list, which may be narrow.
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            button.setMinimumWidth(40)
+            buttons.addWidget(button)
+        lay.addLayout(buttons)
+        self.list = QListWidget()
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setUniformItemSizes(True)
+        self.list.itemDoubleClicked.connect(
+            lambda item: self.showConversations.emit(item.data(_ROLE))
+        )
+        self.list.currentItemChanged.connect(lambda *_: self._enable())
+        lay.addWidget(self.list, 1)
+        self.count = QLabel()
+        self.count.setWordWrap(True)
+        self.count.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        lay.addWidget(self.count)
+        thumbnails.ready.connect(self._thumbnail_ready)
+        self._enable()
+
+    def show_images(self, images: list[ImageSummary]) -> None:
+        chosen = self.selected()
+        self.list.clear()
+        self._paths.clear()
+        for im in images:
+            item = QListWidgetItem(
+                f"{im.path}\n{im.conversations} conversation(s) · {im.width}×{im.height}"
+            )
+            item.setData(_ROLE, im)
+            item.setToolTip(f"{im.root}/{im.path}\nsha256 {im.sha256}")
+            path = self._locate(im)
+            pix = self._thumbnails.get(path)
+            if pix is not None:
+                item.setIcon(pix)
+            self._paths[path] = item
+            self.list.addItem(item)
+            if chosen is not None and im.id == chosen.id:
+                self.list.setCurrentItem(item)
+        without = sum(1 for im in images if im.conversations == 0)
+        self.count.setText(f"{len(images)} image(s), {without} without a conversation")
+        self._enable()
+
+    def selected(self) -> ImageSummary | None:
+        item = self.list.currentItem()
+        return item.data(_ROLE) if item is not None else None
+
+    def select_image(self, image_id: int) -> None:
+        for row in range(self.list.count()):
+            if self.list.item(row).data(_ROLE).id == image_id:
+                self.list.setCurrentRow(row)
+                return
+
+    def _new(self) -> None:
+        image = self.selected()
+        if image is not None:
+            self.newConversation.emit(image)
+
+    def _enable(self) -> None:
+        self.new_button.setEnabled(self.selected() is not None)
+
+    def _thumbnail_ready(self, path: str) -> None:
+        item = self._paths.get(path)
+        pix = self._thumbnails.get(path)
+        if item is not None and pix is not None:
+            item.setIcon(pix)
