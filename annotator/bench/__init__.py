@@ -10,4 +10,5 @@ BENCHMARKS: dict[str, str] = {
     "ui": "annotator.bench.ui_bench",
     "propose": "annotator.bench.propose_bench",
     "metrics": "annotator.bench.metrics_bench",
+    "authoring": "annotator.bench.authoring_bench",
 }

@@ -246,6 +246,15 @@ def load(conn: Connection, ids: Sequence[int]) -> list[Conversation]:
     return out
 
 
+def require(conn: Connection, conv_id: int) -> None:
+    """NotFoundError for an unknown id (reading its masks only to find it is costly)."""
+    found = conn.execute(
+        sa.select(t.conversations.c.id).where(t.conversations.c.id == conv_id)
+    ).first()
+    if found is None:
+        raise NotFoundError(f"conversation {conv_id} does not exist")
+
+
 def load_one(conn: Connection, conv_id: int) -> Conversation:
     found = load(conn, [conv_id])
     if not found:
@@ -338,7 +347,7 @@ def set_deleted(conn: Connection, conv_id: int, deleted: bool, actor: str) -> Co
         )
     )
     if updated.rowcount != 1:
-        load_one(conn, conv_id)  # NotFoundError for an unknown id
+        require(conn, conv_id)
         state = "is deleted already" if deleted else "is not deleted"
         raise StorageError(f"conversation {conv_id} {state}")
     action = "delete" if deleted else "restore"

@@ -147,7 +147,7 @@ class Store:
 
     def history(self, conv_id: int) -> list[HistoryEvent]:
         with read_transaction(self._engine) as conn:
-            conversations.load_one(conn, conv_id)  # NotFoundError for an unknown id
+            conversations.require(conn, conv_id)
             return history.load(conn, conv_id)
 
     # -- reviews -------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ class Store:
 
     def reviews(self, conv_id: int) -> list[Review]:
         with read_transaction(self._engine) as conn:
-            conversations.load_one(conn, conv_id)
+            conversations.require(conn, conv_id)
             return review_repo.load(conn, conv_id)
 
     # -- proposals -----------------------------------------------------------------------------
@@ -223,7 +223,7 @@ class Store:
     ) -> bool:
         """Claim (or renew) one conversation; False when another worker holds a live claim."""
         with write_transaction(self._engine) as conn:
-            conversations.load_one(conn, conv_id)
+            conversations.require(conn, conv_id)
             return claims.claim_one(conn, conv_id, proposer, version, worker, ttl)
 
     def release_claims(

@@ -50,15 +50,14 @@ def replace_turns(
         ids = [row.id for row in gone]
         conn.execute(sa.delete(t.masks).where(t.masks.c.turn_id.in_(ids)))
         conn.execute(sa.delete(t.turns).where(t.turns.c.id.in_(ids)))
-    # Off the unique (conversation, idx) range first, so that any order of moves is allowed.
-    for turn_id, pos in kept.items():
-        if stored[turn_id].idx != pos:
-            conn.execute(sa.update(t.turns).where(t.turns.c.id == turn_id).values(idx=-1 - pos))
-    stored_masks = {
-        r.id: r.turn_id
-        for r in conn.execute(
-            sa.select(t.masks.c.id, t.masks.c.turn_id).where(t.masks.c.conversation_id == cid)
+    moved = [turn_id for turn_id, pos in kept.items() if stored[turn_id].idx != pos]
+    if moved:  # off the unique (conversation, idx) range first: any order of moves is allowed
+        conn.execute(
+            sa.update(t.turns).where(t.turns.c.id.in_(moved)).values(idx=-1 - t.turns.c.idx)
         )
+    stored_masks = {
+        r["id"]: dict(r)
+        for r in conn.execute(sa.select(t.masks).where(t.masks.c.conversation_id == cid)).mappings()
     }
     last = len(turns) - 1
     kept_masks: set[int] = set()
@@ -67,7 +66,9 @@ def replace_turns(
         values = turn_values(cid, turn)
         values["idx"] = pos
         texts = (turn.question, turn.draft_answer, turn.final_answer)
-        if row is None or row.texts != texts or (focus_changed and pos == last):
+        changed = row is None or row.texts != texts
+        stamp = changed or (focus_changed and pos == last)
+        if stamp:
             values["text_changed_at"] = now
         if row is None:
             turn_id = conn.execute(
@@ -75,13 +76,15 @@ def replace_turns(
             ).scalar_one()
         else:
             turn_id = row.id
-            conn.execute(sa.update(t.turns).where(t.turns.c.id == turn_id).values(values))
+            if stamp or row.idx != pos:
+                conn.execute(sa.update(t.turns).where(t.turns.c.id == turn_id).values(values))
         for mpos, ann in enumerate(turn.masks):
             mrow = mask_values(cid, turn_id, mpos, ann)
-            ours = ann.id is not None and stored_masks.get(ann.id) == turn_id
-            if ours and ann.id not in kept_masks:
+            old = stored_masks.get(ann.id) if ann.id is not None else None
+            if old is not None and old["turn_id"] == turn_id and ann.id not in kept_masks:
                 kept_masks.add(ann.id)
-                conn.execute(sa.update(t.masks).where(t.masks.c.id == ann.id).values(mrow))
+                if any(old[k] != v for k, v in mrow.items()):  # most masks did not change
+                    conn.execute(sa.update(t.masks).where(t.masks.c.id == ann.id).values(mrow))
             else:
                 inserts.append(mrow)
     stale = [mid for mid in stored_masks if mid not in kept_masks]

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from annotator.core.errors import AnnotatorError
 from annotator.core.listing import ImageSummary, ListQuery
+from annotator.core.model import Image
 from annotator.core.progress import Task
 from annotator.services import authoring
 from annotator.services.catalog import Catalog
@@ -21,7 +22,7 @@ from annotator.services.settings import Settings
 from annotator.ui.image_browser import ImageBrowser
 from annotator.ui.job_runner import JobRunner
 from annotator.ui.modal import run_modal
-from annotator.ui.new_conversation_dialog import NewConversationDialog
+from annotator.ui.new_conversation_dialog import NewConversation, NewConversationDialog
 
 
 class AuthoringActions(QObject):
@@ -117,28 +118,25 @@ class AuthoringActions(QObject):
         dialog = NewConversationDialog(
             conv_image.path, self._settings.seg_requests, self._settings.seg_answers, self._parent
         )
-        if not run_modal(dialog):
-            return
-        wanted = dialog.result_value()
+        if run_modal(dialog):
+            self.create_conversation(conv_image, dialog.result_value())
+
+    def create_conversation(self, image: Image, wanted: NewConversation) -> int | None:
+        """Store the conversation the dialog describes and open it on its first turn to write."""
+        self._commit_pending()
         turns = authoring.rounds_with_final(wanted.rounds, wanted.request, wanted.answer)
         try:
-            cid = authoring.create(
-                self._store,
-                conv_image,
-                wanted.focus,
-                turns,
-                actor=self._actor(),
-            )
+            cid = authoring.create(self._store, image, wanted.focus, turns, actor=self._actor())
         except AnnotatorError as exc:
             self._warn(f"The conversation was not created: {exc}")
-            return
+            return None
         assert cid is not None  # no key: never a duplicate of a stored one
         self._created(cid)
         if wanted.rounds:
             self._record.select_turn(0)  # the first question to write
+        return cid
 
     def duplicate(self) -> None:
-        self._commit_pending()
         doc = self._record.document
         if doc is None or doc.id is None:
             return
@@ -148,14 +146,24 @@ class AuthoringActions(QObject):
             f"A variant of #{doc.id} on the same image; its questions and draft answers are "
             f"copied.\nFocus now: {doc.focus}\nNew focus:",
         )
-        if not ok:
-            return
+        if ok:
+            self.duplicate_as(focus)
+
+    def duplicate_as(self, focus: str) -> int | None:
+        """A variant of the open conversation with ``focus``, opened."""
+        self._commit_pending()
+        doc = self._record.document
+        if doc is None or doc.id is None:
+            return None
+        if self._record.session.is_dirty:
+            self._record.session.save()
         try:
             cid = authoring.duplicate(self._store, doc.id, focus, actor=self._actor())
         except AnnotatorError as exc:
             self._warn(f"Not duplicated: {exc}")
-            return
+            return None
         self._created(cid)
+        return cid
 
     def _created(self, cid: int) -> None:
         self._data_changed()
@@ -173,15 +181,18 @@ class AuthoringActions(QObject):
             "'deleted' status filter lists it, and Restore brings it back whole.",
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self._set_deleted(doc.id, True)
+            self.set_deleted(True)
 
     def restore(self) -> None:
-        doc = self._record.document
-        if doc is not None and doc.id is not None:
-            self._set_deleted(doc.id, False)
+        self.set_deleted(False)
 
-    def _set_deleted(self, conv_id: int, deleted: bool) -> None:
+    def set_deleted(self, deleted: bool) -> None:
+        """Soft-delete (or restore) the open conversation."""
         self._commit_pending()
+        doc = self._record.document
+        if doc is None or doc.id is None:
+            return
+        conv_id = doc.id
         if self._record.session.is_dirty:
             self._record.session.save()
         change = authoring.delete if deleted else authoring.restore

@@ -289,6 +289,7 @@ class MainWindow(QMainWindow):
         self.authoring.refresh_images()
         if self.session.document is None:
             self.select_row(0)
+        self.update_enabled()
 
     def show_records(self, ids: list[int]) -> None:
         """Filter the list to these records and open the first (the dashboard's bars)."""
