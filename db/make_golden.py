@@ -1,11 +1,13 @@
-"""Build the golden database of schema v1 (``tests/data/golden_v1.sqlite3``).
+"""Build the golden databases of the released schemas (``tests/data/golden_vN.sqlite3``).
 
 Run once per released schema and commit the file; tests upgrade a copy of every golden database
 to the current schema and check that every row survives. The rows are written with plain SQL
-against the schema as migration 0001 created it, so this script keeps working (and keeps
-describing v1) after the tables change.
+against the schema as its migration created it, so this script keeps working (and keeps
+describing each version) after the tables change: v1 is the rows below at migration 0001; v2
+adds, at migration 0002, a soft-deleted conversation, texts changed after their mask was made,
+and an authored conversation with a moved turn.
 
-    python db/make_golden.py [OUTPUT]
+    python db/make_golden.py [VERSION] [OUTPUT]      # VERSION: 1 (default) or 2
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from annotator.core.mask import Mask
 from annotator.storage.engine import make_engine, write_transaction
 from annotator.storage.migrate import alembic_config
 
-REVISION = "0001"
-DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "golden_v1.sqlite3"
+REVISIONS = {1: "0001", 2: "0002"}
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 H, W = 60, 80
 
 
@@ -156,7 +158,39 @@ def _rows(con: sqlite3.Connection) -> None:
     )
 
 
-def build(output: Path) -> Path:
+def _rows_v2(con: sqlite3.Connection) -> None:
+    t1 = "2025-02-03 04:05:06.000007"
+    con.execute("UPDATE conversations SET deleted_at = ? WHERE id = 2", (t1,))
+    con.execute("UPDATE turns SET text_changed_at = ? WHERE conversation_id = 1", (t1,))
+    con.execute(
+        "INSERT INTO conversations (id, image_id, focus, status, source, key, revision, "
+        "created_at, updated_at, turn_count, flag_count, last_reviewer, correction_pixels, "
+        "deleted_at) VALUES (6, 2, 'lamp shade', 'draft', 'authored', NULL, 4, ?, ?, 2, 0, "
+        "NULL, NULL, NULL)",
+        (t1, t1),
+    )
+    con.executemany(
+        "INSERT INTO turns (conversation_id, idx, question, draft_answer, final_answer, "
+        "text_changed_at) VALUES (6, ?, ?, ?, NULL, ?)",
+        [
+            (0, "Which lamp is switched on?", "The one on the left.", t1),
+            (1, "Please segment its shade.", "Sure, [SEG].", t1),
+        ],
+    )
+    history = [
+        (6, "ada", "create", {"source": "authored"}),
+        (6, "ada", "turn_move", {"from": 0, "to": 1}),
+        (6, "ada", "turn_move", {"from": 1, "to": 0, "undo": True}),
+        (2, "ada", "delete", {}),
+    ]
+    con.executemany(
+        "INSERT INTO history (conversation_id, actor, action, detail, created_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(cid, actor, action, json.dumps(detail), t1) for cid, actor, action, detail in history],
+    )
+
+
+def build(output: Path, version: int = 1) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{output}{suffix}").unlink(missing_ok=True)
@@ -165,13 +199,15 @@ def build(output: Path) -> Path:
         cfg = alembic_config()
         with write_transaction(engine) as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, REVISION)
+            command.upgrade(cfg, REVISIONS[version])
     finally:
         engine.dispose()
     con = sqlite3.connect(output)
     try:
         with con:
             _rows(con)
+            if version >= 2:
+                _rows_v2(con)
         con.execute("PRAGMA journal_mode = DELETE")  # one self-contained file to commit
         con.execute("VACUUM")
     finally:
@@ -180,4 +216,6 @@ def build(output: Path) -> Path:
 
 
 if __name__ == "__main__":
-    print(build(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_OUTPUT))
+    wanted = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    out = Path(sys.argv[2]) if len(sys.argv) > 2 else DATA / f"golden_v{wanted}.sqlite3"
+    print(build(out, wanted))

@@ -123,9 +123,19 @@ def test_an_annotator_writes_a_conversation_from_scratch(
     assert [c.question.toPlainText() for c in w.conversation.cards[:3]] == order
     assert w.images.list.item(0).data(Qt.ItemDataRole.UserRole).conversations == 2
 
-    # Delete the variant and restore it.
+    # Delete the variant (an undoable step), and restore it.
     w.authoring.set_deleted(True)
     assert w.model.rowCount() == 1 and w.actions["restore_conversation"].isEnabled()
+    w.undo()
+    assert w.model.rowCount() == 2 and parts.store.get_conversation(variant).deleted_at is None
+    w.redo()
+    assert w.model.rowCount() == 1 and parts.store.get_conversation(variant).deleted_at
+    events = [(e.action, e.detail, e.actor) for e in parts.store.history(variant)][-3:]
+    assert events == [
+        ("delete", {}, "ada"),
+        ("delete", {"undo": True}, "ada"),
+        ("delete", {"redo": True}, "ada"),
+    ]
     w.browser.status_filter.setCurrentIndex(w.browser.status_filter.findData("deleted"))
     assert [w.model.summary(r).id for r in range(w.model.rowCount())] == [variant]
     w.authoring.set_deleted(False)

@@ -25,6 +25,11 @@ class TurnsTarget(EditTarget, Protocol):
 
     def move_turn(self, source: int, dest: int) -> None: ...
 
+    @property
+    def deleted(self) -> bool: ...
+
+    def set_deleted(self, deleted: bool) -> None: ...
+
 
 @dataclass(frozen=True)
 class SetFocus:
@@ -115,6 +120,34 @@ class MoveTurn:
 
     def detail(self) -> dict[str, Any]:
         return {"from": self.source, "to": self.dest}
+
+    @property
+    def nbytes(self) -> int:
+        return 0
+
+
+@dataclass(frozen=True)
+class SetDeleted:
+    """Soft-delete the conversation (out of lists and exports) or restore it."""
+
+    deleted: bool
+
+    @property
+    def label(self) -> str:
+        return "Delete conversation" if self.deleted else "Restore conversation"
+
+    @property
+    def action(self) -> str:
+        return "delete" if self.deleted else "restore"
+
+    def do(self, target: TurnsTarget) -> None:
+        target.set_deleted(self.deleted)
+
+    def undo(self, target: TurnsTarget) -> None:
+        target.set_deleted(not self.deleted)
+
+    def detail(self) -> dict[str, Any]:
+        return {}
 
     @property
     def nbytes(self) -> int:

@@ -29,7 +29,7 @@ from annotator.core.model import (
 from annotator.core.prist_rules import RuleBreach, check_texts, exported_answer
 from annotator.core.review_rules import Verdict, verdicts_of
 from annotator.core.status import Status
-from annotator.core.turn_commands import AddTurn, MoveTurn, RemoveTurn, SetFocus
+from annotator.core.turn_commands import AddTurn, MoveTurn, RemoveTurn, SetDeleted, SetFocus
 from annotator.services.catalog import RecordStore
 from annotator.services.image_resolver import ImageResolver
 from annotator.services.mask_tools import operation_delta
@@ -331,6 +331,14 @@ class OpenRecord:
             for i in range(doc.turn_count)
         ]
         return check_texts(doc.focus, pairs)
+
+    def set_deleted(self, deleted: bool) -> SaveResult | None:
+        """Soft-delete the open conversation (out of lists and exports) or restore it: one
+        undoable step, like any other edit."""
+        doc = self.session.document
+        if doc is None or doc.deleted == deleted:
+            return None
+        return self.session.execute(SetDeleted(deleted))
 
     # -- the conversation's turns --------------------------------------------------------------
     def add_turn(self, before: int) -> SaveResult | None:

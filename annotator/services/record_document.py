@@ -27,6 +27,7 @@ from annotator.core.model import (
     MaskSource,
     Provenance,
     Turn,
+    utcnow,
 )
 from annotator.core.status import Status
 
@@ -54,6 +55,7 @@ class RecordDocument:
         self.size = (h, w)
         self._slots = [_Slot(t) for t in conversation.turns]
         self._focus: str | None = None  # None: as stored
+        self._deleted: bool | None = None  # None: as stored
         self._status = conversation.status
         self.layer_listeners: list[LayerListener] = []
         self.text_listeners: list[TextListener] = []
@@ -173,6 +175,14 @@ class RecordDocument:
         for listener in list(self.structure_listeners):
             listener()
 
+    @property
+    def deleted(self) -> bool:
+        return self._base.deleted_at is not None if self._deleted is None else self._deleted
+
+    def set_deleted(self, deleted: bool) -> None:
+        self._deleted = deleted
+        self._notify_text(-1, "deleted")
+
     # -- status -------------------------------------------------------------------------
     @property
     def status(self) -> Status:
@@ -205,8 +215,11 @@ class RecordDocument:
     def to_conversation(self) -> Conversation:
         """The working copy as a domain object, carrying the base revision."""
         turns = tuple(self._turn_for_saving(i, slot) for i, slot in enumerate(self._slots))
+        deleted_at = self._base.deleted_at
+        if self._deleted is not None and self._deleted != (deleted_at is not None):
+            deleted_at = utcnow() if self._deleted else None
         return dataclasses.replace(
-            self._base, turns=turns, status=self._status, focus=self.focus
+            self._base, turns=turns, status=self._status, focus=self.focus, deleted_at=deleted_at
         )
 
     def rebase(self, stored: Conversation) -> None:
@@ -214,6 +227,7 @@ class RecordDocument:
         a stored version of another shape (changed elsewhere) replaces the working copy."""
         self._base = stored
         self._focus = None
+        self._deleted = None
         self._status = stored.status
         if len(stored.turns) != len(self._slots):
             self._slots = [_Slot(t) for t in stored.turns]

@@ -295,6 +295,7 @@ def save(
             updated_at=now,
             turn_count=len(conv.turns),
             flag_count=len(conv.flags),
+            deleted_at=conv.deleted_at,
         )
     )
     if updated.rowcount != 1:  # another writer got in between the read and the update

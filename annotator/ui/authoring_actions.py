@@ -187,23 +187,12 @@ class AuthoringActions(QObject):
         self.set_deleted(False)
 
     def set_deleted(self, deleted: bool) -> None:
-        """Soft-delete (or restore) the open conversation."""
+        """Soft-delete (or restore) the open conversation: an undoable step (Ctrl+Z)."""
         self._commit_pending()
-        doc = self._record.document
-        if doc is None or doc.id is None:
-            return
-        conv_id = doc.id
-        if self._record.session.is_dirty:
-            self._record.session.save()
-        change = authoring.delete if deleted else authoring.restore
-        try:
-            change(self._store, conv_id, actor=self._actor())
-        except AnnotatorError as exc:
-            self._warn(str(exc))
-            return
-        self._record.session.adopt_stored(conv_id)  # the revision moved on
+        result = self._record.set_deleted(deleted)
+        if result is not None and not result.ok:
+            self._warn(result.message)
         self._data_changed()
-        self.refresh_images()
 
     # -- the open conversation's turns ---------------------------------------------------------
     def reshape(self, turn: int, what: str) -> None:

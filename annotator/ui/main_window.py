@@ -281,7 +281,8 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(self.store.is_empty())
 
     def _data_changed(self) -> None:
-        """Records were added (import, sample): list them and open the first."""
+        """Records were added (import, sample, written) or deleted: list them anew (opening
+        the first when none is open)."""
         self.prefetcher.invalidate()
         self.model.reload()
         self._learn_image_root()
@@ -379,14 +380,18 @@ class MainWindow(QMainWindow):
         self._history_step(self.session.redo)
 
     def _history_step(self, step: object) -> None:
-        if self.session.history is None:
+        doc = self.session.document
+        if doc is None or self.session.history is None:
             return
+        listed = not doc.deleted
         try:
             step()  # type: ignore[operator]
         except AnnotatorError as exc:
             self.statusBar().showMessage(str(exc), 6000)
             return
         self.record.refresh_diffs()  # an undo may change another turn than the one shown
+        if doc.deleted == listed:  # a delete or restore undone or redone: the lists change
+            self._data_changed()
 
     def save_now(self) -> None:
         if self.session.document is not None:
@@ -420,7 +425,7 @@ class MainWindow(QMainWindow):
         has_doc = self.session.document is not None
         for name in RECORD_ACTIONS:
             self.actions[name].setEnabled(has_doc)
-        deleted = has_doc and self.record.document.conversation.deleted_at is not None
+        deleted = has_doc and self.record.document.deleted
         self.actions["delete_conversation"].setEnabled(has_doc and not deleted)
         self.actions["restore_conversation"].setEnabled(deleted)
         for name in ("propose", "propose_turn"):

@@ -53,6 +53,7 @@ class Toolbars(QObject):
         for name in ("prev", "next", "next_unreviewed"):
             self.record.addAction(actions[name])
         self.record.addSeparator()
+        self.record.addAction(actions["new_conversation"])
         self.record.addAction(actions["propose"])
 
         self.tools = _bar(window, "Tools", "toolsBar")
