@@ -279,4 +279,40 @@ def test_soft_delete_hides_everywhere_until_restored(
         authoring.delete(store, cid, actor="ada")
     authoring.restore(store, cid, actor="ada")
     assert store.count(ListQuery()) == 2 and store.images()[0].conversations == 2
-    assert [e.action for e in store.history(cid)][-2:] == ["delete", "restore"]
+    assert [e.action for e in store.history(cid)][-2:] == ["delete", "undelete"]
+
+
+def test_an_authored_conversation_exports_like_an_imported_one(
+    store: Store, folder: Path, tmp_path: Path
+) -> None:
+    """COCO read back by pycocotools, LabelMe, and both JSON-lines forms."""
+    from pycocotools.coco import COCO
+
+    from annotator.io.labelme import read_labelme
+    from annotator.services.export_job import export_coco, export_labelme
+
+    cid = _written(store, folder)
+    record = _open(store, cid)
+    mask = np.zeros((48, 64), bool)
+    mask[10:30, 12:40] = True
+    record.edit_final(lambda a: _paint(a, mask), "Paint")
+    assert record.review(Decision.APPROVE).ok
+
+    coco_path = tmp_path / "authored.coco.json"
+    assert export_coco(store, coco_path).records == 1
+    coco = COCO(str(coco_path))
+    (ann,) = coco.loadAnns(coco.getAnnIds())
+    assert np.array_equal(coco.annToMask(ann).astype(bool), mask)
+    assert coco.loadImgs(ann["image_id"])[0]["file_name"] == "a.jpg"
+
+    report = export_labelme(store, tmp_path / "lm")
+    assert report.records == 1
+    (shape,) = read_labelme(tmp_path / "lm" / "a.json").shapes
+    assert shape.label == "red mug"
+
+    miras = tmp_path / "authored.miras.jsonl"
+    assert export_jsonl(store, miras, fmt="miras").records == 1
+    (line,) = miras.read_text(encoding="utf-8").splitlines()
+    messages = json.loads(line)["conversations"]
+    assert messages[0]["value"].startswith("<image>\n")
+    assert [m["value"].count("[SEG]") for m in messages[1::2]] == [0, 0, 1]

@@ -138,7 +138,7 @@ class SetDeleted:
 
     @property
     def action(self) -> str:
-        return "delete" if self.deleted else "restore"
+        return "delete" if self.deleted else "undelete"  # "restore": a rescue file's import
 
     def do(self, target: TurnsTarget) -> None:
         target.set_deleted(self.deleted)

@@ -351,6 +351,6 @@ def set_deleted(conn: Connection, conv_id: int, deleted: bool, actor: str) -> Co
         require(conn, conv_id)
         state = "is deleted already" if deleted else "is not deleted"
         raise StorageError(f"conversation {conv_id} {state}")
-    action = "delete" if deleted else "restore"
+    action = "delete" if deleted else "undelete"  # "restore" names a rescue file's import
     history.record(conn, conv_id, [HistoryEvent(actor=actor, action=action, created_at=now)])
     return load_one(conn, conv_id)
