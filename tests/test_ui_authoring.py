@@ -192,3 +192,36 @@ def test_removing_a_turn_with_a_verified_mask_asks_first(
     assert len(parts.store.get_conversation(doc.id).turns) == target
     w.conversation.cards[0].shape_buttons["remove"].click()  # no mask: no question asked
     assert len(asked) == 2 and doc.turn_count == target - 1
+
+
+def test_the_images_list_asks_thumbnails_for_the_rows_in_view_only(qtbot: Any) -> None:
+    """A project may hold tens of thousands of images: one thumbnail read per row shown."""
+    from annotator.core.listing import ImageSummary
+    from annotator.ui.icons import Icons
+    from annotator.ui.image_browser import ImageBrowser
+    from annotator.ui.record_list import ThumbnailCache
+    from annotator.ui.task_runner import TaskRunner
+
+    asked: list[str] = []
+
+    def locate(summary: ImageSummary) -> str:
+        asked.append(summary.path)
+        return f"/nowhere/{summary.path}"
+
+    runner = TaskRunner(threads=1)
+    browser = ImageBrowser(ThumbnailCache(runner), locate, Icons(None))
+    qtbot.addWidget(browser)
+    browser.resize(300, 400)
+    browser.show()
+    qtbot.waitExposed(browser)
+    images = [
+        ImageSummary(i, f"img_{i:05d}.jpg", "/r", 64, 48, f"{i:064x}", i % 3) for i in range(5000)
+    ]
+    browser.show_images(images)
+    assert browser.list.count() == 5000
+    assert 0 < len(asked) < 40 and asked[0] == "img_00000.jpg"
+    browser.list.scrollToBottom()
+    assert "img_04999.jpg" in asked and len(asked) < 80
+    assert browser.count.text() == "5000 image(s), 1667 without a conversation"
+    runner.cancel_all()
+    runner.wait(2000)

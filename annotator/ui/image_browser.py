@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -64,6 +65,8 @@ class ImageBrowser(QWidget):
             lambda item: self.showConversations.emit(item.data(_ROLE))
         )
         self.list.currentItemChanged.connect(lambda *_: self._enable())
+        # Thumbnails of the rows in view only: a project may hold tens of thousands of images.
+        self.list.verticalScrollBar().valueChanged.connect(lambda _v: self._load_visible())
         lay.addWidget(self.list, 1)
         self.count = QLabel()
         self.count.setWordWrap(True)
@@ -82,17 +85,33 @@ class ImageBrowser(QWidget):
             )
             item.setData(_ROLE, im)
             item.setToolTip(f"{im.root}/{im.path}\nsha256 {im.sha256}")
-            path = self._locate(im)
-            pix = self._thumbnails.get(path)
-            if pix is not None:
-                item.setIcon(pix)
-            self._paths[path] = item
             self.list.addItem(item)
             if chosen is not None and im.id == chosen.id:
                 self.list.setCurrentItem(item)
         without = sum(1 for im in images if im.conversations == 0)
         self.count.setText(f"{len(images)} image(s), {without} without a conversation")
         self._enable()
+        self._load_visible()
+
+    def _load_visible(self) -> None:
+        first = self.list.indexAt(self.list.viewport().rect().topLeft()).row()
+        last = self.list.indexAt(self.list.viewport().rect().bottomLeft()).row()
+        if first < 0:
+            return
+        last = self.list.count() - 1 if last < 0 else last
+        for row in range(first, last + 1):
+            item = self.list.item(row)
+            if not item.icon().isNull():
+                continue
+            path = self._locate(item.data(_ROLE))
+            self._paths[path] = item
+            pix = self._thumbnails.get(path)
+            if pix is not None:
+                item.setIcon(pix)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._load_visible()
 
     def selected(self) -> ImageSummary | None:
         item = self.list.currentItem()
