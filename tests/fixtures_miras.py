@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +118,46 @@ def fill_db(db: Path, records: list[dict], images: Path, count: int) -> list[int
     with open_store(db) as store:
         convs = [prist_conversation(r, n, images) for n, r in enumerate(records[:count])]
         return store.add_conversations(convs, actor="test").added_ids
+
+
+@contextmanager
+def served(checkpoint: Path) -> Iterator[str]:
+    """``annotator serve`` of ``checkpoint`` on a free loopback port, ready; yields its URL."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "annotator",
+            "serve",
+            "--checkpoint",
+            str(checkpoint),
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+        ],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None and server.stderr is not None
+        line = server.stdout.readline()  # printed once the model is loaded and the port open
+        assert line.startswith("serving miras"), line + server.stderr.read()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()

@@ -316,3 +316,13 @@ def test_an_authored_conversation_exports_like_an_imported_one(
     messages = json.loads(line)["conversations"]
     assert messages[0]["value"].startswith("<image>\n")
     assert [m["value"].count("[SEG]") for m in messages[1::2]] == [0, 0, 1]
+
+
+def test_files_picked_one_by_one_are_named_in_their_folder(store: Store, folder: Path) -> None:
+    picked = [folder / "deep" / "c.jpg", folder / "b.png", folder.parent / "elsewhere.jpg"]
+    write_image(picked[2], 10, 10, seed=9)
+    report = add_images(store, folder, only=picked)
+    assert [im.path for im in report.added] == ["deep/c.jpg", "b.png"]
+    assert [(r.path, r.reason) for r in report.refused] == [
+        (str(picked[2]), f"not in the folder {folder.resolve()}")
+    ]

@@ -9,11 +9,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures_install import run_self_test
 
 BUNDLE = os.environ.get("ANNOTATOR_BUNDLE", "")
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,37 +28,6 @@ pytestmark = [
 ]
 
 
-def _self_test(
-    executable: Path, workdir: Path, home: Path, *, own_models: bool
-) -> tuple[dict[str, Any], float]:
-    """Runs ``self-test`` with its own user directories (and, for the bundle, the models it
-    carries rather than the installed ones the tests share); returns its facts and the seconds
-    from the process start until its window was shown."""
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "XDG_DATA_HOME": str(home / "data"),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_CACHE_HOME": str(home / "cache"),
-        "PYTHONPATH": "",
-    }
-    if own_models:
-        env.pop("ANNOTATOR_MODELS_DIR", None)
-    home.mkdir(parents=True)
-    started = time.time()
-    done = subprocess.run(
-        [str(executable), "self-test", "--json", "--workdir", str(workdir)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=home,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    facts = json.loads(done.stdout)
-    return facts, facts["window_shown_epoch_s"] - started
-
-
 def _size_mb(folder: Path) -> float:
     """As ``du`` counts it: links (the bundle links library versions) are not counted twice."""
     return sum(p.lstat().st_size for p in folder.rglob("*") if not p.is_symlink()) / 1e6
@@ -68,14 +37,11 @@ def test_the_bundle_works_like_the_pip_install(tmp_path: Path) -> None:
     bundle = Path(BUNDLE)
     executable = bundle / "annotator"
     assert executable.is_file(), f"{executable}: not built"
-    bundled, bundle_window_s = _self_test(
+    bundled, bundle_window_s = run_self_test(
         executable, tmp_path / "b", tmp_path / "bhome", own_models=True
     )
-    pip, pip_window_s = _self_test(
-        Path(sys.executable).with_name("annotator"),
-        tmp_path / "p",
-        tmp_path / "phome",
-        own_models=False,
+    pip, pip_window_s = run_self_test(
+        Path(sys.executable).with_name("annotator"), tmp_path / "p", tmp_path / "phome"
     )
 
     assert bundled["problems"] == [] and bundled["records"] == 10
@@ -132,35 +98,11 @@ def test_the_bundle_proposes_through_a_remote_server(
 ) -> None:
     """What the bundle offers instead of MIRAS in process: a server with torch (here the pip
     install serving the tiny test checkpoint) answers, and the bundle stores the proposals."""
-    import signal
-    import socket
-
-    from fixtures_miras import fill_db
+    from fixtures_miras import fill_db, served
 
     from annotator.storage import open_store
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("annotator")),
-            "serve",
-            "--checkpoint",
-            str(tiny_miras_dir),
-            "--port",
-            str(port),
-            "--device",
-            "cpu",
-        ],
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = server.stdout.readline() if server.stdout else ""
-        assert line.startswith("serving miras"), line
+    with served(tiny_miras_dir) as url:
         db = tmp_path / "db.sqlite3"
         ids = fill_db(db, prist_records, tmp_path / "images", 2)
         done = subprocess.run(
@@ -172,7 +114,7 @@ def test_the_bundle_proposes_through_a_remote_server(
                 "--proposer",
                 "remote",
                 "--url",
-                f"http://127.0.0.1:{port}",
+                url,
                 "--json",
             ],
             capture_output=True,
@@ -186,9 +128,3 @@ def test_the_bundle_proposes_through_a_remote_server(
             for cid in ids:
                 turns = len(store.get_conversation(cid).turns)
                 assert len(store.proposals(cid)) == turns
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()

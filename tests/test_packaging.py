@@ -4,7 +4,6 @@ entry and AppStream metadata pass Debian's validators; the icon's PNGs are its S
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fixtures_install import user_env
 
 ROOT = Path(__file__).resolve().parents[1]
 LINUX = ROOT / "packaging" / "linux"
@@ -141,14 +141,7 @@ def test_the_wheel_runs_outside_the_checkout(tmp_path: Path) -> None:
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        "PYTHONPATH": "",
-    }
+    env = user_env(tmp_path)
     helped = _run([str(venv / "bin" / "annotator"), "--help"], cwd=elsewhere, env=env)
     assert helped.returncode == 0 and "export" in helped.stdout
     first_run = _run(

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from fixtures_miras import PRIST_TEST_JSON, fill_db
+from fixtures_miras import PRIST_TEST_JSON, fill_db, served
 
 from annotator.cli import main
 from annotator.storage import open_store
@@ -118,34 +118,9 @@ def test_sigkill_mid_batch_then_resume_without_duplicates(
 def test_serve_and_remote_from_the_cli(
     tmp_path: Path, tiny_miras_dir: Path, tiny_miras, prist_records, capsys
 ) -> None:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    server = subprocess.Popen(
-        [
-            *ANNOTATOR,
-            "serve",
-            "--checkpoint",
-            str(tiny_miras_dir),
-            "--port",
-            str(port),
-            "--device",
-            "cpu",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = server.stdout.readline()  # printed once the model is loaded and the port open
-        assert line.startswith("serving miras"), line + server.stderr.read()
+    with served(tiny_miras_dir) as url:
         db = tmp_path / "db.sqlite3"
         ids = fill_db(db, prist_records, tmp_path / "images", 2)
-        url = f"http://127.0.0.1:{port}"
         code = main(["--db", str(db), "propose", "--proposer", "remote", "--url", url, "--json"])
         assert code == 0
         summary = json.loads(capsys.readouterr().out)
@@ -161,12 +136,6 @@ def test_serve_and_remote_from_the_cli(
                 assert [p.answer for p in stored] == [p.answer for p in local]
                 assert [p.masks for p in stored] == [p.masks for p in local]
                 assert stored[0].proposer_version == local[0].proposer_version
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def test_remote_without_server_is_a_clear_error(tmp_path: Path, capsys) -> None:

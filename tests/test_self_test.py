@@ -4,10 +4,10 @@ put through, run by the command a user would type."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
+
+from fixtures_install import run_self_test
 
 from annotator.cli.self_test import problems
 
@@ -15,17 +15,7 @@ ANNOTATOR = Path(sys.executable).with_name("annotator")
 
 
 def test_self_test_opens_clicks_exports_and_reads_back(tmp_path: Path) -> None:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    done = subprocess.run(
-        [str(ANNOTATOR), "self-test", "--json", "--workdir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    facts = json.loads(done.stdout)
+    facts, _ = run_self_test(ANNOTATOR, tmp_path, tmp_path / "home")
     assert facts["records"] == 10 and facts["problems"] == []
     assert len(facts["sam_clicks"]) == 4  # one per sample image
     assert all(c["pixels"] > 0 and c["rle"] for c in facts["sam_clicks"])

@@ -61,6 +61,10 @@ def _store(args: argparse.Namespace) -> Store:
     return open_store(args.db)
 
 
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
 def _actor() -> str:
     from annotator.services.settings import load_settings
 
@@ -73,7 +77,7 @@ def _images_add(args: argparse.Namespace) -> int:
     with _store(args) as store, progress_task("checking images") as task:
         report = add_images(store, args.folder, recursive=args.recursive, task=task)
     if args.json:
-        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        _print_json(report.to_json())
     else:
         print(f"{report.folder}: {report.summary()}")
         for name, twin in report.present:
@@ -88,23 +92,19 @@ def _images_list(args: argparse.Namespace) -> int:
     with _store(args) as store:
         rows = store.images()
     if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "id": r.id,
-                        "img_id": r.path,
-                        "folder": r.root,
-                        "width": r.width,
-                        "height": r.height,
-                        "sha256": r.sha256,
-                        "conversations": r.conversations,
-                    }
-                    for r in rows
-                ],
-                indent=2,
-                ensure_ascii=False,
-            )
+        _print_json(
+            [
+                {
+                    "id": r.id,
+                    "img_id": r.path,
+                    "folder": r.root,
+                    "width": r.width,
+                    "height": r.height,
+                    "sha256": r.sha256,
+                    "conversations": r.conversations,
+                }
+                for r in rows
+            ]
         )
         return 0
     for r in rows:
@@ -125,7 +125,7 @@ def _new(args: argparse.Namespace) -> int:
         "already_present": made.conversation_id is None,
     }
     if args.json:
-        print(json.dumps(out, ensure_ascii=False))
+        _print_json(out)
     elif made.conversation_id is None:
         print(f"this conversation on {made.image.path} is stored already; nothing added")
     else:
@@ -140,23 +140,19 @@ def _list(args: argparse.Namespace) -> int:
         image_id = store.image_named(args.image).id if args.image else None
         rows = store.page(ListQuery(image_id=image_id, deleted=args.deleted), 0, 10**9)
     if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "id": r.id,
-                        "img_id": r.image_path,
-                        "focus": r.focus,
-                        "status": str(r.status),
-                        "turns": r.turn_count,
-                        "flags": list(r.flag_codes),
-                        "updated_at": r.updated_at.isoformat(),
-                    }
-                    for r in rows
-                ],
-                indent=2,
-                ensure_ascii=False,
-            )
+        _print_json(
+            [
+                {
+                    "id": r.id,
+                    "img_id": r.image_path,
+                    "focus": r.focus,
+                    "status": str(r.status),
+                    "turns": r.turn_count,
+                    "flags": list(r.flag_codes),
+                    "updated_at": r.updated_at.isoformat(),
+                }
+                for r in rows
+            ]
         )
         return 0
     for r in rows:

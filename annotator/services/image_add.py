@@ -66,12 +66,15 @@ def add_images(
     folder: str | Path,
     *,
     recursive: bool = False,
+    only: Sequence[str | Path] | None = None,
     task: Task | None = None,
     batch: int = BATCH,
 ) -> ImagesReport:
+    """The images of ``folder`` (see ``io.image_folder.list_images``; ``only``: just these
+    files of it), named by their path in it."""
     task = task or Task()
     root = Path(folder).resolve()
-    listing = list_images(root, recursive=recursive)
+    listing = list_images(root, recursive=recursive, only=only)
     report = ImagesReport(str(root), ignored=listing.ignored)
     report.refused.extend(Refused(name, why) for name, why in listing.refused)
     task.start(len(listing.files), f"adding images from {root}")

@@ -1,6 +1,8 @@
 """The record on screen, without Qt: what it was read with, the selected turn, the latest
-proposal per turn, the standing verdicts, what blind-first review hides, and the proposal →
-final diff per turn; with the operations a reviewer performs on them.
+proposal per turn, the standing verdicts, what blind-first review hides, the proposal → final
+diff per turn and the PRIST rules it breaks; with the operations annotators and reviewers
+perform on it (review, texts, the focus, adding, removing and moving turns, taking masks,
+storing proposals).
 
 Widgets render this model and send it intents; they hold none of its state. Each change is
 announced on a :class:`~annotator.services.notifier.Notifier`; every save also reaches the
@@ -11,7 +13,6 @@ by a rule (approving without a final mask) raise :class:`~annotator.core.errors.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from annotator.core import mask_edit
 from annotator.core.commands import LayerKey, SetText
@@ -34,7 +35,7 @@ from annotator.services.catalog import RecordStore
 from annotator.services.image_resolver import ImageResolver
 from annotator.services.mask_tools import operation_delta
 from annotator.services.notifier import Notifier
-from annotator.services.record_bundle import RecordBundle, load_bundle
+from annotator.services.record_bundle import RecordBundle, RgbArray, load_bundle
 from annotator.services.record_document import RecordDocument
 from annotator.services.session import EditSession, SaveResult
 
@@ -158,7 +159,7 @@ class OpenRecord:
         self.reshaped.emit(None)
 
     @property
-    def rgb(self) -> Any:
+    def rgb(self) -> RgbArray | None:
         """The open record's image (RGB array), or None when it could not be read."""
         return self.bundle.rgb if self.bundle is not None else None
 

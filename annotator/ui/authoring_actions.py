@@ -5,6 +5,7 @@ undoable step). Asks before a removal takes a verified mask with it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -66,26 +67,47 @@ class AuthoringActions(QObject):
         self._images.show_images(self._store.images())
 
     def add_images(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self._parent, "Add the images of a folder", self._settings.images_dir
-        )
-        if not folder:
-            return
-        deep = QMessageBox.question(
-            self._parent,
+        """A folder (with the folders inside it, if wanted) or files picked one by one; the
+        images are named by their path in the folder."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
             "Add images",
-            "Also add the images in the folders inside it?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            "Add the images of a folder, or files you pick?",
+            QMessageBox.StandardButton.Cancel,
+            self._parent,
         )
-        self.run_add_images(folder, deep == QMessageBox.StandardButton.Yes)
+        folder_button = box.addButton("A folder…", QMessageBox.ButtonRole.AcceptRole)
+        files_button = box.addButton("Files…", QMessageBox.ButtonRole.AcceptRole)
+        box.exec()
+        start = self._settings.images_dir
+        if box.clickedButton() is files_button:
+            files, _ = QFileDialog.getOpenFileNames(
+                self._parent,
+                "Add images",
+                start,
+                "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp);;All files (*)",
+            )
+            if files:  # named by their path in the folder that holds them all
+                root = os.path.commonpath([os.path.dirname(f) for f in files])
+                self.run_add_images(root, False, files)
+        elif box.clickedButton() is folder_button:
+            folder = QFileDialog.getExistingDirectory(self._parent, "Add images", start)
+            if folder:
+                deep = QMessageBox.question(
+                    self._parent,
+                    "Add images",
+                    "Also add the images in the folders inside it?",
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                )
+                self.run_add_images(folder, deep == QMessageBox.StandardButton.Yes)
 
-    def run_add_images(self, folder: str, recursive: bool) -> bool:
+    def run_add_images(self, folder: str, recursive: bool, files: list[str] | None = None) -> bool:
         store = self._store
 
         def work(task: Task) -> object:
             from annotator.services.image_add import add_images  # Pillow: only when used
 
-            return add_images(store, folder, recursive=recursive, task=task)
+            return add_images(store, folder, recursive=recursive, only=files, task=task)
 
         def done(report: Any) -> None:
             self.refresh_images()

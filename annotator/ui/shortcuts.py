@@ -42,7 +42,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
         "mdi6.chat-plus-outline",
         "Conversation",
     ),
-    Shortcut("add_images", "Add images…", "Ctrl+Shift+I", "mdi6.image-plus", "Conversation"),
+    Shortcut("add_images", "Add images…", "Ctrl+Shift+I", "mdi6.image-plus", "File"),
     Shortcut(
         "duplicate_conversation",
         "Duplicate with another focus…",
