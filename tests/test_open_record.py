@@ -227,3 +227,35 @@ def test_a_disconnected_listener_is_not_called() -> None:
     notifier.disconnect(calls.append)  # twice is harmless
     notifier.emit(2)
     assert calls == [1] and len(notifier) == 0
+
+
+def test_a_failed_save_keeps_its_history_for_the_save_that_succeeds(store: Store) -> None:
+    """The history is written with its save: an action whose save failed (a full disk) is
+    recorded when a later save gets through, not lost."""
+    from annotator.core.errors import StorageError
+
+    class FailingOnce:
+        def __init__(self, inner: Store) -> None:
+            self.inner = inner
+            self.fail = True
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+        def save_conversation(self, conv: object, **kwargs: object) -> object:
+            if self.fail:
+                self.fail = False
+                raise StorageError("disk I/O error (the disk may be full)")
+            return self.inner.save_conversation(conv, **kwargs)  # type: ignore[arg-type]
+
+    flaky = FailingOnce(store)
+    session = EditSession(flaky, lambda: "ada")  # type: ignore[arg-type]
+    record = OpenRecord(flaky, session, ImageResolver(), lambda: "ada")  # type: ignore[arg-type]
+    cid = _ids(store)[0]
+    record.open(record.load(cid))
+    first = record.commit_text(0, "final_answer", "A cup.")
+    assert first is not None and not first.ok and session.is_dirty
+    second = record.commit_text(1, "final_answer", "On the left.")
+    assert second is not None and second.ok
+    events = [(e.action, e.detail.get("turn")) for e in store.history(cid)]
+    assert events[-2:] == [("final_answer", 0), ("final_answer", 1)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from annotator.core.commands import Command, SetStatus, UndoHistory
 from annotator.core.errors import AnnotatorError, WorkflowError
@@ -41,6 +41,8 @@ SAVED_NOTHING = SaveResult(True, "nothing to save")
 class _OpenRecord:
     document: RecordDocument
     history: UndoHistory
+    # History events of actions whose save failed: written with the save that succeeds.
+    unsaved_events: list[HistoryEvent] = field(default_factory=list)
 
 
 class EditSession:
@@ -173,12 +175,15 @@ class EditSession:
         if rec.history.is_clean:
             return self._emit(SAVED_NOTHING)
         doc = rec.document
+        pending = [*rec.unsaved_events, *(events or ())]
         try:
             stored = self.store.save_conversation(
-                doc.to_conversation(), actor=self._actor(), events=events or ()
+                doc.to_conversation(), actor=self._actor(), events=pending
             )
         except AnnotatorError as exc:
+            rec.unsaved_events = pending
             return self._emit(SaveResult(False, f"not saved: {exc}"))
+        rec.unsaved_events = []
         doc.rebase(stored)
         rec.history.set_clean()
         return self._emit(SaveResult(True, "saved", stored.revision))
