@@ -259,3 +259,22 @@ def test_a_failed_save_keeps_its_history_for_the_save_that_succeeds(store: Store
     assert second is not None and second.ok
     events = [(e.action, e.detail.get("turn")) for e in store.history(cid)]
     assert events[-2:] == [("final_answer", 0), ("final_answer", 1)]
+
+
+def test_a_clean_copy_follows_turns_moved_elsewhere(store: Store) -> None:
+    """Another writer moved turns: the copy on screen takes the stored order with each turn's
+    own masks, rather than its arrays on the wrong turns."""
+    cid = _ids(store)[0]
+    record = _record(store)
+    doc = record.open(record.load(cid))
+    draft_before = doc.layer_array((2, MaskLayer.DRAFT)).copy()  # decoded: held in the copy
+    assert draft_before.any()
+    other = _record(store)
+    other.open(other.load(cid))
+    assert other.move_turn(2, -2).ok  # the target turn first, elsewhere
+    seen = _watch(record)
+    assert record.session.adopt_stored(cid)
+    assert doc.text(0, "question") == store.get_conversation(cid).turns[0].question
+    assert np.array_equal(doc.layer_array((0, MaskLayer.DRAFT)), draft_before)
+    assert not doc.layer_array((2, MaskLayer.DRAFT)).any()
+    assert "status_changed" not in seen.names()

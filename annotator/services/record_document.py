@@ -224,12 +224,17 @@ class RecordDocument:
 
     def rebase(self, stored: Conversation) -> None:
         """Adopt the stored result of a save (new revision, ids) keeping the working arrays;
-        a stored version of another shape (changed elsewhere) replaces the working copy."""
+        a stored version whose turns are not ours in our order (changed elsewhere) replaces
+        the working copy."""
         self._base = stored
         self._focus = None
         self._deleted = None
         self._status = stored.status
-        if len(stored.turns) != len(self._slots):
+        ours = len(stored.turns) == len(self._slots) and all(
+            slot.base.id in (None, turn.id)
+            for slot, turn in zip(self._slots, stored.turns, strict=True)
+        )
+        if not ours:
             self._slots = [_Slot(t) for t in stored.turns]
             self._notify_structure()
             return
