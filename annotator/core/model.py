@@ -63,6 +63,11 @@ class MaskAnnotation:
     id: int | None = None
 
 
+def standing_answer(draft: str, final: str | None) -> str:
+    """The verified answer where there is one, else the draft."""
+    return final if final is not None else draft
+
+
 @dataclass(frozen=True)
 class Turn:
     index: int  # 0-based position in the conversation
@@ -76,6 +81,12 @@ class Turn:
 
     def layer(self, layer: MaskLayer) -> tuple[MaskAnnotation, ...]:
         return tuple(m for m in self.masks if m.layer == layer)
+
+    @property
+    def answer(self) -> str:
+        """The answer that stands for the turn (exports, the PRIST rules, a proposer's
+        history): see :func:`standing_answer`."""
+        return standing_answer(self.draft_answer, self.final_answer)
 
     @property
     def text_after_verified_mask(self) -> bool:

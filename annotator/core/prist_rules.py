@@ -58,12 +58,8 @@ def check_texts(focus: str, turns: Sequence[tuple[str, str]]) -> list[RuleBreach
     return out
 
 
-def exported_answer(draft: str, final: str | None) -> str:
-    return final if final is not None else draft
-
-
 def check_conversation(conv: Conversation) -> list[RuleBreach]:
     return check_texts(
         conv.focus,
-        [(t.question, exported_answer(t.draft_answer, t.final_answer)) for t in conv.turns],
+        [(t.question, t.answer) for t in conv.turns],
     )

@@ -39,11 +39,6 @@ FORMAT_VERSION = 1
 
 
 # -- encoding -----------------------------------------------------------------------------------
-def answer_text(turn: Turn) -> str:
-    """The answer an export shows: the verified one where it exists, else the draft."""
-    return turn.final_answer if turn.final_answer is not None else turn.draft_answer
-
-
 def target_mask(conv: Conversation) -> Mask | None:
     """The target turn's FINAL mask (union if several), else its DRAFT mask, else ``None``."""
     turn = conv.target_turn
@@ -108,7 +103,7 @@ def encode_record(
     dialogue: list[dict[str, str]] = []
     for t in conv.turns:
         dialogue.append({"from": "human", "value": t.question})
-        dialogue.append({"from": "gpt", "value": answer_text(t)})
+        dialogue.append({"from": "gpt", "value": t.answer})
     return {
         "img_id": conv.image.path,
         "dialogue": dialogue,
@@ -154,7 +149,7 @@ def encode_miras(conv: Conversation) -> tuple[dict[str, Any] | None, str | None]
     messages: list[dict[str, str]] = []
     last = len(conv.turns) - 1
     for t in conv.turns:
-        answer = answer_text(t)
+        answer = t.answer
         if "<image>" in t.question or "<image>" in answer:
             return None, f"turn {t.index} contains an <image> token"
         if SEG_TOKEN in t.question:

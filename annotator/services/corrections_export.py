@@ -118,7 +118,7 @@ def _correction(
     line = _base(conv, turn, "correction" if (mask_changed or text_changed) else "accepted")
     line["proposal"] = _proposal_json(proposal)
     line["corrected"] = {
-        "answer": turn.final_answer if turn.final_answer is not None else turn.draft_answer,
+        "answer": turn.answer,
         "mask": None if corrected is None else corrected.to_rle(),
         "authors": sorted({m.provenance.author for m in finals}),
         "sources": sorted({m.provenance.source.value for m in finals}),
@@ -153,7 +153,7 @@ def _base(conv: Conversation, turn: Turn, kind: str) -> dict[str, Any]:
         "history": [
             {
                 "question": t.question,
-                "answer": t.final_answer if t.final_answer is not None else t.draft_answer,
+                "answer": t.answer,
             }
             for t in earlier
         ],

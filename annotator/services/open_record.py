@@ -26,8 +26,9 @@ from annotator.core.model import (
     Proposal,
     ReasonCode,
     Turn,
+    standing_answer,
 )
-from annotator.core.prist_rules import RuleBreach, check_texts, exported_answer
+from annotator.core.prist_rules import RuleBreach, check_texts
 from annotator.core.review_rules import Verdict, verdicts_of
 from annotator.core.status import Status
 from annotator.core.turn_commands import AddTurn, MoveTurn, RemoveTurn, SetDeleted, SetFocus
@@ -327,7 +328,7 @@ class OpenRecord:
         pairs = [
             (
                 doc.text(i, "question") or "",
-                exported_answer(doc.text(i, "draft_answer") or "", doc.text(i, "final_answer")),
+                standing_answer(doc.text(i, "draft_answer") or "", doc.text(i, "final_answer")),
             )
             for i in range(doc.turn_count)
         ]

@@ -80,7 +80,7 @@ def propose_conversation(
     version = proposer_version(proposer, history)
     key = image_key(image)
     questions = [t.question for t in conv.turns]
-    drafts = [t.final_answer if t.final_answer is not None else t.draft_answer for t in conv.turns]
+    drafts = [t.answer for t in conv.turns]
     previous = {p.turn_index: p for p in done if p.proposer_version == version}
     model_answers: list[str] = []
     made: list[Proposal] = []
