@@ -14,6 +14,7 @@ from annotator.core.model import Conversation, HistoryEvent, MaskAnnotation, Tur
 from annotator.core.progress import Task
 from annotator.core.review_rules import check_approvable
 from annotator.core.status import Status, check_transition
+from annotator.core.turn_commands import SetDeleted
 from annotator.storage import correction, history
 from annotator.storage import tables as t
 from annotator.storage.api_types import AddResult, ConflictError
@@ -335,12 +336,7 @@ def set_deleted(conn: Connection, conv_id: int, deleted: bool, actor: str) -> Co
     now = utcnow()
     updated = conn.execute(
         sa.update(t.conversations)
-        .where(
-            t.conversations.c.id == conv_id,
-            t.conversations.c.deleted_at.is_(None)
-            if deleted
-            else t.conversations.c.deleted_at.is_not(None),
-        )
+        .where(t.conversations.c.id == conv_id, t.LIVE if deleted else t.DELETED)
         .values(
             deleted_at=now if deleted else None,
             revision=t.conversations.c.revision + 1,
@@ -351,6 +347,6 @@ def set_deleted(conn: Connection, conv_id: int, deleted: bool, actor: str) -> Co
         require(conn, conv_id)
         state = "is deleted already" if deleted else "is not deleted"
         raise StorageError(f"conversation {conv_id} {state}")
-    action = "delete" if deleted else "undelete"  # "restore" names a rescue file's import
+    action = SetDeleted(deleted).action  # the history reads as the app's undoable step
     history.record(conn, conv_id, [HistoryEvent(actor=actor, action=action, created_at=now)])
     return load_one(conn, conv_id)

@@ -13,9 +13,8 @@ from annotator.core.listing import ImageSummary
 from annotator.core.model import Image
 from annotator.storage import tables as t
 from annotator.storage.api_types import ImagesAdded
+from annotator.storage.conversations import LOOKUP_CHUNK
 from annotator.storage.convert import image_from_row, image_values
-
-LOOKUP_CHUNK = 500
 
 
 def add(conn: Connection, images: Sequence[Image]) -> ImagesAdded:
@@ -61,7 +60,7 @@ def summaries(conn: Connection, *, path: str | None = None) -> list[ImageSummary
     """Every image (or those named ``path``) with its number of live conversations, by name."""
     live = (
         sa.select(t.conversations.c.image_id, sa.func.count().label("n"))
-        .where(t.conversations.c.deleted_at.is_(None))
+        .where(t.LIVE)
         .group_by(t.conversations.c.image_id)
         .subquery()
     )

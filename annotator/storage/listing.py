@@ -48,10 +48,8 @@ def filters(query: ListQuery | None, dialect: str) -> list[ColumnElement[bool]]:
     """WHERE clauses of ``query``; with a text filter they refer to ``images``, so the statement
     must join it (see :func:`filtered`)."""
     if query is None:
-        return [c.deleted_at.is_(None)]
-    out: list[ColumnElement[bool]] = [
-        c.deleted_at.is_not(None) if query.deleted else c.deleted_at.is_(None)
-    ]
+        return [t.LIVE]
+    out: list[ColumnElement[bool]] = [t.DELETED if query.deleted else t.LIVE]
     if query.status is not None:
         out.append(c.status == Status(query.status).value)
     if query.flagged is True:

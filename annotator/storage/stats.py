@@ -15,15 +15,12 @@ def _count(conn: Connection, table: sa.Table) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
-LIVE = t.conversations.c.deleted_at.is_(None)  # soft-deleted conversations are not counted
-
-
 def status_counts(conn: Connection) -> dict[str, int]:
     """Conversations per status value, every status (zeros included)."""
     by_status = {s.value: 0 for s in Status}
     for status, n in conn.execute(
         sa.select(t.conversations.c.status, sa.func.count())
-        .where(LIVE)
+        .where(t.LIVE)
         .group_by(t.conversations.c.status)
     ):
         by_status[status] = int(n)
@@ -50,7 +47,7 @@ def collect(conn: Connection) -> dict[str, Any]:
         for code, n in conn.execute(
             sa.select(t.flags.c.code, sa.func.count())
             .join_from(t.flags, t.conversations, t.conversations.c.id == t.flags.c.conversation_id)
-            .where(LIVE)
+            .where(t.LIVE)
             .group_by(t.flags.c.code)
             .order_by(t.flags.c.code)
         )
@@ -58,10 +55,10 @@ def collect(conn: Connection) -> dict[str, Any]:
     flagged = conn.execute(
         sa.select(sa.func.count())
         .select_from(t.conversations)
-        .where(t.conversations.c.flag_count > 0, LIVE)
+        .where(t.conversations.c.flag_count > 0, t.LIVE)
     ).scalar_one()
     deleted = conn.execute(
-        sa.select(sa.func.count()).select_from(t.conversations).where(~LIVE)
+        sa.select(sa.func.count()).select_from(t.conversations).where(t.DELETED)
     ).scalar_one()
     return {
         "conversations": sum(by_status.values()),

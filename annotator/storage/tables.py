@@ -93,6 +93,10 @@ conversations = sa.Table(
     sa.Index("ix_conversations_correction_pixels_id", "correction_pixels", "id"),
     sa.Index("ix_conversations_flag_count_id", "flag_count", "id"),
 )
+# Soft delete: a live conversation is in lists, counts and exports; a deleted one only in the
+# list of what can be restored.
+LIVE = conversations.c.deleted_at.is_(None)
+DELETED = conversations.c.deleted_at.is_not(None)
 
 turns = sa.Table(
     "turns",

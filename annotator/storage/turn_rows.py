@@ -17,27 +17,26 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from annotator.core.commands import TEXT_FIELDS
 from annotator.core.model import Turn
 from annotator.storage import tables as t
 from annotator.storage.convert import mask_values, turn_values
-
-_TEXTS = ("question", "draft_answer", "final_answer")
 
 
 @dataclass(frozen=True)
 class _Stored:
     id: int
     idx: int
-    texts: tuple[str, str, str | None]
+    texts: tuple[str | None, ...]  # TEXT_FIELDS, in order
 
 
 def replace_turns(
     conn: Connection, cid: int, turns: Sequence[Turn], *, now: datetime, focus_changed: bool
 ) -> None:
     stored = {
-        r.id: _Stored(r.id, r.idx, (r.question, r.draft_answer, r.final_answer))
+        r.id: _Stored(r.id, r.idx, tuple(getattr(r, n) for n in TEXT_FIELDS))
         for r in conn.execute(
-            sa.select(t.turns.c.id, t.turns.c.idx, *(t.turns.c[n] for n in _TEXTS)).where(
+            sa.select(t.turns.c.id, t.turns.c.idx, *(t.turns.c[n] for n in TEXT_FIELDS)).where(
                 t.turns.c.conversation_id == cid
             )
         )
@@ -65,7 +64,7 @@ def replace_turns(
     for pos, (turn, row) in enumerate(zip(turns, rows, strict=True)):
         values = turn_values(cid, turn)
         values["idx"] = pos
-        texts = (turn.question, turn.draft_answer, turn.final_answer)
+        texts = tuple(getattr(turn, n) for n in TEXT_FIELDS)
         changed = row is None or row.texts != texts
         stamp = changed or (focus_changed and pos == last)
         if stamp:
@@ -107,21 +106,16 @@ def _follow_turns(
     """Proposals and turn reviews are kept by index: they follow their turn (old -> new
     index), and those of a removed turn are removed with it."""
     gone_idx = [row.idx for row in gone]
-    if gone_idx:
-        conn.execute(
-            sa.delete(t.proposals).where(
-                t.proposals.c.conversation_id == cid, t.proposals.c.turn_index.in_(gone_idx)
-            )
-        )
-        conn.execute(
-            sa.delete(t.reviews).where(
-                t.reviews.c.conversation_id == cid, t.reviews.c.turn_index.in_(gone_idx)
-            )
-        )
     changes = {old: new for old, new in moved.items() if old != new}
-    if not changes:
-        return
     for table in (t.proposals, t.reviews):
+        if gone_idx:
+            conn.execute(
+                sa.delete(table).where(
+                    table.c.conversation_id == cid, table.c.turn_index.in_(gone_idx)
+                )
+            )
+        if not changes:
+            continue
         mapping = sa.case(changes, value=table.c.turn_index, else_=table.c.turn_index)
         conn.execute(
             sa.update(table)
