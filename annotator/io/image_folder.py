@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from annotator.core.errors import InputError
-from annotator.io.images import ALLOWED_EXTENSIONS
+from annotator.core.image_formats import ALLOWED_EXTENSIONS
 from annotator.io.paths import confine
 
 

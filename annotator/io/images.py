@@ -23,20 +23,10 @@ from PIL import Image as PILImage
 from PIL import ImageFile, ImageOps, UnidentifiedImageError
 
 from annotator.core.errors import InputError
+from annotator.core.image_formats import ALLOWED_EXTENSIONS, FORMAT_EXTENSIONS
 
 DEFAULT_MAX_PIXELS = 100_000_000
 
-# Pillow format name -> file extensions it may carry. MPO is how Pillow names JPEGs from
-# cameras that carry extra frames.
-_FORMAT_EXTENSIONS: dict[str, frozenset[str]] = {
-    "JPEG": frozenset({".jpg", ".jpeg", ".jpe", ".jfif"}),
-    "MPO": frozenset({".jpg", ".jpeg", ".jpe", ".jfif"}),
-    "PNG": frozenset({".png"}),
-    "BMP": frozenset({".bmp"}),
-    "TIFF": frozenset({".tif", ".tiff"}),
-    "WEBP": frozenset({".webp"}),
-}
-ALLOWED_EXTENSIONS: frozenset[str] = frozenset().union(*_FORMAT_EXTENSIONS.values())
 _PILLOW_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
 
 # EXIF orientations 5-8 turn the image by 90 degrees: width and height swap.
@@ -90,7 +80,7 @@ def _open(path: Path, fh: IO[bytes], max_pixels: int) -> PILImage.Image:
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"image header is damaged: {_one_line(exc)}", file=str(path)) from exc
     fmt = img.format or ""
-    if ext not in _FORMAT_EXTENSIONS.get(fmt, frozenset()):
+    if ext not in FORMAT_EXTENSIONS.get(fmt, frozenset()):
         img.close()
         raise InputError(f"file is {fmt or 'of unknown format'} but named {ext}", file=str(path))
     w, h = img.size

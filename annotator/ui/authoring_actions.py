@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from annotator.core.errors import AnnotatorError
+from annotator.core.image_formats import ALLOWED_EXTENSIONS
 from annotator.core.listing import ImageSummary, ListQuery
 from annotator.core.model import Image
 from annotator.core.progress import Task
@@ -24,6 +25,8 @@ from annotator.ui.image_browser import ImageBrowser
 from annotator.ui.job_runner import JobRunner
 from annotator.ui.modal import run_modal
 from annotator.ui.new_conversation_dialog import NewConversation, NewConversationDialog
+
+IMAGE_FILTER = f"Images ({' '.join('*' + e for e in sorted(ALLOWED_EXTENSIONS))});;All files (*)"
 
 
 class AuthoringActions(QObject):
@@ -85,7 +88,7 @@ class AuthoringActions(QObject):
                 self._parent,
                 "Add images",
                 start,
-                "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp);;All files (*)",
+                IMAGE_FILTER,
             )
             if files:  # named by their path in the folder that holds them all
                 root = os.path.commonpath([os.path.dirname(f) for f in files])
