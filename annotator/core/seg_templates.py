@@ -41,11 +41,19 @@ SEG_ANSWERS: tuple[str, ...] = (
 )
 
 
+def is_request(text: str) -> bool:
+    """Can stand as the final question: text, without ``[SEG]``."""
+    return bool(text.strip()) and SEG_TOKEN not in text
+
+
+def is_answer(text: str) -> bool:
+    """Keeps the PRIST form of the final answer: ``[SEG]`` exactly once."""
+    return text.count(SEG_TOKEN) == 1
+
+
 def usable_requests(texts: list[str]) -> list[str]:
-    """Requests that can stand as a final question: non-empty, without ``[SEG]``."""
-    return [t.strip() for t in texts if t.strip() and SEG_TOKEN not in t]
+    return [t.strip() for t in texts if is_request(t)]
 
 
 def usable_answers(texts: list[str]) -> list[str]:
-    """Answers that keep the PRIST form: ``[SEG]`` exactly once."""
-    return [t.strip() for t in texts if t.count(SEG_TOKEN) == 1]
+    return [t.strip() for t in texts if is_answer(t)]

@@ -29,12 +29,13 @@ class ImageResolver:
         return self.locate(image)
 
     def locate(self, image: Image) -> str:
-        return self._find(image.path, image.root)
+        return self.find(image.path, image.root)
 
     def summary_path(self, summary: ConversationSummary) -> str:
-        return self._find(summary.image_path, "")
+        return self.find(summary.image_path, "")
 
-    def _find(self, rel: str, root: str) -> str:
+    def find(self, rel: str, root: str) -> str:
+        """The file at ``rel`` under ``root`` or a known root ("" when there is none)."""
         key = f"{root}\0{rel}"
         cache = self._cache
         hit = cache.get(key)

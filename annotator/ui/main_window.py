@@ -13,7 +13,6 @@ from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QVBoxLayout, QWidget
 
 from annotator.core.errors import AnnotatorError
-from annotator.core.model import Image
 from annotator.core.progress import Task
 from annotator.services.catalog import Catalog
 from annotator.services.open_record import OpenRecord
@@ -122,7 +121,7 @@ class MainWindow(QMainWindow):
         )
         self.images = ImageBrowser(
             self.thumbnails,
-            lambda s: self.resolver.locate(Image(s.path, s.width, s.height, s.sha256, s.root)),
+            lambda s: self.resolver.find(s.path, s.root),
             icons,
         )
         self.authoring = AuthoringActions(

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.model import SEG_TOKEN
+from annotator.core.seg_templates import is_answer, is_request
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,12 @@ class NewConversationDialog(QDialog):
         self._check()
 
     def _check(self) -> None:
-        answer = self.answer.currentText()
         problem = ""
         if not self.focus.text().strip():
             problem = "Give the focus."
-        elif answer.count(SEG_TOKEN) != 1:
+        elif not is_answer(self.answer.currentText()):
             problem = f"The final answer holds {SEG_TOKEN} exactly once."
-        elif not self.request.currentText().strip() or SEG_TOKEN in self.request.currentText():
+        elif not is_request(self.request.currentText()):
             problem = f"The final request is text without {SEG_TOKEN}."
         self.problem.setText(problem)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not problem)
