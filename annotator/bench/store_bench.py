@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
-def _mask_pool(n: int, h: int, w: int, seed: int) -> list[Mask]:
+def mask_pool(n: int, h: int, w: int, seed: int) -> list[Mask]:
     import cv2
     import numpy as np
 
@@ -125,7 +125,7 @@ def _conversations(
     return out
 
 
-def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     result = fn()
     return time.perf_counter() - start, result
@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {"targets": TARGETS}
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="store-bench-") as tmp:
         root = Path(tmp)
-        pool = _mask_pool(args.distinct_masks, args.height, args.width, args.seed)
+        pool = mask_pool(args.distinct_masks, args.height, args.width, args.seed)
         n = args.conversations
         convs = _conversations(0, n, args, pool)
         figures["conversations"] = n
@@ -168,14 +168,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # -- import ---------------------------------------------------------------------------
         store = open_store(root / "bench.sqlite3")
         try:
-            figures["import_10k_s"], result = _timed(
+            figures["import_10k_s"], result = timed(
                 lambda: store.add_conversations(convs, actor="bench")
             )
             assert len(result.added_ids) == n
             sample = min(args.naive_sample, n)
             naive = open_store(root / "naive.sqlite3")
             try:
-                naive_s, _ = _timed(
+                naive_s, _ = timed(
                     lambda: [naive.add_conversations([c], actor="bench") for c in convs[:sample]]
                 )
             finally:
@@ -184,47 +184,47 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             figures["import_naive_sample"] = sample
 
             # -- export -------------------------------------------------------------------------
-            figures["export_coco_10k_s"], _ = _timed(lambda: EXPORT(store, root / "coco.json"))
+            figures["export_coco_10k_s"], _ = timed(lambda: EXPORT(store, root / "coco.json"))
             figures["export_coco_bytes"] = (root / "coco.json").stat().st_size
-            figures["iter_conversations_10k_s"], count = _timed(
+            figures["iter_conversations_10k_s"], count = timed(
                 lambda: sum(1 for _ in store.iter_conversations())
             )
             assert count == n
             ids = result.added_ids[:sample]
-            naive_get_s, _ = _timed(lambda: [store.get_conversation(i) for i in ids])
+            naive_get_s, _ = timed(lambda: [store.get_conversation(i) for i in ids])
             figures["iter_naive_get_each_s"] = round(naive_get_s / len(ids) * n, 2)
             db_bytes = sum(p.stat().st_size for p in root.glob("bench.sqlite3*"))
             figures["db_mb_per_10k"] = round(db_bytes / 1e6 * 10_000 / n, 1)
 
             # -- a database of --page-db conversations -------------------------------------------
-            fill_s, _ = _timed(lambda: _fill(store, n, args.page_db, args, pool))
+            fill_s, _ = timed(lambda: fill_database(store, n, args.page_db, args, pool))
             figures["page_db_conversations"] = max(args.page_db, n)
             figures["page_db_fill_s"] = round(fill_s, 1)
         finally:
             store.close()
 
         # -- first page on a freshly opened store ----------------------------------------------
-        open_s, fresh = _timed(lambda: open_store(root / "bench.sqlite3"))
+        open_s, fresh = timed(lambda: open_store(root / "bench.sqlite3"))
         try:
-            page_s, first = _timed(lambda: fresh.page(ListQuery(), 0, 100))
-            count_s, total = _timed(lambda: fresh.count(ListQuery()))
+            page_s, first = timed(lambda: fresh.page(ListQuery(), 0, 100))
+            count_s, total = timed(lambda: fresh.count(ListQuery()))
             assert len(first) == min(100, total) and total == max(args.page_db, n)
             figures["open_store_ms"] = round(open_s * 1000, 1)
             figures["first_page_100k_ms"] = round((page_s + count_s) * 1000, 1)
             figures["first_page_only_ms"] = round(page_s * 1000, 1)
             figures["count_all_ms"] = round(count_s * 1000, 1)
             last_offset = max(total - 100, 0)
-            offset_s, tail = _timed(lambda: fresh.page(ListQuery(), last_offset, 100))
+            offset_s, tail = timed(lambda: fresh.page(ListQuery(), last_offset, 100))
             after = tail[0].id - 1 if tail else None
-            keyset_s, tail2 = _timed(lambda: fresh.page_after(ListQuery(), after, 100))
+            keyset_s, tail2 = timed(lambda: fresh.page_after(ListQuery(), after, 100))
             assert [s.id for s in tail] == [s.id for s in tail2]
             figures["last_page_offset_ms"] = round(offset_s * 1000, 1)
             figures["last_page_keyset_ms"] = round(keyset_s * 1000, 1)
             figures["sorted_updated_page_ms"] = round(
-                _timed(lambda: fresh.page(ListQuery(sort="-updated"), 0, 100))[0] * 1000, 1
+                timed(lambda: fresh.page(ListQuery(sort="-updated"), 0, 100))[0] * 1000, 1
             )
             figures["text_filter_page_and_count_ms"] = round(
-                _timed(
+                timed(
                     lambda: (
                         fresh.page(ListQuery(text="number 4242"), 0, 100),
                         fresh.count(ListQuery(text="number 4242")),
@@ -234,10 +234,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 1,
             )
             figures["first_page_warm_ms"] = round(
-                _timed(lambda: fresh.page(ListQuery(), 0, 100))[0] * 1000, 1
+                timed(lambda: fresh.page(ListQuery(), 0, 100))[0] * 1000, 1
             )
             figures["first_page_naive_aggregates_warm_ms"] = round(
-                _timed(lambda: _naive_first_page(fresh))[0] * 1000, 1
+                timed(lambda: _naive_first_page(fresh))[0] * 1000, 1
             )
         finally:
             fresh.close()
@@ -249,7 +249,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
-def _fill(store: Store, have: int, want: int, args: argparse.Namespace, pool: list[Mask]) -> None:
+def fill_database(
+    store: Store, have: int, want: int, args: argparse.Namespace, pool: list[Mask]
+) -> None:
     """Top the database up to ``want`` conversations, in import-sized transactions."""
     step = 10_000
     for start in range(have, want, step):
