@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,16 +24,7 @@ from annotator.services.image_add import add_images
 from annotator.services.image_resolver import ImageResolver
 from annotator.services.open_record import OpenRecord
 from annotator.services.session import EditSession
-from annotator.storage import Store, open_store
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(tmp_path / "authoring.sqlite3")
-    try:
-        yield s
-    finally:
-        s.close()
+from annotator.storage import Store
 
 
 @pytest.fixture
