@@ -35,3 +35,8 @@ def check_transition(current: Status, new: Status) -> None:
         return
     if new not in ALLOWED[current]:
         raise WorkflowError(f"cannot move a conversation from {current} to {new}")
+
+
+def is_terminal(status: Status) -> bool:
+    """Reviewed: approved or rejected (only a reopen moves it on)."""
+    return status in (Status.APPROVED, Status.REJECTED)

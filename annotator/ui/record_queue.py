@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from annotator.core.errors import AnnotatorError
-from annotator.core.status import Status
+from annotator.core.status import is_terminal
 from annotator.services.open_record import OpenRecord
 from annotator.services.settings import Settings
 from annotator.ui.job_runner import JobRunner
@@ -60,7 +60,7 @@ class RecordQueue(QObject):
             if s is None:
                 self._notify("No unreviewed record after this one")
                 return
-            if s.status not in (Status.APPROVED, Status.REJECTED):
+            if not is_terminal(s.status):
                 self.select_row(row)
                 return
             row += 1

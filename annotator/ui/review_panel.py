@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from annotator.core.correction import MaskDiff
 from annotator.core.model import Decision
-from annotator.core.status import Status
+from annotator.core.status import Status, is_terminal
 from annotator.ui.icons import Icons
 from annotator.ui.record_list import STATUS_COLOURS
 
@@ -86,7 +86,7 @@ class ReviewPanel(QFrame):
         self.status.setText(
             f"<span style='color:{colour.name() if colour else '#ccc'}'>● {name}</span>"
         )
-        terminal = status in (Status.APPROVED, Status.REJECTED)
+        terminal = is_terminal(status)
         for button, enabled in (
             (self.approve, not terminal and can_approve),
             (self.reject, not terminal),
