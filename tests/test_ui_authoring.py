@@ -68,7 +68,8 @@ def test_an_annotator_writes_a_conversation_from_scratch(
     w.activateWindow()
     qtbot.waitUntil(w.isActiveWindow)
 
-    # Two images, no conversation yet.
+    # Two images, no conversation yet, added from the Images tab.
+    w.images_dock.raise_()
     with qtbot.waitSignal(w.jobs.ended, timeout=JOB_MS) as ended:
         assert w.authoring.run_add_images(str(folder), False)
     assert ended.args[0] == "finished"
@@ -194,30 +195,44 @@ def test_removing_a_turn_with_a_verified_mask_asks_first(
     assert len(asked) == 2 and doc.turn_count == target - 1
 
 
-def test_the_images_list_asks_thumbnails_for_the_rows_in_view_only(qtbot: Any) -> None:
-    """A project may hold tens of thousands of images: one thumbnail read per row shown."""
+def test_the_images_list_reads_when_shown_and_thumbnails_for_the_rows_in_view(
+    qtbot: Any,
+) -> None:
+    """A project may hold tens of thousands of images: the list is read when it is on screen
+    (not while it waits behind another tab), and one thumbnail read per row shown."""
     from annotator.core.listing import ImageSummary
     from annotator.ui.icons import Icons
     from annotator.ui.image_browser import ImageBrowser
     from annotator.ui.record_list import ThumbnailCache
     from annotator.ui.task_runner import TaskRunner
 
+    images = [
+        ImageSummary(i, f"img_{i:05d}.jpg", "/r", 64, 48, f"{i:064x}", i % 3) for i in range(5000)
+    ]
+    reads: list[int] = []
     asked: list[str] = []
+
+    def load() -> list[ImageSummary]:
+        reads.append(len(images))
+        return images
 
     def locate(summary: ImageSummary) -> str:
         asked.append(summary.path)
         return f"/nowhere/{summary.path}"
 
     runner = TaskRunner(threads=1)
-    browser = ImageBrowser(ThumbnailCache(runner), locate, Icons(None))
+    browser = ImageBrowser(ThumbnailCache(runner), load, locate, Icons(None))
     qtbot.addWidget(browser)
     browser.resize(300, 400)
     browser.show()
     qtbot.waitExposed(browser)
-    images = [
-        ImageSummary(i, f"img_{i:05d}.jpg", "/r", 64, 48, f"{i:064x}", i % 3) for i in range(5000)
-    ]
-    browser.show_images(images)
+    browser.reload()  # its tab is not the one shown: read when it is
+    assert reads == [] and browser.list.count() == 0
+    browser.set_on_screen(True)
+    assert reads == [5000]
+    browser.set_on_screen(False)
+    browser.set_on_screen(True)
+    assert reads == [5000]  # nothing changed meanwhile: not read again
     assert browser.list.count() == 5000
     assert 0 < len(asked) < 40 and asked[0] == "img_00000.jpg"
     browser.list.scrollToBottom()

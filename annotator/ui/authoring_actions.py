@@ -67,7 +67,7 @@ class AuthoringActions(QObject):
 
     # -- images ------------------------------------------------------------------------------
     def refresh_images(self) -> None:
-        self._images.show_images(self._store.images())
+        self._images.reload()
 
     def add_images(self) -> None:
         """A folder (with the folders inside it, if wanted) or files picked one by one; the

@@ -35,13 +35,17 @@ class ImageBrowser(QWidget):
     def __init__(
         self,
         thumbnails: ThumbnailCache,
+        load: Callable[[], list[ImageSummary]],
         locate: Callable[[ImageSummary], str],
         icons: Icons,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._thumbnails = thumbnails
+        self._load = load
         self._locate = locate
+        self._on_screen = False  # its dock's tab is the one shown (see set_on_screen)
+        self._stale = True  # the images changed while the list was not on screen
         self._paths: dict[str, QListWidgetItem] = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
@@ -74,6 +78,21 @@ class ImageBrowser(QWidget):
         lay.addWidget(self.count)
         thumbnails.ready.connect(self._thumbnail_ready)
         self._enable()
+
+    def reload(self) -> None:
+        """Read the images anew: now when the list is on screen, else when it is next shown
+        (a large project's images take a noticeable time to read and list, and the list
+        usually waits behind the records tab)."""
+        self._stale = not self._on_screen
+        if self._on_screen:
+            self.show_images(self._load())
+
+    def set_on_screen(self, shown: bool) -> None:
+        """Its dock was shown or hidden, or its tab chosen or left (a widget in a tab behind
+        another still counts as visible to Qt: the dock's signal says which tab is shown)."""
+        self._on_screen = shown
+        if shown and self._stale:
+            self.reload()
 
     def show_images(self, images: list[ImageSummary]) -> None:
         chosen = self.selected()

@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
         )
         self.images = ImageBrowser(
             self.thumbnails,
+            store.images,
             lambda s: self.resolver.find(s.path, s.root),
             icons,
         )
@@ -183,7 +184,6 @@ class MainWindow(QMainWindow):
         self.browser.apply_filters()
         self._learn_image_root()
         self._update_banner()
-        self.authoring.refresh_images()
         self.set_tool("brush")
         self.status.show_sam_state(sam.state)
         self.proposing.proposer_changed()
@@ -211,6 +211,7 @@ class MainWindow(QMainWindow):
         self.list_dock = make_dock(self, "Records", "recordsDock", self.browser, left)
         self.images_dock = make_dock(self, "Images", "imagesDock", self.images, left)
         self.tabifyDockWidget(self.list_dock, self.images_dock)
+        self.images_dock.visibilityChanged.connect(self.images.set_on_screen)
         self.list_dock.raise_()
         panel = QWidget()
         lay = QVBoxLayout(panel)
