@@ -101,11 +101,8 @@ def _approve(
 ) -> Conversation:
     target = conv.target_turn
     masks = target.masks + tuple(_final(m, author) for author, m in finals.items())
-    turns = [
-        replace(t, final_answer=t.draft_answer) if verify_text and t is not target else t
-        for t in conv.turns
-    ]
-    turns[-1] = replace(target, masks=masks)
+    turns = [replace(t, final_answer=t.draft_answer) if verify_text else t for t in conv.turns]
+    turns[-1] = replace(turns[-1], masks=masks)
     first_author = next(iter(finals))
     saved = store.save_conversation(replace(conv, turns=tuple(turns)), actor=first_author)
     return saved
@@ -148,6 +145,7 @@ def build_metrics_project(db: Path) -> MetricsProject:
     c2 = convs[2]
     other = dilated(project.draft[2], 3)
     project.other_target[2] = other
+    project.answers[(2, len(c2.turns) - 1)] = ("It is here: [SEG].", c2.target_turn.draft_answer)
     store.add_proposals(
         2,
         [
@@ -177,7 +175,9 @@ def build_metrics_project(db: Path) -> MetricsProject:
     project.final[IN_REVIEW_WITH_FINAL] = project.draft[IN_REVIEW_WITH_FINAL]
     project.final_by_author[IN_REVIEW_WITH_FINAL] = {"dave": project.draft[7]}
     _approve(store, conv7, {"dave": project.draft[7]}, verify_text=False)
-    store.add_review(IN_REVIEW_WITH_FINAL, Review(reviewer="dave", decision=Decision.COMMENT))
+    store.add_review(
+        IN_REVIEW_WITH_FINAL, Review(reviewer="dave", decision=Decision.COMMENT, comment="ok")
+    )
 
     # the same records annotated a second time
     second = ((1, "bob", dilated(project.draft[1], 4)), (2, "alice", eroded(project.draft[2], 1)))
@@ -198,7 +198,7 @@ def build_metrics_project(db: Path) -> MetricsProject:
         project.final[copy_id] = mask
         project.final_by_author[copy_id] = {author: mask}
         project.turn_counts[copy_id] = len(conv.turns)
-        _approve(store, conv, {author: mask}, verify_text=False)
+        _approve(store, conv, {author: mask}, verify_text=True)
         store.add_review(copy_id, Review(reviewer=author, decision=Decision.APPROVE))
     return project
 

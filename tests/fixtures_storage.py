@@ -51,7 +51,11 @@ def make_conversation(
     image_path: str | None = None,
     flags: tuple[Flag, ...] = (),
     final_mask: bool = False,
+    verified: bool | None = None,
 ) -> Conversation:
+    """``final_mask``: the target turn has a verified mask; ``verified`` (default: as
+    ``final_mask``): every answer is verified too, so the record can be approved."""
+    verified = final_mask if verified is None else verified
     image = Image(
         path=image_path or f"img/{n:05d}.jpg",
         width=width,
@@ -81,6 +85,9 @@ def make_conversation(
                 index=i,
                 question=f"question {i} of {n} — é",
                 draft_answer="Sure, [SEG]." if last else f"answer {i} of {n}",
+                final_answer=("Sure, [SEG]." if last else f"answer {i} of {n}")
+                if verified
+                else None,
                 masks=masks,
             )
         )

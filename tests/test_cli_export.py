@@ -21,7 +21,8 @@ from annotator.storage import ListQuery, Store, open_store
 
 
 def _approve_all(store: Store) -> list[int]:
-    """Verify every sample record: the draft mask becomes the final one, then approve."""
+    """Verify every sample record: the draft mask becomes the final one and the draft answers
+    the verified ones, then approve."""
     ids = []
     for conv in list(store.iter_conversations(ListQuery())):
         target = conv.target_turn
@@ -30,7 +31,7 @@ def _approve_all(store: Store) -> list[int]:
             continue
         final = MaskAnnotation(drafts[0].mask, MaskLayer.FINAL, Provenance(MaskSource.HUMAN, "ann"))
         turns = (
-            *conv.turns[:-1],
+            *(replace(t, final_answer=t.draft_answer) for t in conv.turns[:-1]),
             replace(target, masks=(*target.masks, final), final_answer="Sure, [SEG]."),
         )
         saved = store.save_conversation(replace(conv, turns=turns), actor="ann")
@@ -92,11 +93,13 @@ def test_only_approved_are_exported_by_default(tmp_path: Path) -> None:
     with open_store(db) as store:
         import_sample(store)
     report = _run("--db", str(db), "export", "coco", str(tmp_path / "c.json"), "--json")
-    assert report["annotations"] == 0
-    report = _run(
-        "--db", str(db), "export", "jsonl", str(tmp_path / "all.jsonl"), "--status", "all", "--json"
-    )
-    assert report["records"] == 10
+    assert report["annotations"] == 0 and report["matched"] == 0
+    assert report["summary"] == "0 matched, 0 written"
+    every = ("--db", str(db), "export", "jsonl", str(tmp_path / "all.jsonl"), "--status", "all")
+    report = _run(*every, "--json")  # the final masks by default: the sample has none yet
+    assert report["records"] == 0 and report["skipped"] == {"no_final_mask": 10}
+    report = _run(*every, "--mask", "draft", "--json")
+    assert report["records"] == report["written"] == report["matched"] == 10
 
 
 def test_jsonl_round_trip_restores_the_same_records(

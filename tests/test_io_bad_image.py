@@ -15,6 +15,7 @@ from fixtures_io import image_bytes, write_image, write_labelme
 
 from annotator.cli import main
 from annotator.core.errors import InputError
+from annotator.core.export_mask import DRAFT
 from annotator.core.model import Conversation, FlagCode, MaskLayer
 from annotator.io.images import check_image, load_image, probe_image
 from annotator.io.prist_reader import read_prist
@@ -105,7 +106,8 @@ def test_jsonl_round_trip_keeps_the_codes(ws: BadImageWorkspace, tmp_path: Path)
     with open_store(tmp_path / "a.sqlite3") as store:
         import_prist(store, ws.json_path, images_dir=ws.images_dir, masks_dir=ws.masks_dir)
         before = {c.key: c.flags for c in store.iter_conversations(ListQuery())}
-        export_jsonl(store, out, status=None)
+        report = export_jsonl(store, out, status=None, mask=DRAFT)  # as imported
+        assert report.written == 5, report.skipped
     codes = [
         f["code"] for line in out.read_text("utf-8").splitlines() for f in json.loads(line)["flags"]
     ]

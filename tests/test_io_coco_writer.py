@@ -15,6 +15,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from annotator.core.errors import Cancelled
+from annotator.core.export_mask import DRAFT
 from annotator.core.mask import Mask
 from annotator.core.model import MaskLayer
 from annotator.core.progress import Task
@@ -132,6 +133,34 @@ def test_only_final_masks(tmp_path: Path, conversations: list) -> None:
     report = write_coco(tmp_path / "d.json", drafts_only)
     assert report.annotations == 0
     assert quiet_coco(tmp_path / "d.json").dataset["annotations"] == []
+
+
+def test_draft_source_writes_the_draft_layer_only(tmp_path: Path, conversations: list) -> None:
+    path = tmp_path / "drafts.json"
+    report = write_coco(path, conversations, mask=DRAFT)
+    want = {
+        (c.id, t.index): a.mask
+        for c in conversations
+        for t in c.turns
+        for a in t.layer(MaskLayer.DRAFT)
+        if not a.mask.is_empty
+    }
+    gt = quiet_coco(path)
+    anns = gt.dataset["annotations"]
+    assert len(anns) == len(want) == report.annotations
+    # the fixture's final ring masks on first turns are not drafts: none of them is written
+    assert any(c.turns[0].layer(MaskLayer.FINAL) for c in conversations)
+    last = {c.id: len(c.turns) - 1 for c in conversations}
+    assert all(a["turn_index"] == last[a["conversation_id"]] for a in anns)
+    for a in anns:
+        np.testing.assert_array_equal(
+            gt.annToMask(a).astype(bool), want[(a["conversation_id"], a["turn_index"])].to_array()
+        )
+    assert gt.dataset["info"]["mask_source"] == "draft"
+    no_draft = {c.id for c in conversations if not c.target_turn.layer(MaskLayer.DRAFT)}
+    assert {i.conversation_id for i in report.skipped} >= no_draft
+    assert report.written + len(report.skipped) == report.matched == len(conversations)
+    assert ap_against_itself(gt) == pytest.approx(1.0)
 
 
 def test_cancel_leaves_no_file_and_keeps_the_old_one(tmp_path: Path, conversations: list) -> None:

@@ -12,6 +12,7 @@ import pytest
 from fixtures_io import build_prist_workspace, finalize
 
 from annotator.core.errors import Cancelled, InputError
+from annotator.core.export_mask import DRAFT, FINAL, content_of
 from annotator.core.mask import Mask
 from annotator.core.model import (
     SEG_TOKEN,
@@ -25,7 +26,10 @@ from annotator.core.progress import Task
 from annotator.io.jsonl_reader import read_jsonl
 from annotator.io.jsonl_writer import write_jsonl
 from annotator.io.prist_reader import read_prist
-from annotator.io.record_codec import target_mask
+
+
+def target_mask(conv, source=DRAFT):
+    return content_of(conv, source).target_mask
 
 
 @pytest.fixture(scope="module")
@@ -86,32 +90,36 @@ def test_prist_round_trip(tmp_path: Path, conversations: list) -> None:
         assert list(entry.proposals) == proposals.get(original.id, [])
 
 
-def test_prist_lines_carry_the_prist_keys(tmp_path: Path, conversations: list) -> None:
+@pytest.mark.parametrize("source", [FINAL, DRAFT], ids=str)
+def test_prist_lines_carry_the_prist_keys(tmp_path: Path, conversations: list, source) -> None:
+    """``dialogue`` and ``mask`` come from the chosen source only: no draft stands in for a
+    missing final (an unverified answer is null, a missing final mask is null)."""
     path = tmp_path / "out.jsonl"
-    write_jsonl(path, conversations)
+    write_jsonl(path, conversations, mask=source)
     text = path.read_text(encoding="utf-8")
     assert "СССР" in text and "Caçadores" in text  # not \\u-escaped
     by_id = {c.id: c for c in conversations}
     lines = text.splitlines()
     assert len(lines) == 508
+    layer = MaskLayer.FINAL if source == FINAL else MaskLayer.DRAFT
+    nulls = 0
     for line in lines:
         rec = json.loads(line)
         conv = by_id[rec["id"]]
         assert rec["img_id"] == conv.image.path and rec["focus"] == conv.focus
-        assert rec["status"] == str(conv.status)
+        assert rec["status"] == str(conv.status) and rec["mask_source"] == str(source)
         for k, t in enumerate(conv.turns):
             assert rec["dialogue"][2 * k] == {"from": "human", "value": t.question}
-            want = t.final_answer if t.final_answer is not None else t.draft_answer
+            want = t.final_answer if source == FINAL else t.draft_answer
             assert rec["dialogue"][2 * k + 1] == {"from": "gpt", "value": want}
-        finals = conv.target_turn.layer(MaskLayer.FINAL)
-        drafts = conv.target_turn.layer(MaskLayer.DRAFT)
-        if finals:
-            assert Mask.from_rle(rec["mask"]) == finals[0].mask
-        elif drafts:
-            assert Mask.from_rle(rec["mask"]) == drafts[0].mask
+            nulls += want is None
+        masks = [a.mask for a in conv.target_turn.layer(layer) if not a.mask.is_empty]
+        if masks:
+            assert Mask.from_rle(rec["mask"]) == masks[0]
         else:
             assert rec["mask"] is None
         assert [f["code"] for f in rec["flags"]] == [str(f.code) for f in conv.flags]
+    assert (nulls > 0) == (source == FINAL)  # the fixture leaves many answers unverified
 
 
 def test_miras_form(tmp_path: Path, conversations: list) -> None:
@@ -119,7 +127,7 @@ def test_miras_form(tmp_path: Path, conversations: list) -> None:
         conversations[0],
         id=100_001,
         turns=(
-            replace(conversations[0].turns[0], final_answer="It is here [SEG]."),
+            replace(conversations[0].turns[0], draft_answer="It is here [SEG]."),
             *conversations[0].turns[1:],
         ),
     )
@@ -132,7 +140,7 @@ def test_miras_form(tmp_path: Path, conversations: list) -> None:
         ),
     )
     path = tmp_path / "miras.jsonl"
-    report = write_jsonl(path, [*conversations, bad_seg, with_image_token], fmt="miras")
+    report = write_jsonl(path, [*conversations, bad_seg, with_image_token], fmt="miras", mask=DRAFT)
     skipped = {i.conversation_id: i.message for i in report.skipped}
     assert "outside the final answer" in skipped[100_001]
     assert "<image>" in skipped[100_002]
@@ -150,8 +158,47 @@ def test_miras_form(tmp_path: Path, conversations: list) -> None:
         assert msgs[0]["value"] == "<image>\n" + conv.turns[0].question
         assert sum(m["value"].count("<image>") for m in msgs) == 1
         assert [m["value"].count(SEG_TOKEN) for m in msgs] == [0] * (len(msgs) - 1) + [1]
+        assert [m["value"] for m in msgs[1::2]] == [t.draft_answer for t in conv.turns]
         (rle,) = rec["masks"]
         np.testing.assert_array_equal(Mask.from_rle(rle).to_array(), target_mask(conv).to_array())
+
+
+def test_miras_form_of_final_takes_verified_answers_only(
+    tmp_path: Path, conversations: list
+) -> None:
+    """A record whose answers are not all verified is left out, not filled with drafts."""
+    verified = [
+        replace(
+            c,
+            turns=tuple(
+                replace(t, final_answer=t.final_answer or t.draft_answer + " ✓") for t in c.turns
+            ),
+        )
+        if c.id % 5 == 0
+        else c
+        for c in conversations
+    ]
+    conversations = verified
+    path = tmp_path / "final.jsonl"
+    report = write_jsonl(path, conversations, fmt="miras", mask=FINAL)
+    complete = {
+        c.id
+        for c in conversations
+        if target_mask(c, FINAL) is not None and all(t.final_answer for t in c.turns)
+    }
+    reasons = {i.conversation_id: i.reason for i in report.skipped}
+    assert complete and set(reasons) == {c.id for c in conversations} - complete
+    assert set(reasons.values()) == {"no_final_mask", "no_final_answer"}
+    by_id = {str(c.id): c for c in conversations}
+    lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+    assert {int(r["id"]) for r in lines} == complete == set(range(1, 509)) - set(reasons)
+    assert report.written == len(lines) and report.matched == len(conversations)
+    for rec in lines:
+        conv = by_id[rec["id"]]
+        assert [m["value"] for m in rec["conversations"][1::2]] == [
+            t.final_answer for t in conv.turns
+        ]
+        assert Mask.from_rle(rec["masks"][0]) == target_mask(conv, FINAL)
 
 
 def test_cancel_leaves_no_file(tmp_path: Path, conversations: list) -> None:

@@ -11,6 +11,7 @@ import pytest
 from fixtures_io import build_prist_workspace, finalize, ring_mask
 
 from annotator.core.errors import Cancelled
+from annotator.core.export_mask import FINAL, content_of
 from annotator.core.mask import Mask
 from annotator.core.model import (
     Conversation,
@@ -25,7 +26,11 @@ from annotator.core.progress import Task
 from annotator.io.labelme import match_focus, read_labelme
 from annotator.io.labelme_writer import write_labelme
 from annotator.io.prist_reader import read_prist
-from annotator.io.record_codec import target_mask
+
+
+def target_mask(conv: Conversation) -> Mask | None:
+    """What the writer writes by default: the target turn's final mask."""
+    return content_of(conv, FINAL).target_mask
 
 
 @pytest.fixture(scope="module")
@@ -105,4 +110,5 @@ def test_conversations_without_masks_are_reported(tmp_path: Path, conversations:
     ]
     report = write_labelme(tmp_path, no_mask)
     assert report.records == 0 and len(report.skipped) == 3
+    assert {i.reason for i in report.skipped} == {"no_final_mask"}
     assert not any(tmp_path.iterdir())

@@ -216,6 +216,7 @@ def test_corrections_export(tmp_path: Path, prist_store) -> None:
         mask_line["reason"]["code"] == "mask_wrong"
         and mask_line["reason"]["comment"] == "mask missed the handle"
     )
+    assert mask_line["corrected"]["answer"] is None  # the text was not verified: no draft
     assert len(mask_line["history"]) == last.index
     assert mask_line["history"][0]["answer"] == "A corrected first answer."
     text_line = next(x for x in lines if x["turn_index"] == 0)

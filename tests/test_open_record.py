@@ -100,8 +100,12 @@ def test_turn_verdicts_add_up_and_the_status_follows(store: Store) -> None:
         1: (Decision.REJECT, ReasonCode.TEXT_WRONG, "ada"),
         0: (Decision.APPROVE, None, "ada"),
     }
-    assert doc.status == Status.REJECTED  # a rejected turn rejects the record
-    assert ("status_changed", Status.REJECTED) in seen.events
+    # Turn verdicts add up; rejecting the record is its own step, with a reason.
+    assert doc.status == Status.IN_REVIEW
+    assert ("status_changed", Status.IN_REVIEW) in seen.events
+    refused = record.review(Decision.REJECT)
+    assert not refused.ok and "needs a reason code" in refused.message
+    assert doc.status == Status.IN_REVIEW
     assert seen.names().count("verdicts_changed") == 2
     stored = [(r.turn_index, r.decision, r.reason) for r in store.reviews(cid)]
     assert stored == [(1, Decision.REJECT, ReasonCode.TEXT_WRONG), (0, Decision.APPROVE, None)]
@@ -120,6 +124,15 @@ def test_approving_needs_a_final_mask_and_stores_nothing_without(store: Store) -
         record.review(Decision.APPROVE)
     assert store.reviews(cid) == [] and doc.status == store.get_conversation(cid).status
     assert record.take_draft_mask() is not None  # the target turn's draft becomes final
+    # The answers are still drafts: approving would pass them off as verified.
+    assert record.approve_blockers() == [
+        f"turn {t}'s answer is not verified (write it, or use the draft or proposal)"
+        for t in (1, 2, 3)
+    ]
+    refused = record.review(Decision.APPROVE)
+    assert not refused.ok and "turn 1's answer is not verified" in refused.message
+    for turn in range(3):
+        record.use_draft(turn)
     assert record.can_approve
     assert record.review(Decision.APPROVE, "looks right").ok
     assert store.get_conversation(cid).status == Status.APPROVED

@@ -147,7 +147,7 @@ def test_stale_revision_conflicts_and_changes_nothing(store: Store) -> None:
 
 
 def test_save_checks_the_workflow(store: Store) -> None:
-    (cid,) = store.add_conversations([make_conversation(1)], actor="a").added_ids
+    (cid,) = store.add_conversations([make_conversation(1, verified=True)], actor="a").added_ids
     conv = store.get_conversation(cid)
     with pytest.raises(WorkflowError):
         store.save_conversation(replace(conv, status=Status.APPROVED), actor="a")

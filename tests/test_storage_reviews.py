@@ -9,6 +9,7 @@ import pytest
 from fixtures_storage import blob_mask, make_conversation, missing_image_flag
 
 from annotator.core.errors import MaskError, NotFoundError, WorkflowError
+from annotator.core.fingerprint import record_fingerprint, turn_fingerprint
 from annotator.core.mask import Mask
 from annotator.core.model import (
     Decision,
@@ -21,6 +22,7 @@ from annotator.core.model import (
     ReasonCode,
     Review,
 )
+from annotator.core.review_rules import stale_turns
 from annotator.core.status import Status
 from annotator.storage import ConflictError, ListQuery, Store
 
@@ -40,7 +42,7 @@ def _final(store: Store, cid: int, mask: Mask) -> None:
 
 
 def test_approve_needs_a_final_mask(store: Store) -> None:
-    (cid,) = store.add_conversations([make_conversation(1)], actor="a").added_ids
+    (cid,) = store.add_conversations([make_conversation(1, verified=True)], actor="a").added_ids
     with pytest.raises(WorkflowError, match="final mask"):
         store.add_review(cid, Review(reviewer="rita", decision=Decision.APPROVE))
     assert store.reviews(cid) == []
@@ -64,34 +66,128 @@ def test_approve_needs_a_final_mask(store: Store) -> None:
     assert store.page(ListQuery(reviewer="rita"))[0].last_reviewer == "rita"
 
 
-def test_turn_reviews_decide_the_status(store: Store) -> None:
+def test_approve_needs_every_answer_verified(store: Store) -> None:
+    conv = make_conversation(1, final_mask=True, verified=False)
+    (cid,) = store.add_conversations([conv], actor="a").added_ids
+    with pytest.raises(WorkflowError, match=r"turn 1's answer is not verified .* \(and 2 more\)"):
+        store.add_review(cid, Review(reviewer="rita", decision=Decision.APPROVE))
+    assert store.reviews(cid) == [] and store.get_conversation(cid).status == Status.DRAFT
+
+
+def test_turn_verdicts_add_up_and_the_record_decision_is_its_own(store: Store) -> None:
     (cid,) = store.add_conversations([make_conversation(1, final_mask=True)], actor="a").added_ids
     before = store.get_conversation(cid)
+    with pytest.raises(WorkflowError, match="needs a reason code"):
+        store.add_review(cid, Review(reviewer="rita", decision=Decision.REJECT, turn_index=1))
     rejected = store.add_review(
         cid,
         Review(
             reviewer="rita", decision=Decision.REJECT, turn_index=1, reason=ReasonCode.TEXT_WRONG
         ),
     )
-    assert rejected.status == Status.REJECTED and rejected.revision == before.revision + 1
+    # One turn rejected: the review is under way, the record is not rejected by it.
+    assert rejected.status == Status.IN_REVIEW and rejected.revision == before.revision + 1
     assert store.reviews(cid)[0].reason == ReasonCode.TEXT_WRONG
     with pytest.raises(ConflictError):  # the status change bumped the revision
         store.save_conversation(before, actor="x")
-    store.add_review(cid, Review(reviewer="rita", decision=Decision.APPROVE, turn_index=0))
-    assert store.get_conversation(cid).status == Status.REJECTED
-    store.add_review(cid, Review(reviewer="sam", decision=Decision.APPROVE, turn_index=2))
-    done = store.add_review(cid, Review(reviewer="sam", decision=Decision.APPROVE, turn_index=1))
-    assert done.status == Status.APPROVED
-    reopened = store.add_review(cid, Review(reviewer="rita", decision=Decision.REOPEN))
+    with pytest.raises(WorkflowError, match=r"turn 2 is rejected \(text_wrong\)"):
+        store.add_review(cid, Review(reviewer="sam", decision=Decision.APPROVE))
+    for turn in (0, 2, 1):
+        done = store.add_review(
+            cid, Review(reviewer="sam", decision=Decision.APPROVE, turn_index=turn)
+        )
+    assert done.status == Status.IN_REVIEW  # every turn OK is still not the record's approval
+    assert store.add_review(cid, Review("sam", Decision.APPROVE)).status == Status.APPROVED
+    with pytest.raises(WorkflowError, match="reopening a record needs a reason"):
+        store.add_review(cid, Review(reviewer="rita", decision=Decision.REOPEN))
+    reopened = store.add_review(cid, Review("rita", Decision.REOPEN, "the cup is a mug"))
     assert reopened.status == Status.IN_REVIEW
-    commented = store.add_review(cid, Review(reviewer="zoe", decision=Decision.COMMENT))
+    with pytest.raises(WorkflowError, match="rejecting a record needs a reason code"):
+        store.add_review(cid, Review(reviewer="rita", decision=Decision.REJECT))
+    with pytest.raises(WorkflowError, match="unknown reason code 'blurry'"):
+        store.add_review(cid, Review("rita", Decision.REJECT, reason="blurry"))
+    commented = store.add_review(
+        cid, Review(reviewer="zoe", decision=Decision.COMMENT, comment="ok?")
+    )
     assert commented.status == Status.IN_REVIEW and commented.revision == reopened.revision
-    with pytest.raises(WorkflowError, match="turn 7"):
+    with pytest.raises(WorkflowError, match="turn 8"):
         store.add_review(cid, Review(reviewer="rita", decision=Decision.APPROVE, turn_index=7))
     stats = store.stats()
     assert stats["by_reviewer"] == {"rita": 1, "sam": 1}
     assert stats["by_status"]["in_review"] == 1 and sum(stats["by_status"].values()) == 1
-    assert len(store.reviews(cid)) == 6
+    assert len(store.reviews(cid)) == 7
+
+
+def test_reviews_store_what_they_judged_and_edits_make_them_stale(store: Store) -> None:
+    (cid,) = store.add_conversations([make_conversation(1, final_mask=True)], actor="a").added_ids
+    store.add_review(cid, Review("rita", Decision.APPROVE, turn_index=2))
+    store.add_review(cid, Review("rita", Decision.APPROVE))
+    turn_review, record_review = store.reviews(cid)
+    conv = store.get_conversation(cid)
+    assert turn_review.fingerprint == turn_fingerprint(conv.turns[2])
+    assert record_review.fingerprint == record_fingerprint(conv)
+    assert record_review.turn_fingerprints == tuple(turn_fingerprint(t) for t in conv.turns)
+    assert store.page(ListQuery())[0].stale_verdicts == 0
+    # Editing the approved record's target mask: back to review in the same transaction, with
+    # the reason in the history, and turn 3's verdict is stale.
+    _final(store, cid, blob_mask(48, 64, 77))
+    edited = store.get_conversation(cid)
+    assert edited.status == Status.IN_REVIEW
+    assert [e.detail for e in store.history(cid) if e.action == "status"][-1] == {
+        "from": "approved",
+        "to": "in_review",
+        "why": "edited after approval",
+    }
+    assert stale_turns(edited, store.reviews(cid)) == {2}
+    assert store.page(ListQuery())[0].stale_verdicts == 1
+    with pytest.raises(WorkflowError, match="turn 3's verdict is stale"):
+        store.add_review(cid, Review("rita", Decision.APPROVE))
+    store.add_review(cid, Review("rita", Decision.APPROVE, turn_index=2))  # judged again
+    assert store.page(ListQuery())[0].stale_verdicts == 0
+    assert store.add_review(cid, Review("rita", Decision.APPROVE)).status == Status.APPROVED
+    # Saving the approved record unchanged (a soft delete touches no content) keeps it approved.
+    again = store.get_conversation(cid)
+    assert store.save_conversation(again, actor="x").status == Status.APPROVED
+
+
+def test_reason_codes_are_a_project_list(store: Store) -> None:
+    seeded = [e.code for e in store.reason_codes()]
+    assert seeded == [c.value for c in ReasonCode]
+    store.add_reason_code("blurry", "Image too blurry")
+    with pytest.raises(WorkflowError, match="exists already"):
+        store.add_reason_code("blurry", "again")
+    with pytest.raises(WorkflowError, match="use 1-32 of a-z"):
+        store.add_reason_code("Bad Code", "x")
+    assert store.rename_reason_code("blurry", "Blurred").label == "Blurred"
+    (cid,) = store.add_conversations([make_conversation(1)], actor="a").added_ids
+    store.add_review(cid, Review("rita", Decision.REJECT, turn_index=0, reason="blurry"))
+    store.retire_reason_code("blurry")
+    assert "blurry" not in [e.code for e in store.reason_codes()]
+    assert [e.retired for e in store.reason_codes(include_retired=True) if e.code == "blurry"] == [
+        True
+    ]
+    with pytest.raises(WorkflowError, match="retired"):
+        store.add_review(cid, Review("rita", Decision.REJECT, turn_index=1, reason="blurry"))
+    assert store.reviews(cid)[0].reason == "blurry"  # old reviews keep their code
+    with pytest.raises(NotFoundError):
+        store.rename_reason_code("nope", "x")
+
+
+def test_comments_form_threads_that_can_be_resolved(store: Store) -> None:
+    (cid,) = store.add_conversations([make_conversation(1)], actor="a").added_ids
+    store.add_review(cid, Review("rita", Decision.COMMENT, "is this the cup?", turn_index=2))
+    store.add_review(cid, Review("bob", Decision.COMMENT, "yes, the blue one", turn_index=2))
+    first = store.reviews(cid)[0]
+    assert first.id is not None
+    store.resolve_comment(cid, first.id, actor="bob")
+    got = store.reviews(cid)
+    assert (got[0].resolved_by, got[1].resolved_by) == ("bob", None)
+    assert got[0].resolved_at is not None
+    with pytest.raises(WorkflowError, match="resolved already"):
+        store.resolve_comment(cid, first.id, actor="bob")
+    with pytest.raises(NotFoundError):
+        store.resolve_comment(cid, 9999, actor="bob")
+    assert store.history(cid)[-1].action == "resolve"
 
 
 def test_unknown_conversation(store: Store) -> None:

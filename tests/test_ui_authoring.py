@@ -101,7 +101,7 @@ def test_an_annotator_writes_a_conversation_from_scratch(
     w.record.select_turn(3)
     w.editor.apply_polygon([(10, 10), (50, 10), (50, 40), (10, 40)], erase=False)
     final = doc.layer_array((3, MaskLayer.FINAL)).copy()
-    assert final.sum() > 1000 and w.review.approve.isEnabled()
+    assert final.sum() > 1000 and "not verified" in w.review.approve.toolTip()
 
     # Move the first turn down; undo; redo.
     w.record.select_turn(0)
@@ -145,6 +145,8 @@ def test_an_annotator_writes_a_conversation_from_scratch(
 
     # Approve the conversation and export it; it comes back identically.
     w.queue.open_conversation(cid)
+    for turn in range(4):  # the reviewer takes each written answer as verified
+        w.record.use_draft(turn)
     assert w.record.review(Decision.APPROVE).ok
     out = tmp_path / "authored.jsonl"
     with qtbot.waitSignal(w.jobs.ended, timeout=JOB_MS):

@@ -14,6 +14,7 @@ from pycocotools.coco import COCO
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from annotator.core.export_mask import DRAFT, FINAL, MaskChoice, MaskKind
 from annotator.core.model import Decision, MaskLayer, Status
 from annotator.services.sample_project import sample_dir
 from annotator.services.settings import Settings
@@ -94,8 +95,9 @@ def _approve_first(parts: Any) -> tuple[int, np.ndarray]:
     w = parts.window
     w.select_row(0)
     doc = parts.session.document
+    for turn in range(doc.turn_count):  # every answer verified, the target's mask from its draft
+        w.record.use_draft(turn)
     w.record.select_turn(doc.target_turn)
-    assert w.record.take_draft_mask()
     w.reviews.decide(Decision.APPROVE, "")
     assert doc.status == Status.APPROVED
     return doc.id, doc.layer_array((doc.target_turn, MaskLayer.FINAL)).copy()
@@ -134,6 +136,7 @@ def test_export_dialog_and_jsonl_of_all_records(
     parts = make_app(sample_db)
     w = parts.window
     dialog = ExportDialog(parent=w)
+    qtbot.addWidget(dialog)
     dialog.fmt.setCurrentIndex(dialog.fmt.findData("jsonl"))
     dialog.status.setCurrentIndex(dialog.status.findData(""))
     assert not dialog.polygons.isEnabled()
@@ -142,11 +145,75 @@ def test_export_dialog_and_jsonl_of_all_records(
     out = tmp_path / "all.jsonl"
     dialog.out.setText(str(out))
     request = dialog.request()
-    assert request.fmt == "jsonl" and request.status is None
+    assert request.fmt == "jsonl" and request.status is None and request.mask == FINAL
+    # The default, final: the sample's imported drafts have none, and the summary says so.
+    how, _ = _run_job(qtbot, w, lambda: w.files.run_export(request))
+    assert how == "finished" and out.read_text(encoding="utf-8") == ""
+    message = w.jobs.last_message.text()
+    assert "10 matched, 0 written: 10 have no final mask; use Masks: draft" in message
+    # The imported ones, chosen in the dialog, are passed on to the export.
+    dialog.mask.setCurrentIndex(dialog.mask.findData("draft"))
+    request = dialog.request()
+    assert request.mask == DRAFT
     how, _ = _run_job(qtbot, w, lambda: w.files.run_export(request))
     assert how == "finished"
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert len(lines) == 10
+    assert len(lines) == 10 and {rec["mask_source"] for rec in lines} == {"draft"}
+    with open_store(sample_db) as store:
+        drafts = {c.id: [t.draft_answer for t in c.turns] for c in store.iter_conversations()}
+    assert all([m["value"] for m in rec["dialogue"][1::2]] == drafts[rec["id"]] for rec in lines)
+    assert "10 matched, 10 written." in w.jobs.last_message.text()
+
+
+def test_export_dialog_offers_the_mask_sources(qtbot: Any) -> None:
+    dialog = ExportDialog()
+    qtbot.addWidget(dialog)
+    sources = [dialog.mask.itemData(i) for i in range(dialog.mask.count())]
+    assert sources == ["final", "draft", "proposal"] and dialog.mask.currentData() == "final"
+    assert not dialog.proposer.isEnabled()  # a proposer is named for proposals only
+    dialog.out.setText("/tmp/never.json")
+    dialog.mask.setCurrentIndex(dialog.mask.findData("proposal"))
+    assert dialog.proposer.isEnabled()
+    assert dialog.request().mask == MaskChoice(MaskKind.PROPOSAL)
+    dialog.proposer.setText("  miras ")
+    assert dialog.request().mask == MaskChoice.parse("proposal:miras")
+    dialog.mask.setCurrentIndex(dialog.mask.findData("draft"))
+    assert not dialog.proposer.isEnabled() and dialog.request().mask == DRAFT
+    dialog.fmt.setCurrentIndex(dialog.fmt.findData("corrections"))
+    assert not dialog.mask.isEnabled() and not dialog.proposer.isEnabled()
+
+
+def test_export_of_proposals_chosen_in_the_dialog(
+    sample_db: Path, tmp_path: Path, make_app: Any, qtbot: Any
+) -> None:
+    """proposal:NAME from the dialog reaches the export: only that proposer's masks."""
+    from annotator.core.mask import Mask
+    from annotator.core.model import Proposal
+
+    with open_store(sample_db) as store:
+        conv = store.get_conversation(2)
+        last = len(conv.turns) - 1
+        arr = np.zeros((conv.image.height, conv.image.width), bool)
+        arr[5:25, 5:40] = True
+        store.add_proposals(
+            2, [Proposal(last, "lisa", "1", "[SEG]", masks=(Mask.from_array(arr),))]
+        )
+    parts = make_app(sample_db)
+    w = parts.window
+    dialog = ExportDialog(parent=w)
+    qtbot.addWidget(dialog)
+    dialog.status.setCurrentIndex(dialog.status.findData(""))
+    dialog.mask.setCurrentIndex(dialog.mask.findData("proposal"))
+    dialog.proposer.setText("lisa")
+    out = tmp_path / "lisa.json"
+    dialog.out.setText(str(out))
+    how, _ = _run_job(qtbot, w, lambda: w.files.run_export(dialog.request()))
+    assert how == "finished"
+    (ann,) = COCO(str(out)).dataset["annotations"]
+    assert ann["conversation_id"] == 2
+    assert np.array_equal(mask_utils.decode(ann["segmentation"]).astype(bool), arr)
+    message = w.jobs.last_message.text()
+    assert "Masks: proposal:lisa. 10 matched, 1 written: 9 have no proposal from lisa" in message
 
 
 def _export_dialog_state(w: Any, qtbot: Any, choose: dict[str, str]) -> dict[str, object]:

@@ -98,6 +98,11 @@ def test_paint_erase_undo_redo_approve_and_reopen(
     assert not w.review.approve.isEnabled()
     w.record.select_turn(doc.target_turn)
     assert w.record.take_draft_mask()
+    # The answers are drafts: approving needs them verified (here: taken from the draft).
+    assert not w.review.approve.isEnabled()
+    assert "answer is not verified" in w.review.approve.toolTip()
+    for t in range(doc.turn_count):
+        w.record.use_draft(t)
     assert w.review.approve.isEnabled()
     w.review.comment.setText("looks right")
     w.reviews.decide(Decision.APPROVE, "looks right")

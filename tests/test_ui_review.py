@@ -43,28 +43,24 @@ def test_turn_review_buttons_store_reason_codes_and_status_follows(
         (1, Decision.REJECT, ReasonCode.TEXT_WRONG, "ada"),
         (0, Decision.APPROVE, None, "ada"),
     ]
-    assert doc.status == Status.REJECTED  # a rejected turn rejects the record
+    # Turn verdicts add up; they do not reject the record (that is its own step).
+    assert doc.status == Status.IN_REVIEW
     assert "text wrong" in card.verdict.text() and "ada" in card.verdict.text()
     assert "OK" in w.conversation.cards[0].verdict.text()
-    assert w.model.summary(0).status == Status.REJECTED  # the list row follows
+    assert w.model.summary(0).status == Status.IN_REVIEW  # the list row follows
     # keyboard: Alt+Backspace rejects the selected turn with its card's reason
     w.record.select_turn(2)
     w.conversation.cards[2].set_reason(ReasonCode.AMBIGUOUS)
     w.actions["reject_turn"].trigger()
     assert _reviews(sample_db, doc.id)[-1].reason == ReasonCode.AMBIGUOUS
     conv_id = doc.id
-    # approving every turn approves the record, which needs a final mask on the target turn
+    # every turn OK is still not the record's approval
     w.select_row(1)
     other = parts.session.document
-    for t in range(other.target_turn):
+    for t in range(other.turn_count):
         qtbot.mouseClick(w.conversation.cards[t].accept_button, Qt.MouseButton.LeftButton)
     assert other.status == Status.IN_REVIEW
-    n = len(_reviews(sample_db, other.id))
-    target = w.conversation.cards[other.target_turn]
-    qtbot.mouseClick(target.accept_button, Qt.MouseButton.LeftButton)
-    assert "final mask" in w.jobs.last_message.text()
-    assert len(_reviews(sample_db, other.id)) == n and other.status == Status.IN_REVIEW
-    assert target.verdict.text() == ""
+    assert w.conversation.cards[1].reason.currentData() is None  # not carried over
     w.close()
     parts.store.close()
 
@@ -206,6 +202,9 @@ def test_approving_keeps_the_turn_on_screen(sample_db: Path, make_app: Any, qtbo
     target = doc.target_turn
     assert w.record.turn == target
     w.record.take_draft_mask()
+    for t in range(doc.turn_count):
+        w.record.use_draft(t)
+    w.record.select_turn(target)
     w.activateWindow()
     qtbot.waitUntil(w.isActiveWindow)
     w.review.approve.setFocus()  # as clicking it gives it

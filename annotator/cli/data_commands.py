@@ -14,6 +14,8 @@ from annotator.core.status import Status
 if TYPE_CHECKING:
     from annotator.storage import Store
 
+LIST_AT_MOST = 20  # left-out records listed one by one in the text summary
+
 
 def register(sub: Any) -> None:
     imp = sub.add_parser("import", help="import conversations into the database")
@@ -87,6 +89,15 @@ def register(sub: Any) -> None:
             "--status",
             default="approved",
             help="which conversations: a status, or 'all' (default: approved)",
+        )
+        p_.add_argument(
+            "--mask",
+            default="final",
+            metavar="SOURCE",
+            help="whose masks (and answers) to write: final (the verified ones, default), "
+            "draft (the imported ones), proposal (each turn's latest proposal) or "
+            "proposal:NAME (proposer NAME's only). A record without them is left out and "
+            "counted with the reason; no other source fills in",
         )
         p_.add_argument("--json", action="store_true", help="print the export report as JSON")
     if find_spec("annotator.services.corrections_export") is not None:  # without importing it
@@ -225,42 +236,52 @@ def _status(value: str) -> Status | None:
         raise SystemExit(f"error: --status must be 'all' or one of {', '.join(Status)}") from None
 
 
+def _turn(index: int | None) -> str:
+    return "" if index is None else f" turn {index + 1}"  # numbered as people count
+
+
 def run_export(args: argparse.Namespace) -> int:
+    from annotator.core.export_mask import MaskChoice
     from annotator.services import export_job
 
     status = _status(args.status)
+    mask = MaskChoice.parse(args.mask)  # refused (one line, exit 2) before the database opens
     with _store(args) as store, progress_task("exporting") as task:
         if args.kind == "coco":
             report = export_job.export_coco(
                 store,
                 args.out,
                 status=status,
+                mask=mask,
                 categories=args.categories,
                 polygons=args.polygons,
                 task=task,
             )
         elif args.kind == "jsonl":
             report = export_job.export_jsonl(
-                store, args.out, fmt=args.fmt, status=status, task=task
+                store, args.out, fmt=args.fmt, status=status, mask=mask, task=task
             )
         else:
-            report = export_job.export_labelme(store, args.out, status=status, task=task)
-    figures = {
-        "path": report.path,
-        "records": report.records,
-        "annotations": report.annotations,
-        "skipped": [vars(i) for i in report.skipped],
-        "polygon_fidelity": [{**vars(f), "lossy": f.lossy} for f in report.fidelity],
-        "lossy": len(report.lossy),
-    }
+            report = export_job.export_labelme(store, args.out, status=status, mask=mask, task=task)
     if args.json:
-        print(json.dumps(figures, indent=2, ensure_ascii=False))
+        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
         return 0
-    print(f"wrote {report.path}: {report.records} records, {report.annotations} masks")
-    for issue in report.skipped:
+    # Nothing written because everything was left out is not a failure: the line says why.
+    print(
+        f"wrote {report.path} (--mask {report.mask}, {report.annotations:,} masks): "
+        f"{report.summary()}"
+    )
+    for issue in report.skipped[:LIST_AT_MOST]:
         print(
-            f"  left out conversation {issue.conversation_id} turn {issue.turn_index}: "
-            f"{issue.message}"
+            f"  left out conversation {issue.conversation_id}{_turn(issue.turn_index)}: "
+            f"{issue.reason}: {issue.message}"
+        )
+    if len(report.skipped) > LIST_AT_MOST:
+        print(f"  ... {len(report.skipped) - LIST_AT_MOST:,} more (use --json for all)")
+    for note in report.notes:
+        print(
+            f"  written without part of conversation {note.conversation_id}"
+            f"{_turn(note.turn_index)}: {note.message}"
         )
     if report.fidelity:
         worst = min(f.iou for f in report.fidelity)

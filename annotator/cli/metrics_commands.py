@@ -110,6 +110,16 @@ def print_report(report: dict[str, Any], out: TextIO) -> None:
     out.write(_metric_line("pairs", agr["overall"]) + "\n")
     if agr["same_author_pairs"]:
         out.write(f"  ({agr['same_author_pairs']} pairs by the same author left out)\n")
+    double = report["double_review"]
+    out.write("\ndouble review (a second reviewer, blind to the first)\n")
+    if double["pairs"]:
+        out.write(
+            f"  {double['pairs']} records, {double['turn_verdicts']} turn verdicts: agreement "
+            f"{_f(double['verdict_agreement'])}, Cohen's kappa {_f(double['cohen_kappa'])}, "
+            f"target mask IoU {_f(double['mask_iou']['mean'])} (n {double['mask_iou']['n']})\n"
+        )
+    else:
+        out.write("  none yet (ask for one with `annotator review ID --request-second`)\n")
     edits = report["edits"]["summary"]
     out.write("\nedits after the proposal (target turn)\n")
     if edits["n"]:

@@ -9,6 +9,7 @@ from datetime import datetime
 from annotator.core.status import Status
 
 SORT_KEYS = ("id", "-id", "updated", "-updated", "status", "focus", "correction")
+QUEUES = ("stale", "second")
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,14 @@ class ListQuery:
     ids: tuple[int, ...] | None = None
     image_id: int | None = None  # conversations on this image
     deleted: bool = False  # True: the soft-deleted conversations (to restore) instead of the rest
+    # A review queue: "stale" (a turn verdict predates the turn's last change) or "second"
+    # (a second review was asked for and no other reviewer has judged since).
+    queue: str | None = None
     sort: str = "id"
 
     def __post_init__(self) -> None:
+        if self.queue not in (None, *QUEUES):
+            raise ValueError(f"queue must be one of {', '.join(QUEUES)}, got {self.queue!r}")
         if self.sort not in SORT_KEYS:
             raise ValueError(f"sort must be one of {', '.join(SORT_KEYS)}, got {self.sort!r}")
 
@@ -45,6 +51,7 @@ class ConversationSummary:
     last_reviewer: str | None
     updated_at: datetime
     correction_pixels: int | None
+    stale_verdicts: int = 0  # turn verdicts given on content that has changed since
     flag_codes: tuple[str, ...] = ()  # distinct codes of its flags, sorted
 
 

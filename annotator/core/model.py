@@ -84,8 +84,9 @@ class Turn:
 
     @property
     def answer(self) -> str:
-        """The answer that stands for the turn (exports, the PRIST rules, a proposer's
-        history): see :func:`standing_answer`."""
+        """The answer that stands for the turn while it is worked on (the PRIST rules shown
+        as one writes, a proposer's history): see :func:`standing_answer`. Exports take the
+        source asked for, never this fallback."""
         return standing_answer(self.draft_answer, self.final_answer)
 
     @property
@@ -93,8 +94,10 @@ class Turn:
         """The text changed after this turn's final mask was made: the mask was verified
         against words that are no longer there."""
         finals = [m.provenance.created_at for m in self.masks if m.layer == MaskLayer.FINAL]
-        return bool(finals) and self.text_changed_at is not None and (
-            self.text_changed_at > max(finals)
+        return (
+            bool(finals)
+            and self.text_changed_at is not None
+            and (self.text_changed_at > max(finals))
         )
 
 
@@ -118,13 +121,27 @@ class Decision(StrEnum):
     REJECT = "reject"
     REOPEN = "reopen"
     COMMENT = "comment"
+    REQUEST_SECOND = "request_second"  # queue the record for a second, blind review
 
 
 class ReasonCode(StrEnum):
+    """The reason codes every project starts with; the project's list lives in its database
+    (codes are added, renamed and retired there)."""
+
     MASK_WRONG = "mask_wrong"
     TEXT_WRONG = "text_wrong"
     UNGROUNDABLE = "ungroundable"
     AMBIGUOUS = "ambiguous_reference"
+
+
+@dataclass(frozen=True)
+class ReasonEntry:
+    """One reason code of the project's list; a retired code stays readable in old reviews but
+    is no longer offered."""
+
+    code: str
+    label: str
+    retired: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,9 +150,17 @@ class Review:
     decision: Decision
     comment: str = ""
     turn_index: int | None = None  # None: the whole conversation
-    reason: ReasonCode | None = None
+    reason: str | None = None  # a code of the project's reason list
     created_at: datetime = field(default_factory=utcnow)
     id: int | None = None
+    # What was judged (core.fingerprint), set by storage from the stored content: the turn's
+    # fingerprint for a turn review, the record's for a whole-record one ("" when unknown).
+    fingerprint: str = ""
+    turn_fingerprints: tuple[str, ...] = ()  # a whole-record review: each turn's, by index
+    # The verified mask of the judged turn (of the target for a whole-record review), if any.
+    judged_mask: Mask | None = None
+    resolved_by: str | None = None  # a comment marked resolved, by whom and when
+    resolved_at: datetime | None = None
 
 
 class FlagCode(StrEnum):

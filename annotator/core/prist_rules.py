@@ -4,8 +4,9 @@ answer; ``[SEG]`` exactly once in the final answer and nowhere else. A question/
 turn makes the human/gpt alternation hold by construction (the dialogue reader checks it in
 files). A draft may break them while it is being written; approving and exporting may not.
 
-The answer a rule reads is the one an export writes: the verified answer when there is one,
-else the draft answer."""
+The answer a rule reads on a record is its standing answer (the verified one when there is
+one, else the draft); an export checks the texts it writes (``core.export_gate``), and approval
+also needs every answer verified (``core.review_rules``)."""
 
 from __future__ import annotations
 

@@ -1,15 +1,18 @@
-"""Write verified masks as a COCO instance-segmentation file.
+"""Write masks as a COCO instance-segmentation file.
 
-Only FINAL masks are written (a turn without one contributes nothing). Each annotation carries
-``conversation_id`` and ``turn_index`` next to the usual COCO fields. Segmentation is RLE with
-string counts, or, with ``polygons=True``, pixel-edge polygons whose fidelity (IoU of the
-polygons rasterised back by pycocotools against the mask) is reported per annotation.
+The masks come from one source (``mask``: final, draft or a proposal, see
+:mod:`annotator.core.export_mask`); no other source fills in for it. Every turn's masks in that
+source are written, each as one annotation carrying ``conversation_id`` and ``turn_index`` next
+to the usual COCO fields; a conversation with none is left out with its reason. COCO holds no
+text, so answers are not needed here. Segmentation is RLE with string counts, or, with
+``polygons=True``, pixel-edge polygons whose fidelity (IoU of the polygons rasterised back by
+pycocotools against the mask) is reported per annotation.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,9 +20,11 @@ from pycocotools import mask as mask_utils
 
 from annotator import __version__
 from annotator.core.atomic_file import atomic_text
+from annotator.core.export_gate import MASK_SIZE, missing_mask_reason
+from annotator.core.export_mask import FINAL, MaskChoice, content_of
 from annotator.core.export_report import ExportIssue, ExportReport, PolygonFidelity
 from annotator.core.mask import Mask
-from annotator.core.model import Conversation, MaskLayer
+from annotator.core.model import Conversation, Proposal
 from annotator.core.progress import Task
 from annotator.io.export_order import in_export_order
 from annotator.io.mask_outline import outline_polygons
@@ -58,16 +63,19 @@ def write_coco(
     path: str | Path,
     conversations: Iterable[Conversation],
     *,
+    mask: MaskChoice = FINAL,
+    proposals: Mapping[int, Sequence[Proposal]] | None = None,
     categories: CategoryMode = "focus",
     polygons: bool = False,
     task: Task | None = None,
 ) -> ExportReport:
-    """Write ``conversations`` (their FINAL masks) to a COCO JSON file at ``path``."""
+    """Write the ``mask`` source's masks of ``conversations`` to a COCO JSON file at ``path``.
+    ``proposals`` maps conversation ids to their stored proposals (read for a proposal source)."""
     if categories not in ("focus", "single"):
         raise ValueError(f"unknown category mode {categories!r}")
     task = task or Task()
     convs = in_export_order(conversations)
-    report = ExportReport(path=str(path))
+    report = ExportReport(path=str(path), mask=str(mask), matched=len(convs))
     images: list[dict[str, Any]] = []
     image_ids: dict[tuple[Any, ...], int] = {}
     cats: list[dict[str, Any]] = []
@@ -78,22 +86,22 @@ def write_coco(
         cat_ids[SINGLE_CATEGORY] = 1
     task.start(len(convs), f"writing {Path(path).name}")
     for conv in convs:
-        for turn in conv.turns:
-            for ann in turn.layer(MaskLayer.FINAL):
-                mask = ann.mask
-                if mask.is_empty:
-                    report.skipped.append(ExportIssue(conv.id, turn.index, "empty FINAL mask"))
-                    continue
-                if mask.size != (conv.image.height, conv.image.width):
-                    report.skipped.append(
-                        ExportIssue(
-                            conv.id,
-                            turn.index,
-                            f"mask {mask.width}x{mask.height} does not fit the image "
-                            f"{conv.image.width}x{conv.image.height}",
-                        )
+        stored = proposals.get(conv.id, ()) if proposals and conv.id is not None else ()
+        content = content_of(conv, mask, stored)
+        written_before = len(anns)
+        misfits: list[ExportIssue] = []
+        for turn in content.turns:
+            if turn.misfits:
+                misfits.append(
+                    ExportIssue(
+                        conv.id,
+                        turn.index,
+                        MASK_SIZE,
+                        f"{turn.misfits} {mask.noun}(s) of turn {turn.index + 1} do not fit "
+                        f"the image {conv.image.width}x{conv.image.height}",
                     )
-                    continue
+                )
+            for m in turn.masks:
                 key = _image_key(conv)
                 if key not in image_ids:
                     image_ids[key] = len(images) + 1
@@ -111,31 +119,49 @@ def write_coco(
                     cat_ids[name] = len(cats) + 1
                     cats.append({"id": cat_ids[name], "name": name, "supercategory": "focus"})
                 if polygons:
-                    segs, dropped = polygon_segmentation(mask)
+                    segs, dropped = polygon_segmentation(m)
                     segmentation: Any = segs
                     report.fidelity.append(
                         PolygonFidelity(
-                            conv.id, turn.index, polygon_iou(segs, mask), len(segs), dropped
+                            conv.id, turn.index, polygon_iou(segs, m), len(segs), dropped
                         )
                     )
                 else:
-                    segmentation = mask.to_rle()
+                    segmentation = m.to_rle()
                 anns.append(
                     {
                         "id": len(anns) + 1,
                         "image_id": image_ids[key],
                         "category_id": cat_ids[name],
                         "segmentation": segmentation,
-                        "area": float(mask.area),
-                        "bbox": [float(v) for v in mask.bbox],
+                        "area": float(m.area),
+                        "bbox": [float(v) for v in m.bbox],
                         "iscrowd": 0,
                         "conversation_id": conv.id,
                         "turn_index": turn.index,
                     }
                 )
+        if len(anns) > written_before:
+            report.written += 1
+            report.notes.extend(misfits)
+        elif misfits:
+            report.skipped.append(misfits[-1])
+        else:
+            report.skipped.append(
+                ExportIssue(
+                    conv.id,
+                    content.target.index,
+                    missing_mask_reason(content),
+                    f"no {mask.noun} to write",
+                )
+            )
         task.step()
     data = {
-        "info": {"description": "PRIST Annotator export", "version": __version__},
+        "info": {
+            "description": "PRIST Annotator export",
+            "version": __version__,
+            "mask_source": str(mask),  # which masks these are (core.export_mask)
+        },
         "licenses": [],
         "images": images,
         "annotations": anns,

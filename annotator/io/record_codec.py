@@ -1,20 +1,27 @@
 """The project's own JSONL record: a PRIST record extended with everything a conversation holds.
 
 One record per conversation. The PRIST keys (``img_id``, ``dialogue``, ``focus``) come first so
-that tools that read PRIST read these files too; ``dialogue`` carries the verified answer where
-there is one, else the draft. ``turns`` holds the full state (both answers, every mask with its
-layer and provenance) and is what :func:`decode_record` reads back. Every field read back is
+that tools that read PRIST read these files too; ``dialogue`` and ``mask`` carry the answers and
+the target mask of one source (``mask_source``: final, draft or a proposal, see
+:mod:`annotator.core.export_mask`), never one filled in from another: an answer the source does
+not have is ``null`` (exports leave such records out; only the app's rescue file keeps them).
+``turns`` holds the full state (both answers, every mask with its layer and provenance, each
+labelled) and is what :func:`decode_record` reads back. Every field read back is
 checked; a wrong one raises :class:`InputError` naming the file, line and field.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from annotator.core.errors import InputError, MaskError
-from annotator.core.mask import Mask, union
+from annotator.core.export_gate import missing_answer_reason, missing_mask_reason
+from annotator.core.export_mask import FINAL, MaskChoice, content_of
+from annotator.core.export_report import ExportIssue
+from annotator.core.mask import Mask
 from annotator.core.model import (
     SEG_TOKEN,
     Conversation,
@@ -27,7 +34,6 @@ from annotator.core.model import (
     MaskSource,
     Proposal,
     Provenance,
-    ReasonCode,
     Review,
     Turn,
 )
@@ -36,21 +42,11 @@ from annotator.io.paths import normalize_relative
 from annotator.io.safe_json import JsonDocument
 
 FORMAT_VERSION = 1
+REASON_CODE = re.compile(r"[a-z0-9_]{1,32}")
+FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 
 # -- encoding -----------------------------------------------------------------------------------
-def target_mask(conv: Conversation) -> Mask | None:
-    """The target turn's FINAL mask (union if several), else its DRAFT mask, else ``None``."""
-    turn = conv.target_turn
-    for layer in (MaskLayer.FINAL, MaskLayer.DRAFT):
-        masks = [a.mask for a in turn.layer(layer)]
-        if len(masks) == 1:
-            return masks[0]
-        if masks:
-            return union(masks, masks[0].height, masks[0].width)
-    return None
-
-
 def _provenance(p: Provenance) -> dict[str, Any]:
     return {
         "source": str(p.source),
@@ -76,8 +72,13 @@ def _review(r: Review) -> dict[str, Any]:
         "decision": str(r.decision),
         "comment": r.comment,
         "turn_index": r.turn_index,
-        "reason": None if r.reason is None else str(r.reason),
+        "reason": r.reason,
         "created_at": r.created_at.isoformat(),
+        "fingerprint": r.fingerprint,
+        "turn_fingerprints": list(r.turn_fingerprints),
+        "judged_mask": None if r.judged_mask is None else r.judged_mask.to_rle(),
+        "resolved_by": r.resolved_by,
+        "resolved_at": None if r.resolved_at is None else r.resolved_at.isoformat(),
     }
 
 
@@ -98,10 +99,15 @@ def encode_record(
     conv: Conversation,
     reviews: Sequence[Review] = (),
     proposals: Sequence[Proposal] = (),
+    *,
+    mask: MaskChoice = FINAL,
 ) -> dict[str, Any]:
-    mask = target_mask(conv)
-    dialogue: list[dict[str, str]] = []
-    for t in conv.turns:
+    """The record, its PRIST keys from the ``mask`` source (``proposals``: the conversation's
+    stored proposals, written in full and read for a proposal source)."""
+    content = content_of(conv, mask, proposals)
+    target = content.target_mask
+    dialogue: list[dict[str, str | None]] = []
+    for t in content.turns:
         dialogue.append({"from": "human", "value": t.question})
         dialogue.append({"from": "gpt", "value": t.answer})
     return {
@@ -111,7 +117,8 @@ def encode_record(
         "id": conv.id,
         "format": FORMAT_VERSION,
         "status": str(conv.status),
-        "mask": None if mask is None else mask.to_rle(),
+        "mask_source": str(mask),
+        "mask": None if target is None else target.to_rle(),
         "image": {
             "path": conv.image.path,
             "width": conv.image.width,
@@ -137,28 +144,58 @@ def encode_record(
     }
 
 
-def encode_miras(conv: Conversation) -> tuple[dict[str, Any] | None, str | None]:
-    """LLaVA training form, or ``(None, reason)`` when the conversation cannot be written.
+def encode_miras(
+    conv: Conversation, *, mask: MaskChoice = FINAL, proposals: Sequence[Proposal] = ()
+) -> tuple[dict[str, Any] | None, ExportIssue | None]:
+    """LLaVA training form from the ``mask`` source, or ``(None, why)`` when the conversation
+    cannot be written.
 
     ``<image>\\n`` goes before the first question; ``[SEG]`` must appear exactly once, in the
     final answer, and one mask is written for it. Texts are never rewritten silently.
     """
-    mask = target_mask(conv)
-    if mask is None or mask.is_empty:
-        return None, "the target turn has no mask"
+    content = content_of(conv, mask, proposals)
+    target = content.target_mask
+    if target is None:
+        return None, ExportIssue(
+            conv.id,
+            content.target.index,
+            missing_mask_reason(content),
+            f"the target turn has no {mask.noun}",
+        )
     messages: list[dict[str, str]] = []
-    last = len(conv.turns) - 1
-    for t in conv.turns:
+    last = len(content.turns) - 1
+    for t in content.turns:
         answer = t.answer
+        if answer is None:
+            return None, ExportIssue(
+                conv.id,
+                t.index,
+                missing_answer_reason(content),
+                f"turn {t.index + 1} has no answer in {mask}",
+            )
         if "<image>" in t.question or "<image>" in answer:
-            return None, f"turn {t.index} contains an <image> token"
+            return None, ExportIssue(
+                conv.id, t.index, "image_token", f"turn {t.index} contains an <image> token"
+            )
         if SEG_TOKEN in t.question:
-            return None, f"turn {t.index}: the question contains {SEG_TOKEN}"
+            return None, ExportIssue(
+                conv.id, t.index, "seg_token", f"turn {t.index}: the question contains {SEG_TOKEN}"
+            )
         n_seg = answer.count(SEG_TOKEN)
         if t.index != last and n_seg:
-            return None, f"turn {t.index}: {SEG_TOKEN} outside the final answer"
+            return None, ExportIssue(
+                conv.id,
+                t.index,
+                "rule:seg_early",
+                f"turn {t.index}: {SEG_TOKEN} outside the final answer",
+            )
         if t.index == last and n_seg != 1:
-            return None, f"the final answer has {n_seg} {SEG_TOKEN} tokens, expected 1"
+            return None, ExportIssue(
+                conv.id,
+                t.index,
+                "rule:seg_final",
+                f"the final answer has {n_seg} {SEG_TOKEN} tokens, expected 1",
+            )
         question = ("<image>\n" + t.question) if t.index == 0 else t.question
         messages.append({"from": "human", "value": question})
         messages.append({"from": "gpt", "value": answer})
@@ -166,7 +203,7 @@ def encode_miras(conv: Conversation) -> tuple[dict[str, Any] | None, str | None]
         "id": str(conv.id) if conv.id is not None else conv.key,
         "image": conv.image.path,
         "conversations": messages,
-        "masks": [mask.to_rle()],
+        "masks": [target.to_rle()],
     }, None
 
 
@@ -226,6 +263,40 @@ def _decode_provenance(r: _Reader, obj: Any, *path: str | int) -> Provenance:
         created_at=r.time(r.get(obj, "created_at", str, *path), *path, "created_at"),
         proposal_id=r.get(obj, "proposal_id", (int, type(None)), *path),
         detail=r.get(obj, "detail", dict, *path),
+    )
+
+
+def _optional(r: _Reader, obj: Any, key: str, kind: type, default: Any, *path: str | int) -> Any:
+    """A field files from before it existed do not carry."""
+    if isinstance(obj, dict) and key not in obj:
+        return default
+    return r.get(obj, key, (kind, type(None)), *path)
+
+
+def _decode_review(r: _Reader, v: Any, size: tuple[int, int], *p: str | int) -> Review:
+    reason = r.get(v, "reason", (str, type(None)), *p)
+    if reason is not None and not REASON_CODE.fullmatch(reason):
+        raise r.fail(f"reason {reason[:40]!r} is not a reason code ([a-z0-9_], 1-32)", *p, "reason")
+    fingerprint = _optional(r, v, "fingerprint", str, "", *p) or ""
+    turn_fps = _optional(r, v, "turn_fingerprints", list, [], *p) or []
+    for k, fp in enumerate([fingerprint, *turn_fps]):
+        if not (isinstance(fp, str) and (fp == "" or FINGERPRINT.fullmatch(fp))):
+            where = ("fingerprint",) if k == 0 else ("turn_fingerprints", k - 1)
+            raise r.fail("a fingerprint is 64 lowercase hex digits", *p, *where)
+    resolved_at = _optional(r, v, "resolved_at", str, None, *p)
+    judged = _optional(r, v, "judged_mask", dict, None, *p)
+    return Review(
+        reviewer=r.get(v, "reviewer", str, *p),
+        decision=r.enum(Decision, r.get(v, "decision", str, *p), *p, "decision"),
+        comment=r.get(v, "comment", str, *p),
+        turn_index=r.get(v, "turn_index", (int, type(None)), *p),
+        reason=reason,
+        created_at=r.time(r.get(v, "created_at", str, *p), *p, "created_at"),
+        fingerprint=fingerprint,
+        turn_fingerprints=tuple(turn_fps),
+        judged_mask=None if judged is None else r.mask(judged, size, *p, "judged_mask"),
+        resolved_by=_optional(r, v, "resolved_by", str, None, *p),
+        resolved_at=None if resolved_at is None else r.time(resolved_at, *p, "resolved_at"),
     )
 
 
@@ -291,20 +362,9 @@ def decode_record(
                 r.get(f, "message", str, "flags", k),
             )
         )
-    reviews = []
-    for k, v in enumerate(r.get(obj, "reviews", list)):
-        p = ("reviews", k)
-        reason = r.get(v, "reason", (str, type(None)), *p)
-        reviews.append(
-            Review(
-                reviewer=r.get(v, "reviewer", str, *p),
-                decision=r.enum(Decision, r.get(v, "decision", str, *p), *p, "decision"),
-                comment=r.get(v, "comment", str, *p),
-                turn_index=r.get(v, "turn_index", (int, type(None)), *p),
-                reason=None if reason is None else r.enum(ReasonCode, reason, *p, "reason"),
-                created_at=r.time(r.get(v, "created_at", str, *p), *p, "created_at"),
-            )
-        )
+    reviews = [
+        _decode_review(r, v, size, "reviews", k) for k, v in enumerate(r.get(obj, "reviews", list))
+    ]
     proposals = []
     for k, v in enumerate(r.get(obj, "proposals", list)):
         p = ("proposals", k)

@@ -118,7 +118,9 @@ def _correction(
     line = _base(conv, turn, "correction" if (mask_changed or text_changed) else "accepted")
     line["proposal"] = _proposal_json(proposal)
     line["corrected"] = {
-        "answer": turn.answer,
+        # The verified answer only: None when the reviewer corrected the mask and left the text
+        # unverified (the draft is never passed off as a correction).
+        "answer": turn.final_answer,
         "mask": None if corrected is None else corrected.to_rle(),
         "authors": sorted({m.provenance.author for m in finals}),
         "sources": sorted({m.provenance.source.value for m in finals}),
@@ -209,7 +211,7 @@ def _review_json(r: Review | None) -> dict[str, Any] | None:
         return None
     return {
         "decision": r.decision.value,
-        "code": None if r.reason is None else r.reason.value,
+        "code": None if r.reason is None else str(r.reason),  # a code of the project list
         "comment": r.comment,
         "reviewer": r.reviewer,
         "turn_index": r.turn_index,

@@ -1,50 +1,27 @@
 """Export use cases: conversations streamed from the store into the atomic writers of
-``annotator.io``. A failed or cancelled export leaves no file behind (and any earlier file of the
-same name as it was)."""
+``annotator.io``, with the masks and answers of one source (``mask``: final by default, draft, or
+a proposal; :mod:`annotator.core.export_mask`). A conversation that lacks what that source and
+the format need is left out and counted with its reason (:mod:`annotator.core.export_gate`);
+nothing is filled in from another source. A failed or cancelled export leaves no file behind
+(and any earlier file of the same name as it was)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from annotator.core.export_report import ExportIssue, ExportReport
-from annotator.core.model import Conversation, Proposal, Review
-from annotator.core.prist_rules import check_conversation
+from annotator.core import export_gate
+from annotator.core.export_mask import FINAL, MaskChoice
+from annotator.core.export_report import ExportReport
 from annotator.core.progress import Task
 from annotator.core.status import Status
 from annotator.io.coco_writer import write_coco
 from annotator.io.jsonl_writer import write_jsonl
 from annotator.io.labelme_writer import write_labelme
-from annotator.storage import ListQuery, Store
+from annotator.services.export_selection import ExportSelection
+from annotator.storage import Store
 
 ExportKind = Literal["coco", "jsonl", "labelme"]
-
-
-class _Selection:
-    """The conversations an export takes: those of ``status`` that keep the PRIST rules; the
-    others are listed (``refused``) and left out, rather than written as if they were data."""
-
-    def __init__(self, store: Store, status: Status | None, task: Task) -> None:
-        self._store = store
-        self._query = ListQuery(status=status)
-        self._task = task
-        self.refused: list[ExportIssue] = []
-
-    def __iter__(self) -> Iterator[Conversation]:
-        self._task.start(self._store.count(self._query), "exporting")
-        for conv in self._store.iter_conversations(self._query):
-            breaches = check_conversation(conv)
-            if breaches:
-                first = breaches[0]
-                self.refused.append(ExportIssue(conv.id, first.turn, str(first)))
-            else:
-                yield conv
-            self._task.step()
-
-    def report(self, written: ExportReport) -> ExportReport:
-        written.skipped.extend(self.refused)
-        return written
 
 
 def export_coco(
@@ -52,14 +29,24 @@ def export_coco(
     out: str | Path,
     *,
     status: Status | None = Status.APPROVED,
+    mask: MaskChoice = FINAL,
     categories: Literal["focus", "single"] = "focus",
     polygons: bool = False,
     task: Task | None = None,
 ) -> ExportReport:
     task = task or Task()
-    selection = _Selection(store, status, task)
+    selection = ExportSelection(store, status, mask, export_gate.COCO, task)
+    convs = selection.take()
     return selection.report(
-        write_coco(out, selection, categories=categories, polygons=polygons, task=task)
+        write_coco(
+            out,
+            convs,
+            mask=mask,
+            proposals=selection.proposals,
+            categories=categories,
+            polygons=polygons,
+            task=task,
+        )
     )
 
 
@@ -69,20 +56,23 @@ def export_jsonl(
     *,
     fmt: Literal["prist", "miras"] = "prist",
     status: Status | None = Status.APPROVED,
+    mask: MaskChoice = FINAL,
     task: Task | None = None,
 ) -> ExportReport:
     task = task or Task()
-    selection = _Selection(store, status, task)
-    convs = list(selection)
-    reviews: dict[int, list[Review]] = {}
-    proposals: dict[int, list[Proposal]] = {}
-    if fmt == "prist":
-        for conv in convs:
-            assert conv.id is not None
-            reviews[conv.id] = store.reviews(conv.id)
-            proposals[conv.id] = store.proposals(conv.id)
+    needs = export_gate.MIRAS if fmt == "miras" else export_gate.JSONL
+    selection = ExportSelection(store, status, mask, needs, task, keep_stored=fmt == "prist")
+    convs = selection.take()
     return selection.report(
-        write_jsonl(out, convs, fmt=fmt, reviews=reviews, proposals=proposals, task=task)
+        write_jsonl(
+            out,
+            convs,
+            fmt=fmt,
+            mask=mask,
+            reviews=selection.reviews if fmt == "prist" else None,
+            proposals=selection.proposals,
+            task=task,
+        )
     )
 
 
@@ -91,9 +81,13 @@ def export_labelme(
     out_dir: str | Path,
     *,
     status: Status | None = Status.APPROVED,
+    mask: MaskChoice = FINAL,
     task: Task | None = None,
 ) -> ExportReport:
     task = task or Task()
-    selection = _Selection(store, status, task)
+    selection = ExportSelection(store, status, mask, export_gate.LABELME, task)
+    convs = selection.take()
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    return selection.report(write_labelme(out_dir, selection, task=task))
+    return selection.report(
+        write_labelme(out_dir, convs, mask=mask, proposals=selection.proposals, task=task)
+    )

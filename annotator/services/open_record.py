@@ -24,12 +24,19 @@ from annotator.core.model import (
     MaskLayer,
     MaskSource,
     Proposal,
-    ReasonCode,
+    ReasonEntry,
+    Review,
     Turn,
     standing_answer,
 )
 from annotator.core.prist_rules import RuleBreach, check_texts
-from annotator.core.review_rules import Verdict, verdicts_of
+from annotator.core.review_rules import (
+    BLIND_FIRST_REQUIRED,
+    Verdict,
+    approve_blockers,
+    judged_by,
+    verdicts_of,
+)
 from annotator.core.status import Status
 from annotator.core.turn_commands import AddTurn, MoveTurn, RemoveTurn, SetDeleted, SetFocus
 from annotator.services.catalog import RecordStore
@@ -62,18 +69,26 @@ class OpenRecord:
         self.session = session
         self.resolver = resolver
         self._actor = actor
-        self.blind = blind
+        # The project may require blind-first review of everyone (``annotator project
+        # blind-first on``); then the user's own setting cannot turn it off.
+        self.blind_required = bool(store.project_setting(BLIND_FIRST_REQUIRED, False))
+        self.blind = blind or self.blind_required
         self.bundle: RecordBundle | None = None
         self.turn = -1
         self.proposals: dict[int, Proposal] = {}  # the latest of each turn
         self.verdicts: dict[int, Verdict] = {}
+        self.reviews: list[Review] = []  # every review of the record, stored order
         self.noise_versions: set[str] = set()  # proposer versions known to propose noise
-        self._judged: set[int] = set()  # turns whose model output blind-first review shows
+        self._judged: set[int] = set()  # turns the user has judged: blind-first shows them
+        self._second = False  # another reviewer asked for a second review: blind to theirs
         self._proposed: dict[int, BoolArray | None] = {}
         self._diffs: dict[int, MaskDiff | None] = {}
         self._listened: RecordDocument | None = None
         self._reshaped = False  # turns added, removed or moved since the last save
         session.save_listeners.append(self._saved)
+        # Called before every action on the record (a review, another record, proposing, a
+        # turn move): the app commits the text being typed, so no action runs ahead of it.
+        self.before_action: list[Callable[[], None]] = []
 
         self.opened: Notifier[RecordDocument] = Notifier()
         self.turn_changed: Notifier[int] = Notifier()
@@ -90,6 +105,10 @@ class OpenRecord:
     def document(self) -> RecordDocument | None:
         return self.session.document
 
+    def _flush(self) -> None:
+        for hook in list(self.before_action):
+            hook()
+
     def _doc(self) -> RecordDocument:
         doc = self.session.document
         if doc is None:
@@ -102,6 +121,8 @@ class OpenRecord:
     def open(self, bundle: RecordBundle) -> RecordDocument:
         """Open the record ``bundle`` was read for, on its target turn (pending edits of the
         record open before are saved first)."""
+        if self.session.document is not None:
+            self._flush()
         if self.session.document is not None and self.session.is_dirty:
             self.session.save()
         conv = bundle.conversation
@@ -111,8 +132,7 @@ class OpenRecord:
         doc = self.session.open(conv.id, stored=conv)
         self._listen(doc)
         self._take_proposals(bundle.proposals)
-        self.verdicts = verdicts_of(bundle.reviews, doc.turn_count)
-        self._judged = set(self.verdicts)
+        self._take_reviews(bundle.reviews)
         self.turn = doc.target_turn
         self.opened.emit(doc)
         return doc
@@ -147,15 +167,18 @@ class OpenRecord:
         self._diffs = {}
 
     def _saved(self, result: SaveResult) -> None:
-        if not self._reshaped or self.session.document is not self._listened:
-            return
         doc = self.session.document
-        assert doc is not None and doc.id is not None
+        if doc is None or doc is not self._listened:
+            return
+        if not self._reshaped:
+            if result.ok and self.reviews:
+                self._refresh_verdicts()  # an edit may have made a verdict stale
+            return
+        assert doc.id is not None
         if result.ok:
             self._reshaped = False
             self._take_proposals(self.store.proposals(doc.id))
-            self.verdicts = verdicts_of(self.store.reviews(doc.id), doc.turn_count)
-            self._judged = set(self.verdicts)
+            self._take_reviews(self.store.reviews(doc.id))
         self.turn = max(0, min(self.turn, doc.turn_count - 1))
         self.reshaped.emit(None)
 
@@ -175,18 +198,22 @@ class OpenRecord:
     def can_approve(self) -> bool:
         return not self.approve_blocker()
 
-    def approve_blocker(self) -> str:
-        """Why the record cannot be approved as it stands ("" when it can): a PRIST rule it
-        breaks, or no final mask on the target turn (storage refuses both)."""
+    def approve_blockers(self) -> list[str]:
+        """Why the record cannot be approved as it stands (empty when it can): the rules
+        storage enforces (``core.review_rules.approve_blockers``), read from the saved record
+        (every action saves before it returns)."""
         doc = self.session.document
         if doc is None:
-            return "no record is open"
-        breaches = self.breaches()
-        if breaches:
-            return f"Approving needs the PRIST rules kept: {breaches[0].message}"
-        if not doc.has_mask((doc.target_turn, MaskLayer.FINAL)):
-            return "Approving needs a non-empty final mask on the target turn"
-        return ""
+            return ["no record is open"]
+        return approve_blockers(doc.conversation, self.verdicts)
+
+    def approve_blocker(self) -> str:
+        """The first reason approving is refused, for a tooltip ("" when it is not)."""
+        blockers = self.approve_blockers()
+        if not blockers:
+            return ""
+        more = f" (and {len(blockers) - 1} more)" if len(blockers) > 1 else ""
+        return f"Cannot approve: {blockers[0]}{more}"
 
     # -- proposals and the correction -------------------------------------------------------
     def _take_proposals(self, proposals: Sequence[Proposal]) -> None:
@@ -242,6 +269,7 @@ class OpenRecord:
         a clean working copy then follows the stored status."""
         if noise:
             self.noise_versions.update(p.proposer_version for p in proposals)
+        self._flush()
         doc = self.session.document
         is_open = doc is not None and doc.id == conv_id
         if is_open and self.session.is_dirty:
@@ -257,21 +285,80 @@ class OpenRecord:
     def is_noise(self, proposal: Proposal) -> bool:
         return proposal.proposer_version in self.noise_versions
 
-    # -- blind-first review ------------------------------------------------------------------
+    # -- reviews, verdicts and blind-first review --------------------------------------------
+    def _take_reviews(self, reviews: Sequence[Review]) -> None:
+        self.reviews = list(reviews)
+        self._refresh_verdicts(emit=False)
+
+    def _refresh_verdicts(self, *, emit: bool = True) -> None:
+        doc = self.session.document
+        if doc is None:
+            return
+        turns = doc.conversation.turns
+        verdicts = verdicts_of(self.reviews, turns)
+        me = self._actor()
+        judged = judged_by(self.reviews, me, len(turns))
+        # Asked to review second, one reviews blind to the first whatever one's setting.
+        second = any(
+            r.decision == Decision.REQUEST_SECOND and r.reviewer != me for r in self.reviews
+        )
+        changed = verdicts != self.verdicts or judged != self._judged or second != self._second
+        self.verdicts, self._judged, self._second = verdicts, judged, second
+        if emit and changed:
+            self.verdicts_changed.emit(None)
+
     def set_blind(self, blind: bool) -> None:
-        self.blind = blind
+        self.blind = blind or self.blind_required
         self.verdicts_changed.emit(None)
 
     def model_hidden(self, turn: int) -> bool:
-        """Blind-first review: the model's output of ``turn`` stays hidden until it is judged."""
-        return self.blind and turn not in self._judged
+        """Blind-first review: until *this* reviewer has judged ``turn``, the model's output,
+        the draft mask, the correction and other reviewers' verdicts and comments on it stay
+        hidden, whatever others did."""
+        return (self.blind or self._second) and turn not in self._judged
+
+    def verdict(self, turn: int) -> Verdict | None:
+        """The standing verdict of ``turn`` as this user may see it."""
+        return None if self.model_hidden(turn) else self.verdicts.get(turn)
+
+    def thread(self, turn: int | None) -> list[Review]:
+        """The comments on ``turn`` (None: on the record), oldest first, as this user may see
+        them: blind-first hides other reviewers' words on what they have not judged."""
+        me = self._actor()
+        doc = self.session.document
+        if doc is None:
+            return []
+        if turn is None:
+            hidden = (self.blind or self._second) and len(self._judged) < doc.turn_count
+        else:
+            hidden = self.model_hidden(turn)
+        return [
+            r
+            for r in self.reviews
+            if r.turn_index == turn and r.comment.strip() and not (hidden and r.reviewer != me)
+        ]
+
+    def comment(self, text: str, *, turn: int | None = None) -> SaveResult:
+        """Add to the comment thread of the record or of ``turn``."""
+        return self.review(Decision.COMMENT, text, turn=turn)
+
+    def resolve(self, review_id: int) -> None:
+        doc = self._doc()
+        assert doc.id is not None
+        self.store.resolve_comment(doc.id, review_id, actor=self._actor())
+        self._take_reviews(self.store.reviews(doc.id))
+        self.verdicts_changed.emit(None)
+
+    def reason_codes(self) -> list[ReasonEntry]:
+        """The project's reason codes offered for a reject."""
+        return self.store.reason_codes()
 
     @property
     def hidden(self) -> set[int]:
         doc = self.session.document
-        if doc is None or not self.blind:
+        if doc is None:
             return set()
-        return {t for t in range(doc.turn_count) if t not in self._judged}
+        return {t for t in range(doc.turn_count) if self.model_hidden(t)}
 
     # -- review -----------------------------------------------------------------------------
     def review(
@@ -280,16 +367,16 @@ class OpenRecord:
         comment: str = "",
         *,
         turn: int | None = None,
-        reason: ReasonCode | None = None,
+        reason: str | None = None,
     ) -> SaveResult:
-        """Store a review of the record (or of ``turn``); raises when a rule refuses it."""
+        """Store a review of the record (or of ``turn``); a refusal comes back as a result
+        that is not ok, naming the rule."""
+        self._flush()
         result = self.session.review(decision, comment, turn_index=turn, reason=reason)
         if result.ok:
             doc = self._doc()
             assert doc.id is not None
-            self.verdicts = verdicts_of(self.store.reviews(doc.id), doc.turn_count)
-            if turn is not None:
-                self._judged.add(turn)
+            self._take_reviews(self.store.reviews(doc.id))
             self.verdicts_changed.emit(None)
         return result
 
@@ -337,6 +424,7 @@ class OpenRecord:
     def set_deleted(self, deleted: bool) -> SaveResult | None:
         """Soft-delete the open conversation (out of lists and exports) or restore it: one
         undoable step, like any other edit."""
+        self._flush()
         doc = self.session.document
         if doc is None or doc.deleted == deleted:
             return None
@@ -346,6 +434,7 @@ class OpenRecord:
     def add_turn(self, before: int) -> SaveResult | None:
         """An empty turn at ``before`` (at the latest before the final, segmentation turn),
         selected to be written."""
+        self._flush()
         doc = self.session.document
         if doc is None:
             return None
@@ -360,6 +449,7 @@ class OpenRecord:
         return doc is not None and doc.has_mask((turn, MaskLayer.FINAL))
 
     def remove_turn(self, turn: int) -> SaveResult | None:
+        self._flush()
         doc = self.session.document
         if doc is None or not 0 <= turn < doc.turn_count:
             return None
@@ -372,6 +462,7 @@ class OpenRecord:
 
     def move_turn(self, turn: int, step: int) -> SaveResult | None:
         """Move ``turn`` ``step`` places (-1 up, +1 down); it stays selected."""
+        self._flush()
         doc = self.session.document
         if doc is None:
             return None

@@ -46,6 +46,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from annotator.core.agreement import agreement_summary, review_pair
 from annotator.core.correction import latest_per_turn, proposed_mask, united
 from annotator.core.mask import Mask
 from annotator.core.metrics import DEFAULT_DILATION_RATIO, PairMetrics, aggregate
@@ -377,6 +378,9 @@ def _assemble(
             "agreement": "FINAL masks by different people: duplicate (image, focus) "
             "conversations, or one turn with FINAL masks from several authors",
             "delta_iou": "1 - IoU(latest proposal, final mask) on the target turn",
+            "double_review": "a second reviewer, blind to the first, on the records a second "
+            "review was asked for: turn-verdict agreement, Cohen's kappa, IoU of the target "
+            "masks each judged",
         },
         "counts": {
             "conversations": total,
@@ -396,6 +400,7 @@ def _assemble(
             "same_author_pairs": len(agreement) - len(counted),
             "pairs": agreement_rows,
         },
+        "double_review": double_review(store),
         "edits": {"summary": _edit_summary(edit_rows), "records": edit_rows},
         "text": _text_summary(text_rows) if options.text else None,
         "records": records,
@@ -452,3 +457,12 @@ def _text_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "overall": means(rows),
         "by_turn": {str(k): means(v) for k, v in sorted(by_turn.items())},
     }
+
+
+def double_review(store: Store) -> dict[str, Any]:
+    pairs = [
+        pair
+        for cid, turns, reviews in store.second_reviews()
+        if (pair := review_pair(cid, reviews, turns)) is not None
+    ]
+    return agreement_summary(pairs)

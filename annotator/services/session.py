@@ -19,7 +19,6 @@ from annotator.core.model import (
     Decision,
     HistoryEvent,
     MaskLayer,
-    ReasonCode,
     Review,
 )
 from annotator.core.status import ALLOWED, Status
@@ -35,6 +34,7 @@ class SaveResult:
 
 
 SAVED_NOTHING = SaveResult(True, "nothing to save")
+KEPT_APPROVED = SaveResult(True, "not changed: the record stays approved")
 
 
 @dataclass
@@ -63,6 +63,10 @@ class EditSession:
         self._records: OrderedDict[int, _OpenRecord] = OrderedDict()
         self._current: _OpenRecord | None = None
         self.save_listeners: list[Callable[[SaveResult], None]] = []
+        # Asked before an edit of an approved record (an edit sends it back to review); False
+        # leaves the record as it was. None lets edits through (scripts), storage still
+        # moves the record back to review.
+        self.confirm_edit_approved: Callable[[RecordDocument], bool] | None = None
 
     # -- opening ------------------------------------------------------------------------
     @property
@@ -134,14 +138,23 @@ class EditSession:
     def execute(self, command: Command) -> SaveResult:
         """Run ``command``, record it, save."""
         rec = self._require()
+        if not self._may_edit(rec.document):
+            return self._emit(KEPT_APPROVED)
         rec.history.push(command, rec.document)
         return self.save(events=[self._event(command)])
 
     def record(self, command: Command) -> SaveResult:
         """Record a command already applied live (a brush stroke drawn as the mouse moved)."""
         rec = self._require()
+        if not self._may_edit(rec.document):
+            command.undo(rec.document)
+            return self._emit(KEPT_APPROVED)
         rec.history.push(command, rec.document, applied=True)
         return self.save(events=[self._event(command)])
+
+    def _may_edit(self, doc: RecordDocument) -> bool:
+        ask = self.confirm_edit_approved
+        return doc.status != Status.APPROVED or ask is None or ask(doc)
 
     def undo(self) -> SaveResult:
         rec = self._require()
@@ -184,9 +197,13 @@ class EditSession:
             rec.unsaved_events = pending
             return self._emit(SaveResult(False, f"not saved: {exc}"))
         rec.unsaved_events = []
+        before = doc.status
         doc.rebase(stored)
+        if stored.status != before:  # e.g. an approved record edited goes back to review
+            doc.set_status(stored.status)
         rec.history.set_clean()
-        return self._emit(SaveResult(True, "saved", stored.revision))
+        message = "saved" if stored.status == before else f"saved; now {stored.status.value}"
+        return self._emit(SaveResult(True, message, stored.revision))
 
     def _emit(self, result: SaveResult) -> SaveResult:
         for listener in list(self.save_listeners):
@@ -208,7 +225,7 @@ class EditSession:
         comment: str = "",
         *,
         turn_index: int | None = None,
-        reason: ReasonCode | None = None,
+        reason: str | None = None,
     ) -> SaveResult:
         """Record a review (pending edits are saved first). A whole-record decision that changes
         the status goes on the undo history as a status change."""

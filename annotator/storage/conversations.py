@@ -10,12 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from annotator.core.errors import MaskError, NotFoundError, StorageError
+from annotator.core.fingerprint import record_fingerprint
 from annotator.core.model import Conversation, HistoryEvent, MaskAnnotation, Turn, utcnow
 from annotator.core.progress import Task
-from annotator.core.review_rules import check_approvable
+from annotator.core.review_rules import check_approvable, verdicts_of
 from annotator.core.status import Status, check_transition
 from annotator.core.turn_commands import SetDeleted
-from annotator.storage import correction, history
+from annotator.storage import correction, history, verdicts
 from annotator.storage import tables as t
 from annotator.storage.api_types import AddResult, ConflictError
 from annotator.storage.convert import (
@@ -281,9 +282,14 @@ def save(
     if current.revision != conv.revision:
         raise ConflictError(cid, conv.revision, current.revision)
     old_status, new_status = Status(current.status), Status(conv.status)
+    why = ""
+    if old_status == new_status == Status.APPROVED and _content_changed(conn, conv):
+        # An approval covers the content it saw: an edit sends the record back to review.
+        new_status, why = Status.IN_REVIEW, "edited after approval"
     check_transition(old_status, new_status)
+    stored_reviews = verdicts.load(conn, cid)
     if new_status == Status.APPROVED and old_status != Status.APPROVED:
-        check_approvable(conv)
+        check_approvable(conv, verdicts_of(stored_reviews, conv.turns))
     now = utcnow()
     updated = conn.execute(
         sa.update(t.conversations)
@@ -316,17 +322,20 @@ def save(
         )
     recorded = list(events)
     if new_status != old_status:
-        recorded.append(
-            HistoryEvent(
-                actor=actor,
-                action="status",
-                detail={"from": old_status.value, "to": new_status.value},
-                created_at=now,
-            )
-        )
+        detail = {"from": old_status.value, "to": new_status.value}
+        if why:
+            detail["why"] = why
+        recorded.append(HistoryEvent(actor=actor, action="status", detail=detail, created_at=now))
     history.record(conn, cid, recorded)
     correction.refresh(conn, cid)
-    return load_one(conn, cid)
+    saved = load_one(conn, cid)
+    verdicts.refresh_stale(conn, saved, stored_reviews)
+    return saved
+
+
+def _content_changed(conn: Connection, conv: Conversation) -> bool:
+    assert conv.id is not None
+    return record_fingerprint(load_one(conn, conv.id)) != record_fingerprint(conv)
 
 
 # -- soft delete -------------------------------------------------------------------------------

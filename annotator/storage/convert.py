@@ -18,7 +18,6 @@ from annotator.core.model import (
     MaskSource,
     Proposal,
     Provenance,
-    ReasonCode,
     Review,
     Turn,
 )
@@ -145,8 +144,13 @@ def review_values(conv_id: int, review: Review) -> dict[str, Any]:
         "decision": Decision(review.decision).value,
         "comment": review.comment,
         "turn_index": review.turn_index,
-        "reason": ReasonCode(review.reason).value if review.reason is not None else None,
+        "reason": review.reason,
         "created_at": review.created_at,
+        "fingerprint": review.fingerprint,
+        "turn_fingerprints": list(review.turn_fingerprints),
+        "judged_mask": None if review.judged_mask is None else review.judged_mask.to_rle(),
+        "resolved_by": review.resolved_by,
+        "resolved_at": review.resolved_at,
     }
 
 
@@ -156,9 +160,14 @@ def review_from_row(row: Row) -> Review:
         decision=Decision(row["decision"]),
         comment=row["comment"],
         turn_index=row["turn_index"],
-        reason=ReasonCode(row["reason"]) if row["reason"] is not None else None,
+        reason=row["reason"],
         created_at=row["created_at"],
         id=row["id"],
+        fingerprint=row["fingerprint"],
+        turn_fingerprints=tuple(row["turn_fingerprints"] or ()),
+        judged_mask=None if row["judged_mask"] is None else Mask.from_rle(row["judged_mask"]),
+        resolved_by=row["resolved_by"],
+        resolved_at=row["resolved_at"],
     )
 
 

@@ -17,6 +17,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from annotator.core.listing import ConversationSummary, ListQuery
+from annotator.core.model import Decision
+from annotator.core.review_rules import JUDGING
 from annotator.core.status import Status
 from annotator.storage import tables as t
 
@@ -71,6 +73,10 @@ def filters(query: ListQuery | None, dialect: str) -> list[ColumnElement[bool]]:
                 t.reviews.c.conversation_id == c.id, t.reviews.c.reviewer == query.reviewer
             )
         )
+    if query.queue == "stale":
+        out.append(c.stale_verdicts > 0)
+    elif query.queue == "second":
+        out.append(c.id.in_(awaiting_second_review()))
     if query.text:
         pattern = _like_pattern(query.text)
         in_focus = _contains(c.focus, pattern, dialect)
@@ -127,6 +133,7 @@ def _summary_select() -> sa.Select[Any]:
         c.last_reviewer,
         c.updated_at,
         c.correction_pixels,
+        c.stale_verdicts,
     ).join_from(t.conversations, t.images, t.images.c.id == c.image_id)
 
 
@@ -144,6 +151,7 @@ def _summaries(conn: Connection, rows: Sequence[Any]) -> list[ConversationSummar
             last_reviewer=r.last_reviewer,
             updated_at=r.updated_at,
             correction_pixels=r.correction_pixels,
+            stale_verdicts=r.stale_verdicts,
         )
         for r in rows
     ]
@@ -196,7 +204,9 @@ def count(conn: Connection, query: ListQuery) -> int:
     return int(conn.execute(stmt).scalar_one())
 
 
-def ids_after(conn: Connection, query: ListQuery | None, after_id: int, limit: int) -> list[int]:
+def ids_after(
+    conn: Connection, query: ListQuery | None, after_id: int, limit: int | None
+) -> list[int]:
     stmt = filtered(sa.select(c.id), query, conn.dialect.name)
     stmt = stmt.where(c.id > after_id).order_by(c.id).limit(limit)
     return list(conn.execute(stmt).scalars())
@@ -218,3 +228,18 @@ def flag_counts(conn: Connection, query: ListQuery | None) -> dict[str, int]:
         stmt = sa.select(f.code, sa.func.count(sa.distinct(f.conversation_id)))
     stmt = stmt.group_by(f.code).order_by(f.code)
     return {code: int(n) for code, n in conn.execute(stmt)}
+
+
+def awaiting_second_review() -> sa.Select[tuple[int]]:
+    """Conversations with a request for a second review that no other reviewer has judged
+    since."""
+    req, later = t.reviews.alias("req"), t.reviews.alias("later")
+    judged_since = sa.exists().where(
+        later.c.conversation_id == req.c.conversation_id,
+        later.c.id > req.c.id,
+        later.c.reviewer != req.c.reviewer,
+        later.c.decision.in_([d.value for d in JUDGING]),
+    )
+    return sa.select(req.c.conversation_id).where(
+        req.c.decision == Decision.REQUEST_SECOND.value, ~judged_since
+    )

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from annotator.core.model import Conversation, Decision, Proposal, Review
 from annotator.core.progress import Task
-from annotator.storage import conversations
+from annotator.storage import conversations, verdicts
 from annotator.storage import proposals as proposal_repo
 from annotator.storage import tables as t
 from annotator.storage.api_types import AddResult
@@ -39,6 +39,8 @@ def restore(
             continue
         for review in reviews:
             conn.execute(sa.insert(t.reviews).values(review_values(cid, review)))
+        if reviews:
+            verdicts.refresh_stale(conn, conversations.load_one(conn, cid), list(reviews))
         deciders = [r.reviewer for r in reviews if Decision(r.decision) != Decision.COMMENT]
         if deciders:  # the list column that reviews keep in step
             conn.execute(

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from annotator.core.review_rules import JUDGING
 from annotator.core.status import Status
 from annotator.storage import tables as t
 
@@ -29,15 +30,15 @@ def status_counts(conn: Connection) -> dict[str, int]:
 
 def collect(conn: Connection) -> dict[str, Any]:
     """conversations, turns, images, masks; by_status (:func:`status_counts`); by_reviewer
-    (conversations each person has reviewed, comments excluded); flagged (conversations with
-    at least one flag) and flags_by_code; deleted (soft-deleted conversations, counted nowhere
-    else)."""
+    (conversations each person has judged; comments and requests excluded); flagged
+    (conversations with at least one flag) and flags_by_code; deleted (soft-deleted
+    conversations, counted nowhere else)."""
     by_status = status_counts(conn)
     by_reviewer = {
         name: int(n)
         for name, n in conn.execute(
             sa.select(t.reviews.c.reviewer, sa.func.count(sa.distinct(t.reviews.c.conversation_id)))
-            .where(t.reviews.c.decision != "comment")
+            .where(t.reviews.c.decision.in_([d.value for d in JUDGING]))
             .group_by(t.reviews.c.reviewer)
             .order_by(t.reviews.c.reviewer)
         )

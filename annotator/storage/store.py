@@ -10,9 +10,20 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from annotator.core.listing import ConversationSummary, ImageSummary, ListQuery
-from annotator.core.model import Conversation, HistoryEvent, Image, Proposal, Review
+from annotator.core.model import Conversation, HistoryEvent, Image, Proposal, ReasonEntry, Review
 from annotator.core.progress import Task
-from annotator.storage import claims, conversations, history, images, listing, migrate, restore
+from annotator.storage import (
+    claims,
+    conversations,
+    history,
+    images,
+    listing,
+    migrate,
+    project_settings,
+    reasons,
+    restore,
+    verdicts,
+)
 from annotator.storage import proposals as proposal_repo
 from annotator.storage import reviews as review_repo
 from annotator.storage import stats as stats_repo
@@ -120,6 +131,11 @@ class Store:
         with read_transaction(self._engine) as conn:
             return listing.page_after(conn, query, after_id, limit)
 
+    def ids(self, query: ListQuery) -> list[int]:
+        """Every matching conversation id, ascending (one indexed query)."""
+        with read_transaction(self._engine) as conn:
+            return listing.ids_after(conn, query, 0, None)
+
     def count(self, query: ListQuery) -> int:
         with read_transaction(self._engine) as conn:
             return listing.count(conn, query)
@@ -160,6 +176,41 @@ class Store:
         with read_transaction(self._engine) as conn:
             conversations.require(conn, conv_id)
             return review_repo.load(conn, conv_id)
+
+    def second_reviews(self) -> list[tuple[int, int, list[Review]]]:
+        """(id, turn count, reviews) of the conversations a second review was asked for."""
+        with read_transaction(self._engine) as conn:
+            return verdicts.second_reviews(conn)
+
+    def resolve_comment(self, conv_id: int, review_id: int, *, actor: str) -> Review:
+        """Mark one entry of a comment thread resolved (with a history event)."""
+        with write_transaction(self._engine) as conn:
+            return review_repo.resolve(conn, conv_id, review_id, actor)
+
+    # -- the project's reason codes and settings -----------------------------------------
+    def reason_codes(self, *, include_retired: bool = False) -> list[ReasonEntry]:
+        with read_transaction(self._engine) as conn:
+            return reasons.load(conn, include_retired=include_retired)
+
+    def add_reason_code(self, code: str, label: str = "") -> ReasonEntry:
+        with write_transaction(self._engine) as conn:
+            return reasons.add(conn, code, label)
+
+    def rename_reason_code(self, code: str, label: str) -> ReasonEntry:
+        with write_transaction(self._engine) as conn:
+            return reasons.rename(conn, code, label)
+
+    def retire_reason_code(self, code: str, *, retired: bool = True) -> ReasonEntry:
+        with write_transaction(self._engine) as conn:
+            return reasons.set_retired(conn, code, retired)
+
+    def project_setting(self, key: str, default: Any = None) -> Any:
+        with read_transaction(self._engine) as conn:
+            return project_settings.get(conn, key, default)
+
+    def set_project_setting(self, key: str, value: Any) -> None:
+        with write_transaction(self._engine) as conn:
+            project_settings.put(conn, key, value)
 
     # -- proposals -----------------------------------------------------------------------------
     def add_proposals(self, conv_id: int, items: Sequence[Proposal]) -> list[int]:

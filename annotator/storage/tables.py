@@ -84,6 +84,8 @@ conversations = sa.Table(
     sa.Column("last_reviewer", sa.Text, nullable=True),
     sa.Column("correction_pixels", sa.Integer, nullable=True),
     sa.Column("deleted_at", UTCDateTime, nullable=True),  # soft delete: out of lists and exports
+    # Turn verdicts given on content that has changed since (core.review_rules.stale_turns).
+    sa.Column("stale_verdicts", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.CheckConstraint(
         "status IN ('draft', 'proposed', 'in_review', 'approved', 'rejected')", name="status"
     ),
@@ -197,7 +199,33 @@ reviews = sa.Table(
     sa.Column("turn_index", sa.Integer, nullable=True),
     sa.Column("reason", sa.String(32), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # What the review judged (core.fingerprint), computed from the stored content.
+    sa.Column("fingerprint", sa.String(64), nullable=False, default="", server_default=""),
+    sa.Column("turn_fingerprints", sa.JSON, nullable=False, default=list, server_default="[]"),
+    # The judged turn's verified mask (the target's for a whole-record review) as COCO RLE:
+    # what two reviewers' masks are compared by.
+    sa.Column("judged_mask", sa.JSON, nullable=True),
+    sa.Column("resolved_by", sa.Text, nullable=True),  # a comment marked resolved
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
     sa.Index("ix_reviews_reviewer_conversation", "reviewer", "conversation_id"),
+)
+
+# The project's reason codes for rejecting; a retired code is kept for the reviews that use it.
+reason_codes = sa.Table(
+    "reason_codes",
+    metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("retired_at", UTCDateTime, nullable=True),
+)
+
+# Project-wide settings every client obeys (e.g. blind-first review required), as JSON values.
+project_settings = sa.Table(
+    "project_settings",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
 )
 
 # A worker's hold on one conversation for one proposer version; a row past ``expires_at`` is

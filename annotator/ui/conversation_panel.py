@@ -48,6 +48,7 @@ class ConversationPanel(QScrollArea):
     turnReview = Signal(int, object, object)
     reshape = Signal(int, str)  # turn, what (see TurnCard.reshape)
     focusCommitted = Signal(str)
+    typing = Signal(bool)  # typed text waits to be committed (True) or is committed (False)
 
     def __init__(
         self, icons: Icons, colours: dict[str, str], parent: QWidget | None = None
@@ -96,11 +97,23 @@ class ConversationPanel(QScrollArea):
         self.selected = -1
 
     def commit_pending(self) -> None:
-        """Commit the text being typed (a card's editor or the focus) before an action that
-        moves turns: the editor commits when it loses focus, to the turn it shows now."""
+        """Commit the text being typed (a card's editor or the focus) before any other action
+        (a review, a shortcut, another record, a turn move): each editor commits to the turn it
+        shows now, and gives up focus so it commits nothing later to a turn that moved."""
+        for card in self.cards:
+            for editor in card.editors:
+                editor.commit_pending()
+        if self.focus_edit.isModified():
+            self.focus_edit.setModified(False)
+            self.focusCommitted.emit(self.focus_edit.text())
         widget = QApplication.focusWidget()
         if widget is not None and self.isAncestorOf(widget):
             widget.clearFocus()
+
+    def _typing_changed(self, _typing: bool) -> None:
+        self.typing.emit(
+            any(e.document().isModified() for card in self.cards for e in card.editors)
+        )
 
     def set_noise_warning(self, text: str) -> None:
         """A banner above the cards ("" hides it)."""
@@ -125,11 +138,16 @@ class ConversationPanel(QScrollArea):
             card.useProposal.connect(self.useProposal)
             card.review.connect(self.turnReview)
             card.reshape.connect(self.reshape)
+            for editor in card.editors:
+                editor.typing.connect(self._typing_changed)
             self._layout.insertWidget(self._layout.count() - 1, card)
             self._pool.append(card)
+        reasons = record.reason_codes()
         for i, card in enumerate(self._pool):
             card.setVisible(i < doc.turn_count)
             if i < doc.turn_count:
+                card.reason.set_entries(reasons)
+                card.set_reason(None)  # one record's choice never carries to the next
                 card.set_position(doc.turn_count)
                 card.question.setPlainText("")
                 card.draft.setPlainText("")
@@ -175,7 +193,8 @@ class ConversationPanel(QScrollArea):
                 )
             card.badges.setText(self._badges(doc, i, p, draft))
             self._show_diff(card, blind, record.known_diff(i))
-            card.verdict.setText(self._verdict(record.verdicts.get(i)))
+            card.verdict.setText(self._verdict(record.verdict(i)))
+            card.verdict.setToolTip(self._verdict_tip(record.verdict(i)))
 
     def _badges(self, doc: RecordDocument, i: int, p: Proposal | None, draft: str) -> str:
         c = self._colours
@@ -194,10 +213,24 @@ class ConversationPanel(QScrollArea):
     def _verdict(v: Verdict | None) -> str:
         if v is None:
             return ""
+        who = f"<small>{escape(v.reviewer)}</small>"
         if v.decision == Decision.APPROVE:
-            return f"<span style='color:#2ecc71'>✔ OK</span> <small>{escape(v.reviewer)}</small>"
-        reason = v.reason.value.replace("_", " ") if v.reason else "rejected"
-        return f"<span style='color:#e74c3c'>✘ {reason}</span> <small>{escape(v.reviewer)}</small>"
+            text = f"<span style='color:#2ecc71'>✔ OK</span> {who}"
+        else:
+            reason = escape(v.reason.replace("_", " ")) if v.reason else "rejected"
+            text = f"<span style='color:#e74c3c'>✘ {reason}</span> {who}"
+        if v.stale:
+            text += " <span style='color:#f5a623'>⚠ stale</span>"
+        return text
+
+    @staticmethod
+    def _verdict_tip(v: Verdict | None) -> str:
+        if v is None or not v.stale:
+            return ""
+        return (
+            f"{v.reviewer}'s verdict was given before this turn changed: judge the turn again "
+            "(approving the record is refused until then)"
+        )
 
     def show_diffs(self, record: OpenRecord) -> None:
         """Only the diff rows (they are computed after the record is on screen)."""

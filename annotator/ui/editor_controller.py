@@ -180,7 +180,9 @@ class EditorController(QObject):
         hidden = self.record.model_hidden(self.turn)
         for name, item in self._raster.items():
             visible = self._visible[name]
-            if name in ("proposal", "diff") and hidden:
+            # Blind-first hides what others made of the turn: the model's mask, the diff
+            # against it, and the imported draft.
+            if name in ("draft", "proposal", "diff") and hidden:
                 visible = False
             item.setVisible(visible)
             if name in self._outline:

@@ -1,6 +1,8 @@
 """File > Export: which format, which records (with how many there are: a choice that takes
-none is refused before anything is written), where to; and the summary shown afterwards
-(records, masks, what was left out, and how many polygon masks are lossy)."""
+none is refused before anything is written), whose masks and answers (final by default, draft,
+or a model's proposals; no source fills in for another), where to; and the summary shown
+afterwards (records, masks, how many were left out and why, and how many polygon masks are
+lossy)."""
 
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QFormLayout,
+    QLineEdit,
     QWidget,
 )
 
+from annotator.core.export_mask import FINAL, MaskChoice, MaskKind
 from annotator.core.export_report import ExportReport
 from annotator.core.status import Status
 from annotator.ui.form_footer import add_form_footer
@@ -32,6 +36,20 @@ FORMATS: tuple[tuple[ExportFormat, str, str], ...] = (
 )
 
 
+# The mask sources offered, as the Masks choice names them.
+MASK_SOURCES: tuple[tuple[MaskKind, str], ...] = (
+    (MaskKind.FINAL, "final (verified masks and answers)"),
+    (MaskKind.DRAFT, "draft (imported masks and answers)"),
+    (MaskKind.PROPOSAL, "proposal (each turn's latest)"),
+)
+
+
+def _mask_option(kind: str) -> str:
+    """How the summary's hint names another source: as this dialog offers it."""
+    label = next((text for k, text in MASK_SOURCES if k == kind), kind)
+    return f"Masks: {label.split(' (')[0]}"
+
+
 @dataclass(frozen=True)
 class ExportRequest:
     fmt: ExportFormat
@@ -39,6 +57,7 @@ class ExportRequest:
     status: Status | None = Status.APPROVED
     categories: Literal["focus", "single"] = "focus"
     polygons: bool = False
+    mask: MaskChoice = FINAL
 
 
 class ExportDialog(QDialog):
@@ -68,6 +87,18 @@ class ExportDialog(QDialog):
             count = "" if counts is None else f" ({counts.get(value, 0):,})"
             self.status.addItem(label + count, value)
         form.addRow("Records", self.status)
+        self.mask = QComboBox()
+        for kind, label in MASK_SOURCES:
+            self.mask.addItem(label, str(kind))
+        self.mask.setToolTip(
+            "Whose masks and answers are written. A record without them is left out and "
+            "counted with the reason; no other source fills in."
+        )
+        form.addRow("Masks", self.mask)
+        self.proposer = QLineEdit()
+        self.proposer.setPlaceholderText("any proposer")
+        self.proposer.setToolTip("Take only this proposer's proposals (e.g. miras)")
+        form.addRow("Proposer", self.proposer)
         self.categories = QComboBox()
         self.categories.addItem("one category per focus", "focus")
         self.categories.addItem("a single category", "single")
@@ -79,6 +110,7 @@ class ExportDialog(QDialog):
         self.problem, self.export_button = add_form_footer(self, form, "Export")
         self.fmt.currentIndexChanged.connect(lambda _i: self._format_changed())
         self.status.currentIndexChanged.connect(lambda _i: self._check_records())
+        self.mask.currentIndexChanged.connect(lambda _i: self._mask_changed())
         self._format_changed()
 
     def _check_records(self) -> None:
@@ -101,9 +133,21 @@ class ExportDialog(QDialog):
         self.categories.setEnabled(coco)
         self.polygons.setEnabled(coco)
         self.status.setEnabled(key != "corrections")
+        self.mask.setEnabled(key != "corrections")  # corrections pair proposals with finals
+        self._mask_changed()
         self.out.kind = "folder" if key == "labelme" else "save"
         self.out.filters = next(f for k, _, f in FORMATS if k == key) or "All files (*)"
         self._check_records()
+
+    def _mask_changed(self) -> None:
+        self.proposer.setEnabled(
+            self.mask.isEnabled() and self.mask.currentData() == MaskKind.PROPOSAL
+        )
+
+    def mask_choice(self) -> MaskChoice:
+        kind = MaskKind(self.mask.currentData())
+        name = self.proposer.text().strip() if kind == MaskKind.PROPOSAL else ""
+        return MaskChoice(kind, name or None)
 
     def request(self) -> ExportRequest:
         return ExportRequest(
@@ -112,6 +156,7 @@ class ExportDialog(QDialog):
             status=Status(self.status.currentData()) if self.status.currentData() else None,
             categories=self.categories.currentData(),
             polygons=self.polygons.isChecked(),
+            mask=self.mask_choice(),
         )
 
     def accept(self) -> None:
@@ -122,13 +167,13 @@ class ExportDialog(QDialog):
 
 
 def export_summary(report: ExportReport) -> tuple[str, str]:
-    """(message, detail) for the box shown after an export."""
+    """(message, detail) for the box shown after an export: the same one-line summary as the
+    command line's (how many matched, were written, and why the others were not)."""
     lines = [
         f"Wrote {report.records:,} record(s) with {report.annotations:,} mask(s) to",
         report.path,
+        f"Masks: {report.mask}. {report.summary(_mask_option)}.",
     ]
-    if report.skipped:
-        lines.append(f"{len(report.skipped):,} left out (see details).")
     if report.fidelity:
         lossy = report.lossy
         worst = min((f.iou for f in report.fidelity), default=1.0)
@@ -139,8 +184,14 @@ def export_summary(report: ExportReport) -> tuple[str, str]:
     detail = [
         f"conversation {i.conversation_id}"
         + (f", turn {i.turn_index + 1}" if i.turn_index is not None else "")
-        + f": {i.message}"
+        + f": left out ({i.reason}): {i.message}"
         for i in report.skipped
+    ]
+    detail += [
+        f"conversation {i.conversation_id}"
+        + (f", turn {i.turn_index + 1}" if i.turn_index is not None else "")
+        + f": {i.message}"
+        for i in report.notes
     ]
     detail += [
         f"conversation {f.conversation_id}, turn {f.turn_index + 1}: polygon IoU {f.iou:.4f}"

@@ -104,6 +104,7 @@ class FileJobs(QObject):
                     store,
                     request.out,
                     status=request.status,
+                    mask=request.mask,
                     categories=request.categories,
                     polygons=request.polygons,
                     task=task,
@@ -114,11 +115,12 @@ class FileJobs(QObject):
                     request.out,
                     fmt="miras" if request.fmt == "jsonl-miras" else "prist",
                     status=request.status,
+                    mask=request.mask,
                     task=task,
                 )
             if request.fmt == "labelme":
                 return export_job.export_labelme(
-                    store, request.out, status=request.status, task=task
+                    store, request.out, status=request.status, mask=request.mask, task=task
                 )
             from annotator.services.corrections_export import export_corrections
 

@@ -36,7 +36,7 @@ from annotator.ui.propose_actions import ProposeActions
 from annotator.ui.propose_controller import ProposeController
 from annotator.ui.record_browser import RecordBrowser
 from annotator.ui.record_flags_bar import RecordFlagsBar
-from annotator.ui.record_list import RecordListModel, ThumbnailCache
+from annotator.ui.record_list import CORRECTION_COLUMN, RecordListModel, ThumbnailCache
 from annotator.ui.record_prefetch import RecordPrefetcher
 from annotator.ui.record_queue import RecordQueue
 from annotator.ui.review_actions import ReviewActions
@@ -103,10 +103,16 @@ class MainWindow(QMainWindow):
         self.jobs = JobRunner(self)
         self.files = FileJobs(self, store, settings, self.jobs, self.resolver.add_root)
         self.dashboard = DashboardDock(self, store, self.jobs, self.show_records)
-        self.reviews = ReviewActions(
-            record, self.review, self.conversation, self.jobs.show_message, self._notify, self
-        )
         self.status = StatusLine(self.statusBar(), icons)
+        self.reviews = ReviewActions(
+            record,
+            self.review,
+            self.conversation,
+            self.status,
+            self.jobs.show_message,
+            self._notify,
+            self,
+        )
         self.proposing = ProposeActions(
             record,
             proposer,
@@ -180,6 +186,7 @@ class MainWindow(QMainWindow):
             },
         )
         self._connect()
+        self._show_blindness()
         restore_layout(self, self._layout, self.list_dock, self.conversation_dock)
         self.browser.apply_filters()
         self._learn_image_root()
@@ -230,11 +237,8 @@ class MainWindow(QMainWindow):
         c.textCommitted.connect(r.commit_text)
         c.useDraft.connect(r.use_draft)
         c.useProposal.connect(r.use_proposal)
-        c.turnReview.connect(self.reviews.turn_review)
         c.reshape.connect(self.authoring.reshape)
         c.focusCommitted.connect(r.set_focus)
-        self.review.decided.connect(self.reviews.decide)
-        self.review.historyRequested.connect(self.reviews.show_history)
         r.opened.connect(self._opened)
         r.reshaped.connect(lambda _none: self._show_record())
         r.turn_changed.connect(self._turn_changed)
@@ -259,6 +263,10 @@ class MainWindow(QMainWindow):
 
     def _notify(self, text: str) -> None:
         self.statusBar().showMessage(text, 4000)
+
+    def _show_blindness(self) -> None:
+        """A blind reviewer does not see the correction column (it measures the proposal)."""
+        self.browser.table.setColumnHidden(CORRECTION_COLUMN, self.record.blind)
 
     # -- the list -------------------------------------------------------------------------
     @property
@@ -314,6 +322,7 @@ class MainWindow(QMainWindow):
     def _opened(self, doc: RecordDocument) -> None:
         bundle = self.record.bundle
         assert bundle is not None and doc.id is not None
+        self.review.reset_for_record()
         self._show_record()
         self.record_flags.show_record(bundle.conversation, bundle.image_problem)
         if bundle.rgb is not None:
@@ -351,6 +360,8 @@ class MainWindow(QMainWindow):
         doc = self.session.document
         if doc is not None:
             self.review.set_status(doc.status, self.record.approve_blocker())
+            turn = self.record.turn
+            self.review.set_thread(turn, self.record.thread(None), self.record.thread(turn))
 
     def refresh_turn(self) -> None:
         """The selected turn's diff, the status and the cards, after a change."""
@@ -457,7 +468,7 @@ class MainWindow(QMainWindow):
         self.jobs.start("Adding the sample project…", work, done)
 
     def settings_dialog(self) -> None:
-        dialog = SettingsDialog(self.settings, self)
+        dialog = SettingsDialog(self.settings, self, blind_required=self.record.blind_required)
         if run_modal(dialog):
             self.apply_settings(dialog.result_settings())
 
@@ -469,6 +480,7 @@ class MainWindow(QMainWindow):
         self.proposer.configure()
         self.proposing.proposer_changed()
         self.record.set_blind(self.settings.blind_first)
+        self._show_blindness()
         self.statusBar().showMessage("Settings saved", 3000)
 
     # -- closing ------------------------------------------------------------------------

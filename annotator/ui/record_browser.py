@@ -69,6 +69,7 @@ _SHOWN_BY_DEFAULT = {0, 1, 2, 3, 6}  # reviewer, turns and id: header menu and t
 _DROP_ORDER = (7, 5, 4, 6, FLAG_COLUMN, 0, FLAG_COLUMN)
 FOCUS_MIN = 100
 DELETED = "deleted"  # the status filter's entry for soft-deleted records
+QUEUE_PREFIX = "queue:"  # the status filter's entries for review queues (ListQuery.queue)
 
 
 class FlagMarkerDelegate(QStyledItemDelegate):
@@ -115,6 +116,8 @@ class RecordBrowser(QWidget):
         self.status_filter.addItem("All statuses", None)
         for s in Status:
             self.status_filter.addItem(s.value.replace("_", " "), s.value)
+        self.status_filter.addItem("stale verdicts", QUEUE_PREFIX + "stale")
+        self.status_filter.addItem("awaiting 2nd review", QUEUE_PREFIX + "second")
         self.status_filter.addItem("deleted (to restore)", DELETED)
         self.flag_filter = QComboBox()
         self.flag_filter.setToolTip("Which records by their import flags")
@@ -251,9 +254,11 @@ class RecordBrowser(QWidget):
         status = self.status_filter.currentData()  # Qt gives enum data back as plain text
         flag = self.flag_filter.currentData()  # None, True / False (flagged or not), or a code
         deleted = status == DELETED
+        queue = status[len(QUEUE_PREFIX) :] if status and status.startswith(QUEUE_PREFIX) else None
         return ListQuery(
-            status=Status(status) if status and not deleted else None,
+            status=Status(status) if status and not deleted and not queue else None,
             deleted=deleted,
+            queue=queue,
             flagged=flag if isinstance(flag, bool) else None,
             flag_code=flag if isinstance(flag, str) else None,
             text=self.search.text().strip() or None,

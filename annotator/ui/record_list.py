@@ -35,6 +35,7 @@ from annotator.ui.task_runner import TaskRunner
 PAGE = 200
 THUMB = 48
 COLUMNS = ("", "Focus", "Status", "⚑", "Reviewer", "Turns", "Δ px", "ID")
+CORRECTION_COLUMN = COLUMNS.index("Δ px")
 COLUMN_TIPS = (
     "Image",
     "The conversation's focus (what the final mask shows)",
@@ -264,6 +265,11 @@ class RecordListModel(QAbstractTableModel):
             return flag_colour(s.flag_codes)
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = f"#{s.id}  {s.image_path}  ({s.image_width}×{s.image_height})\n{s.focus}"
+            if s.stale_verdicts:
+                tip += (
+                    f"\n⚠ {s.stale_verdicts} turn verdict(s) given before the turn changed: "
+                    "judge again"
+                )
             flags = self.flags_of(s)
             return f"{tip}\n{flags_text(flags)}" if flags else tip
         if role == Qt.ItemDataRole.UserRole:
@@ -290,7 +296,8 @@ class RecordListModel(QAbstractTableModel):
         if col == 1:
             return s.focus
         if col == 2:
-            return s.status.value.replace("_", " ")
+            status = s.status.value.replace("_", " ")
+            return f"{status} ⚠{s.stale_verdicts}" if s.stale_verdicts else status
         if col == 3:
             return flag_marker(s.flag_codes)
         if col == 4:

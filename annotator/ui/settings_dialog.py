@@ -35,7 +35,9 @@ def _form(tabs: QTabWidget, title: str) -> QFormLayout:
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, settings: Settings, parent: QWidget | None = None, *, blind_required: bool = False
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setMinimumWidth(620)
@@ -49,7 +51,10 @@ class SettingsDialog(QDialog):
         self.reviewer = QLineEdit(settings.reviewer)
         general.addRow("Reviewer name", self.reviewer)
         self.blind = QCheckBox("Hide the model's answer and mask until I have judged the turn")
-        self.blind.setChecked(settings.blind_first)
+        self.blind.setChecked(settings.blind_first or blind_required)
+        if blind_required:
+            self.blind.setEnabled(False)
+            self.blind.setToolTip("This project requires blind-first review of everyone")
         general.addRow("Blind-first review", self.blind)
         self.images_dir = PathField("folder", "Images folder", text=settings.images_dir)
         general.addRow("Images folder", self.images_dir)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from html import escape
 
 from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QFocusEvent, QKeyEvent, QMouseEvent, QResizeEvent
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QMouseEvent, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotator.core.model import Decision, ReasonCode
+from annotator.core.model import Decision, ReasonEntry
 from annotator.ui.icons import Icons
 
 MAX_EDIT_HEIGHT = 200
@@ -31,9 +31,11 @@ class CommitTextEdit(QPlainTextEdit):
     """Grows with its text; emits ``committed`` when focus leaves or on Ctrl+Enter."""
 
     committed = Signal(str)
+    typing = Signal(bool)  # True: typed text not committed yet
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.document().modificationChanged.connect(self.typing)
         self.setTabChangesFocus(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -60,20 +62,56 @@ class CommitTextEdit(QPlainTextEdit):
             self._fit()
 
     def focusOutEvent(self, event: QFocusEvent) -> None:
-        self.committed.emit(self.toPlainText())
+        self._commit()
         super().focusOutEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
             event.modifiers() & Qt.KeyboardModifier.ControlModifier
         ):
-            self.committed.emit(self.toPlainText())
+            self._commit()
             return
         super().keyPressEvent(event)
+
+    def _commit(self) -> None:
+        self.document().setModified(False)
+        self.committed.emit(self.toPlainText())
 
     def set_text_quietly(self, text: str) -> None:
         if self.toPlainText() != text and not self.hasFocus():
             self.setPlainText(text)
+            self.document().setModified(False)
+
+    def commit_pending(self) -> None:
+        """Commit what is typed before another action runs."""
+        if self.document().isModified():
+            self._commit()
+
+
+class ReasonBox(QComboBox):
+    """The project's reason codes, starting unchosen; the mouse wheel scrolls the page past it
+    instead of changing the reason unless the box has been clicked into."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.set_entries([])
+
+    def set_entries(self, entries: list[ReasonEntry]) -> None:
+        chosen = self.currentData()
+        self.blockSignals(True)
+        self.clear()
+        self.addItem("reason…", None)
+        for e in entries:
+            self.addItem(e.label, e.code)
+        self.setCurrentIndex(max(0, self.findData(chosen)) if chosen else 0)
+        self.blockSignals(False)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()
 
 
 def _wrapping_label(name: str) -> QLabel:
@@ -90,7 +128,7 @@ class TurnCard(QFrame):
     textCommitted = Signal(int, str, str)
     useDraft = Signal(int)
     useProposal = Signal(int)
-    review = Signal(int, object, object)  # turn, Decision, ReasonCode | None
+    review = Signal(int, object, object)  # turn, Decision, reason code (str) | None
     reshape = Signal(int, str)  # turn, "up" | "down" | "add_before" | "remove"
 
     def __init__(self, index: int, icons: Icons, parent: QWidget | None = None) -> None:
@@ -208,10 +246,8 @@ class TurnCard(QFrame):
         self.reject_button.clicked.connect(
             lambda: self.review.emit(self.index, Decision.REJECT, self.reason_code())
         )
-        self.reason = QComboBox()
-        for code in ReasonCode:
-            self.reason.addItem(code.value.replace("_", " "), code.value)
-        self.reason.setToolTip("Why the turn is rejected")
+        self.reason = ReasonBox()
+        self.reason.setToolTip("Why the turn is rejected (asked for when none is chosen)")
         self.reason.setMinimumContentsLength(6)
         self.reason.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
@@ -221,6 +257,7 @@ class TurnCard(QFrame):
         judge.addWidget(self.reject_button)
         judge.addWidget(self.reason, 1)
         lay.addLayout(judge)
+        self.editors = (self.question, self.draft, self.final)
         for child in (self.question, self.final, self.draft, self.proposal):
             child.installEventFilter(self)
 
@@ -255,12 +292,13 @@ class TurnCard(QFrame):
             self.clicked.emit(self.index)
         return False
 
-    def reason_code(self) -> ReasonCode:
-        """The chosen reason (Qt hands enum item data back as plain strings)."""
-        return ReasonCode(self.reason.currentData())
+    def reason_code(self) -> str | None:
+        """The chosen reason code; None until one is chosen."""
+        data = self.reason.currentData()
+        return str(data) if data else None
 
-    def set_reason(self, code: ReasonCode) -> None:
-        self.reason.setCurrentIndex(self.reason.findData(code.value))
+    def set_reason(self, code: str | None) -> None:
+        self.reason.setCurrentIndex(max(0, self.reason.findData(code)) if code else 0)
 
     def set_position(self, count: int) -> None:
         """Turn ``index`` of ``count``: the last is the target; the ends cannot move further."""

@@ -131,6 +131,14 @@ def footnotes(report: dict[str, Any]) -> list[str]:
             f"Answers vs verified answers ({o['n']} turns): BLEU-4 {o['bleu4']:.3f}, "
             f"ROUGE-L {o['rouge_l']:.3f}."
         )
+    double = report.get("double_review")
+    if double and double["pairs"]:
+        kappa, agree, m = double["cohen_kappa"], double["verdict_agreement"], double["mask_iou"]
+        lines.append(
+            f"Double review ({double['pairs']} records, {double['turn_verdicts']} turn "
+            f"verdicts): agreement {_maybe(agree)}, Cohen's κ {_maybe(kappa)}, target mask IoU "
+            f"{_maybe(m['mean'])} over {m['n']}."
+        )
     if report["skipped"]:
         lines.append(
             "Not evaluated: "
@@ -138,3 +146,7 @@ def footnotes(report: dict[str, Any]) -> list[str]:
             + "."
         )
     return lines
+
+
+def _maybe(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
