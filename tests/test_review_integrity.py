@@ -119,6 +119,10 @@ def test_blind_first_is_per_reviewer(store: Store) -> None:
     assert second.model_hidden(2) and second.hidden == {0, 1, 2}
     assert second.verdict(2) is None and second.verdicts[2].reviewer == "ana"
     assert second.thread(1) == [] and second.thread(2) == []
+    # Why Approve is off must not name ana's rejection either.
+    assert second.approve_blocker() == (
+        "Cannot approve: judge every turn first (blind review): turns 1, 2, 3"
+    )
     assert second.review(Decision.APPROVE, turn=2).ok
     assert not second.model_hidden(2) and second.verdict(2) is not None
     assert [r.comment for r in second.thread(2)] == ["handle missing"]

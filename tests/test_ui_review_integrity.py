@@ -81,7 +81,7 @@ def test_editing_an_approved_record_warns_then_sends_it_back(
     card = w.conversation.cards[doc.target_turn]
     assert "stale" in card.verdict.text() and "judge the turn again" in card.verdict.toolTip()
     assert "stale" not in w.conversation.cards[0].verdict.text()
-    assert "⚠1" in w.model.data(w.model.index(0, 2))
+    assert w.model.data(w.model.index(0, 2)) == "⚠1 in review"
     assert "Cannot approve" in w.review.approve.toolTip() and not w.review.approve.isEnabled()
 
 

@@ -205,6 +205,13 @@ class OpenRecord:
         doc = self.session.document
         if doc is None:
             return ["no record is open"]
+        hidden = sorted(self.hidden)
+        if hidden:
+            # Naming another reviewer's verdict would unblind it: a blind reviewer judges
+            # every turn before the record.
+            turns = ", ".join(str(t + 1) for t in hidden)
+            noun = "turns" if len(hidden) > 1 else "turn"
+            return [f"judge every turn first (blind review): {noun} {turns}"]
         return approve_blockers(doc.conversation, self.verdicts)
 
     def approve_blocker(self) -> str:

@@ -274,7 +274,10 @@ def save(
     cid = conv.id
     current = conn.execute(
         sa.select(
-            t.conversations.c.status, t.conversations.c.revision, t.conversations.c.focus
+            t.conversations.c.status,
+            t.conversations.c.revision,
+            t.conversations.c.focus,
+            t.conversations.c.stale_verdicts,
         ).where(t.conversations.c.id == cid)
     ).first()
     if current is None:
@@ -329,7 +332,8 @@ def save(
     history.record(conn, cid, recorded)
     correction.refresh(conn, cid)
     saved = load_one(conn, cid)
-    verdicts.refresh_stale(conn, saved, stored_reviews)
+    if stored_reviews or current.stale_verdicts:
+        verdicts.refresh_stale(conn, saved, stored_reviews)
     return saved
 
 

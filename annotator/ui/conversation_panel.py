@@ -193,8 +193,10 @@ class ConversationPanel(QScrollArea):
                 )
             card.badges.setText(self._badges(doc, i, p, draft))
             self._show_diff(card, blind, record.known_diff(i))
-            card.verdict.setText(self._verdict(record.verdict(i)))
-            card.verdict.setToolTip(self._verdict_tip(record.verdict(i)))
+            verdict = record.verdict(i)
+            card.verdict.setText(self._verdict(verdict))
+            card.verdict.setToolTip(self._verdict_tip(verdict))
+            card.verdict.setVisible(verdict is not None)
 
     def _badges(self, doc: RecordDocument, i: int, p: Proposal | None, draft: str) -> str:
         c = self._colours

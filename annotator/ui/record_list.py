@@ -297,7 +297,7 @@ class RecordListModel(QAbstractTableModel):
             return s.focus
         if col == 2:
             status = s.status.value.replace("_", " ")
-            return f"{status} ⚠{s.stale_verdicts}" if s.stale_verdicts else status
+            return f"⚠{s.stale_verdicts} {status}" if s.stale_verdicts else status
         if col == 3:
             return flag_marker(s.flag_codes)
         if col == 4:

@@ -11,6 +11,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -65,16 +66,18 @@ class ReviewPanel(QFrame):
         self.thread = QListWidget()
         self.thread.setObjectName("commentThread")
         self.thread.setWordWrap(True)
-        self.thread.setMaximumHeight(130)
+        self.thread.setSpacing(2)
+        self.thread.setAlternatingRowColors(True)  # entries of several lines stay apart
+        self.thread.setMaximumHeight(110)
         self.thread.setToolTip("Comments on the record and on the selected turn")
         self.thread.currentItemChanged.connect(lambda *_: self._thread_selection())
         lay.addWidget(self.thread)
+        self.comment = QLineEdit()
+        self.comment.setPlaceholderText("Comment (Enter posts it; also sent with a decision)")
+        self.comment.returnPressed.connect(self._comment)
+        lay.addWidget(self.comment)
         talk = QHBoxLayout()
         talk.setSpacing(6)
-        self.comment = QLineEdit()
-        self.comment.setPlaceholderText("Comment (also sent with a decision)")
-        self.comment.returnPressed.connect(self._comment)
-        talk.addWidget(self.comment, 1)
         self.on_turn = QCheckBox("on turn")
         self.on_turn.setToolTip("Comment on the selected turn rather than the record")
         talk.addWidget(self.on_turn)
@@ -86,8 +89,9 @@ class ReviewPanel(QFrame):
         self.resolve.setEnabled(False)
         self.resolve.clicked.connect(self._resolve)
         talk.addWidget(self.resolve)
+        talk.addStretch(1)
         lay.addLayout(talk)
-        row = QHBoxLayout()
+        row = QGridLayout()  # two by two: four labels do not fit a narrow dock in one row
         row.setSpacing(6)
         self.approve = QPushButton(icons.get("mdi6.check-bold", "#ffffff"), "Approve")
         self.approve.setObjectName("approveButton")
@@ -98,17 +102,25 @@ class ReviewPanel(QFrame):
         self.reopen.setToolTip("Reopen the record for review: asks why")
         self.second = QPushButton(icons.get("mdi6.account-multiple-check-outline"), "2nd review")
         self.second.setToolTip("Queue the record for a second reviewer, blind to your verdicts")
-        for button, decision in (
-            (self.approve, Decision.APPROVE),
-            (self.reject, Decision.REJECT),
-            (self.reopen, Decision.REOPEN),
-            (self.second, Decision.REQUEST_SECOND),
+        for n, (button, decision) in enumerate(
+            (
+                (self.approve, Decision.APPROVE),
+                (self.reject, Decision.REJECT),
+                (self.reopen, Decision.REOPEN),
+                (self.second, Decision.REQUEST_SECOND),
+            )
         ):
             button.setMinimumWidth(60)
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             button.clicked.connect(lambda _=False, d=decision: self._decide(d))
-            row.addWidget(button)
+            row.addWidget(button, n // 2, n % 2)
         lay.addLayout(row)
+        self.blocker = QLabel()  # why Approve is off, without hovering it
+        self.blocker.setObjectName("ruleText")
+        self.blocker.setTextFormat(Qt.TextFormat.PlainText)
+        self.blocker.setWordWrap(True)
+        self.blocker.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        lay.addWidget(self.blocker)
 
     def _decide(self, decision: Decision) -> None:
         self.decided.emit(decision, self.comment_text())
@@ -182,6 +194,8 @@ class ReviewPanel(QFrame):
                 button.clearFocus()
             button.setEnabled(enabled)
         self.approve.setToolTip("Approve the record (Ctrl+Return)" if can_approve else blocker)
+        self.blocker.setText(f"⚠ {blocker}" if blocker and not terminal else "")
+        self.blocker.setVisible(bool(blocker) and not terminal)
 
     def comment_text(self) -> str:
         return self.comment.text().strip()

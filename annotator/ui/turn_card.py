@@ -151,9 +151,6 @@ class TurnCard(QFrame):
         self.badges.setWordWrap(True)  # narrow dock: the badges take a second line
         self.badges.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         head.addWidget(self.badges, 1)
-        self.verdict = QLabel()
-        self.verdict.setObjectName("verdict")
-        head.addWidget(self.verdict)
         self.shape_buttons: dict[str, QToolButton] = {}
         for what, icon, tip in (
             ("up", "mdi6.arrow-up", "Move this turn up (Alt+Up)"),
@@ -170,6 +167,8 @@ class TurnCard(QFrame):
             head.addWidget(button)
             self.shape_buttons[what] = button
         lay.addLayout(head)
+        self.verdict = _wrapping_label("verdict")  # its own row: the head has no room to spare
+        lay.addWidget(self.verdict)
         self.rules = _wrapping_label("ruleText")  # the PRIST rules this turn breaks
         self.rules.setVisible(False)
         lay.addWidget(self.rules)
