@@ -3,6 +3,7 @@ real PRIST test split with every kind of flagged record planted in it."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections import defaultdict
@@ -12,6 +13,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image as PILImage
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 
 from annotator.core.model import FlagCode
 
@@ -243,3 +246,28 @@ def finalize(conversations: list, seed: int = 0) -> list:
         status = Status.APPROVED if drafts and cid % 3 else Status.IN_REVIEW
         out.append(replace(conv, id=int(cid), turns=tuple(turns), status=status))
     return out
+
+
+def quiet_coco(path: Path) -> COCO:
+    with contextlib.redirect_stdout(io.StringIO()):
+        return COCO(str(path))
+
+
+def ap_against_itself(gt: COCO) -> float:
+    """COCOeval of the file's annotations as detections (score 1.0) against themselves."""
+    results = [
+        {
+            "image_id": a["image_id"],
+            "category_id": a["category_id"],
+            "segmentation": gt.annToRLE(a),
+            "score": 1.0,
+        }
+        for a in gt.dataset["annotations"]
+    ]
+    with contextlib.redirect_stdout(io.StringIO()):
+        dt = gt.loadRes(results)
+        ev = COCOeval(gt, dt, "segm")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return float(ev.stats[0])

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_io import build_prist_workspace
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
+from fixtures_io import ap_against_itself, build_prist_workspace, quiet_coco
 
 from annotator.cli import main
 from annotator.core.mask import Mask
@@ -110,30 +108,6 @@ def _drafts(db: Path) -> dict[int, Mask]:
     return out
 
 
-def _quiet_coco(path: Path) -> COCO:
-    with contextlib.redirect_stdout(io.StringIO()):
-        return COCO(str(path))
-
-
-def _ap_against_itself(gt: COCO) -> float:
-    """COCOeval of the file's annotations as detections (score 1.0) against themselves."""
-    results = [
-        {
-            "image_id": a["image_id"],
-            "category_id": a["category_id"],
-            "segmentation": gt.annToRLE(a),
-            "score": 1.0,
-        }
-        for a in gt.dataset["annotations"]
-    ]
-    with contextlib.redirect_stdout(io.StringIO()):
-        ev = COCOeval(gt, gt.loadRes(results), "segm")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return float(ev.stats[0])
-
-
 def _lines(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
 
@@ -182,7 +156,7 @@ def test_final_of_fresh_drafts_writes_nothing_and_says_why(
         "use --mask draft for the imported masks"
     )
     if fmt == "coco":
-        assert _quiet_coco(out).dataset["annotations"] == []
+        assert quiet_coco(out).dataset["annotations"] == []
     elif fmt == "labelme":
         assert not list(out.rglob("*.json"))
     else:
@@ -214,7 +188,7 @@ def test_draft_coco_is_read_back_by_pycocotools_and_scores_ap_1(
     missing = RECORDS - len(drafts)
     assert report["skipped"] == ({"no_draft_mask": missing} if missing else {})
     assert "use --mask" not in report["summary"]  # no other source has masks for them
-    gt = _quiet_coco(out)
+    gt = quiet_coco(out)
     assert gt.dataset["info"]["mask_source"] == "draft"
     last = {c.id: len(c.turns) - 1 for c in _convs(imported)}
     anns = gt.dataset["annotations"]
@@ -224,7 +198,7 @@ def test_draft_coco_is_read_back_by_pycocotools_and_scores_ap_1(
         want = drafts[a["conversation_id"]]
         np.testing.assert_array_equal(gt.annToMask(a).astype(bool), want.to_array())
         assert a["area"] == want.area
-    assert _ap_against_itself(gt) == pytest.approx(1.0)
+    assert ap_against_itself(gt) == pytest.approx(1.0)
 
 
 def test_draft_jsonl_miras_and_labelme_write_the_imported_masks_and_answers(
@@ -274,11 +248,11 @@ def test_final_writes_verified_masks_and_answers_never_drafts(db: Path, tmp_path
     coco = tmp_path / "final.json"
     report = _export(db, "coco", coco)
     assert report["written"] == 2 and report["skipped"] == {"no_final_mask": RECORDS - 2}
-    gt = _quiet_coco(coco)
+    gt = quiet_coco(coco)
     for ann in gt.dataset["annotations"]:
         got = gt.annToMask(ann).astype(bool)
         np.testing.assert_array_equal(got, finals[ann["conversation_id"]].to_array())
-    assert _ap_against_itself(gt) == pytest.approx(1.0)
+    assert ap_against_itself(gt) == pytest.approx(1.0)
 
     # JSONL writes answers: the record with draft answers left is out, not filled with them.
     out = tmp_path / "final.jsonl"
@@ -409,7 +383,7 @@ def test_proposal_sources_take_the_latest_proposal_of_the_named_proposer(
     def coco(source: str) -> tuple[dict, dict[int, np.ndarray]]:
         out = tmp_path / f"{source.replace(':', '-')}.json"
         report = _export(db, "coco", out, "--mask", source)
-        gt = _quiet_coco(out)
+        gt = quiet_coco(out)
         return report, {
             ann["conversation_id"]: gt.annToMask(ann).astype(bool)
             for ann in gt.dataset["annotations"]

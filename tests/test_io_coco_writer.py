@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_io import build_prist_workspace, finalize, ring_mask
+from fixtures_io import ap_against_itself, build_prist_workspace, finalize, quiet_coco, ring_mask
 from pycocotools import mask as mask_utils
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 from annotator.core.errors import Cancelled
 from annotator.core.export_mask import DRAFT
@@ -38,30 +34,6 @@ def final_masks(convs: list) -> dict[tuple[int, int], Mask]:
         for a in t.layer(MaskLayer.FINAL)
         if not a.mask.is_empty
     }
-
-
-def quiet_coco(path: Path) -> COCO:
-    with contextlib.redirect_stdout(io.StringIO()):
-        return COCO(str(path))
-
-
-def ap_against_itself(gt: COCO) -> float:
-    results = [
-        {
-            "image_id": a["image_id"],
-            "category_id": a["category_id"],
-            "segmentation": gt.annToRLE(a),
-            "score": 1.0,
-        }
-        for a in gt.dataset["annotations"]
-    ]
-    with contextlib.redirect_stdout(io.StringIO()):
-        dt = gt.loadRes(results)
-        ev = COCOeval(gt, dt, "segm")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return float(ev.stats[0])
 
 
 @pytest.mark.parametrize("polygons", [False, True])

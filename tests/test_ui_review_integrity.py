@@ -23,8 +23,9 @@ from annotator.ui.reason_dialog import ReasonDialog
 pytest_plugins = ["tests.fixtures_ui"]
 
 
-def _approved_window(sample_db: Path, make_app: Any, who: str = "ada") -> Any:
-    parts = make_app(sample_db, settings=Settings(reviewer=who))
+def _ready_to_approve(sample_db: Path, make_app: Any) -> Any:
+    """The first record, its draft mask and answers taken as verified."""
+    parts = make_app(sample_db, settings=Settings(reviewer="ada"))
     w = parts.window
     w.select_row(0)
     doc = parts.session.document
@@ -32,8 +33,13 @@ def _approved_window(sample_db: Path, make_app: Any, who: str = "ada") -> Any:
     w.record.take_draft_mask()
     for t in range(doc.turn_count):
         w.record.use_draft(t)
-    w.reviews.decide(Decision.APPROVE, "")
-    assert doc.status == Status.APPROVED
+    return parts
+
+
+def _approved_window(sample_db: Path, make_app: Any) -> Any:
+    parts = _ready_to_approve(sample_db, make_app)
+    parts.window.reviews.decide(Decision.APPROVE, "")
+    assert parts.session.document.status == Status.APPROVED
     return parts
 
 
@@ -189,14 +195,8 @@ def test_a_second_blind_reviewer_sees_nothing_of_the_first(sample_db: Path, make
 
 
 def test_no_action_runs_ahead_of_typed_text(sample_db: Path, make_app: Any, qtbot: Any) -> None:
-    parts = make_app(sample_db, settings=Settings(reviewer="ada"))
-    w = parts.window
-    w.select_row(0)
-    doc = parts.session.document
-    w.record.select_turn(doc.target_turn)
-    w.record.take_draft_mask()
-    for t in range(doc.turn_count):
-        w.record.use_draft(t)
+    parts = _ready_to_approve(sample_db, make_app)
+    w, doc = parts.window, parts.session.document
     editor = w.conversation.cards[0].final
     editor.setFocus()
     qtbot.waitUntil(editor.hasFocus)
