@@ -123,8 +123,8 @@ class OpenRecord:
         record open before are saved first)."""
         if self.session.document is not None:
             self._flush()
-        if self.session.document is not None and self.session.is_dirty:
-            self.session.save()
+            if self.session.is_dirty:
+                self.session.save()
         conv = bundle.conversation
         assert conv.id is not None
         self.bundle = bundle

@@ -8,9 +8,10 @@ from dataclasses import replace
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from annotator.core.correction import united
 from annotator.core.errors import NotFoundError, WorkflowError
 from annotator.core.fingerprint import record_fingerprint, turn_fingerprint
-from annotator.core.mask import Mask, union
+from annotator.core.mask import Mask
 from annotator.core.model import (
     Conversation,
     Decision,
@@ -53,9 +54,7 @@ def bind(conv: Conversation, review: Review) -> Review:
 
 def _final(turn: Turn, conv: Conversation) -> Mask | None:
     masks = [m.mask for m in turn.layer(MaskLayer.FINAL)]
-    if not masks:
-        return None
-    return masks[0] if len(masks) == 1 else union(masks, conv.image.height, conv.image.width)
+    return united(masks, conv.image.height, conv.image.width) if masks else None
 
 
 def add(conn: Connection, conv_id: int, review: Review) -> Conversation:
