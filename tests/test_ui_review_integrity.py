@@ -228,3 +228,21 @@ def test_the_wheel_scrolls_past_a_reason_box(sample_db: Path, make_app: Any) -> 
     )
     QApplication.sendEvent(box, event)
     assert box.currentData() is None
+
+
+def test_switching_records_commits_typed_text_first(
+    sample_db: Path, make_app: Any, qtbot: Any
+) -> None:
+    parts = make_app(sample_db)
+    w = parts.window
+    w.select_row(0)
+    first = parts.session.document.id
+    editor = w.conversation.cards[0].question
+    editor.setFocus()
+    qtbot.waitUntil(editor.hasFocus)
+    editor.selectAll()
+    qtbot.keyClicks(editor, "Which patch is on the left sleeve?")
+    w.select_row(1)
+    assert parts.session.document.id != first
+    stored = parts.store.get_conversation(first)
+    assert stored.turns[0].question == "Which patch is on the left sleeve?"

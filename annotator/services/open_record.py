@@ -105,7 +105,8 @@ class OpenRecord:
     def document(self) -> RecordDocument | None:
         return self.session.document
 
-    def _flush(self) -> None:
+    def flush_pending(self) -> None:
+        """Run the ``before_action`` hooks (the app commits the text being typed)."""
         for hook in list(self.before_action):
             hook()
 
@@ -122,7 +123,7 @@ class OpenRecord:
         """Open the record ``bundle`` was read for, on its target turn (pending edits of the
         record open before are saved first)."""
         if self.session.document is not None:
-            self._flush()
+            self.flush_pending()
             if self.session.is_dirty:
                 self.session.save()
         conv = bundle.conversation
@@ -276,7 +277,7 @@ class OpenRecord:
         a clean working copy then follows the stored status."""
         if noise:
             self.noise_versions.update(p.proposer_version for p in proposals)
-        self._flush()
+        self.flush_pending()
         doc = self.session.document
         is_open = doc is not None and doc.id == conv_id
         if is_open and self.session.is_dirty:
@@ -378,7 +379,7 @@ class OpenRecord:
     ) -> SaveResult:
         """Store a review of the record (or of ``turn``); a refusal comes back as a result
         that is not ok, naming the rule."""
-        self._flush()
+        self.flush_pending()
         result = self.session.review(decision, comment, turn_index=turn, reason=reason)
         if result.ok:
             doc = self._doc()
@@ -431,7 +432,7 @@ class OpenRecord:
     def set_deleted(self, deleted: bool) -> SaveResult | None:
         """Soft-delete the open conversation (out of lists and exports) or restore it: one
         undoable step, like any other edit."""
-        self._flush()
+        self.flush_pending()
         doc = self.session.document
         if doc is None or doc.deleted == deleted:
             return None
@@ -441,7 +442,7 @@ class OpenRecord:
     def add_turn(self, before: int) -> SaveResult | None:
         """An empty turn at ``before`` (at the latest before the final, segmentation turn),
         selected to be written."""
-        self._flush()
+        self.flush_pending()
         doc = self.session.document
         if doc is None:
             return None
@@ -456,7 +457,7 @@ class OpenRecord:
         return doc is not None and doc.has_mask((turn, MaskLayer.FINAL))
 
     def remove_turn(self, turn: int) -> SaveResult | None:
-        self._flush()
+        self.flush_pending()
         doc = self.session.document
         if doc is None or not 0 <= turn < doc.turn_count:
             return None
@@ -469,7 +470,7 @@ class OpenRecord:
 
     def move_turn(self, turn: int, step: int) -> SaveResult | None:
         """Move ``turn`` ``step`` places (-1 up, +1 down); it stays selected."""
-        self._flush()
+        self.flush_pending()
         doc = self.session.document
         if doc is None:
             return None

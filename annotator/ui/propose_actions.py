@@ -53,6 +53,7 @@ class ProposeActions(QObject):
         doc = self._record.document
         if doc is None:
             return
+        self._record.flush_pending()  # the model sees the texts as typed
         if not self._proposer.configured:
             self._show_message(
                 QMessageBox.Icon.Information,
