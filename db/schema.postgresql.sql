@@ -97,6 +97,7 @@ CREATE TABLE proposals (
 	scores JSON NOT NULL,
 	elapsed_s FLOAT NOT NULL,
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	detail JSON DEFAULT '{}' NOT NULL,
 	CONSTRAINT pk_proposals PRIMARY KEY (id),
 	CONSTRAINT fk_proposals_conversation_id_conversations FOREIGN KEY(conversation_id) REFERENCES conversations (id) ON DELETE CASCADE
 );

@@ -20,6 +20,11 @@ from typing import Any
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from annotator.bench import vlm_propose_bench
+
+    p.add_argument(
+        "--proposer", default="miras", choices=("miras", "vlm"), help="which proposer (miras)"
+    )
     p.add_argument("--checkpoint", default=None, help="MIRAS checkpoint directory")
     p.add_argument(
         "--full-size-random",
@@ -36,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="PRIST JSON for the questions (default: the sample project's)",
     )
     p.add_argument("--image-size", default="640x480", help="WxH of the test image")
+    vlm_propose_bench.add_arguments(p)
 
 
 def _dialogues(path: Path | None, n: int) -> list[list[tuple[str, str]]]:
@@ -57,6 +63,10 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.proposer == "vlm":
+        from annotator.bench import vlm_propose_bench
+
+        return vlm_propose_bench.run(args)
     import numpy as np
 
     from annotator.proposers.base import TurnRequest, history_for

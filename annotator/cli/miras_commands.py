@@ -126,8 +126,30 @@ def _proposer_arguments(p: argparse.ArgumentParser, *, remote: bool = True) -> N
     p.add_argument("--checkpoint", default=None, help="model checkpoint directory (miras)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
     if remote:
-        p.add_argument("--url", default=None, help="server address (remote), e.g. http://gpu:8765")
-        p.add_argument("--timeout", type=float, default=None, help="seconds per request (remote)")
+        p.add_argument(
+            "--url", default=None, help="server address (remote, vlm), e.g. http://gpu:8765"
+        )
+        p.add_argument(
+            "--timeout", type=float, default=None, help="seconds per request (remote, vlm)"
+        )
+        vlm = p.add_argument_group("vlm: an OpenAI-compatible vision-language server")
+        vlm.add_argument("--model", default=None, help="the model the server serves")
+        vlm.add_argument(
+            "--box-format",
+            choices=("pixels", "norm1000", "norm1000-yx"),
+            default=None,
+            help="how the model writes boxes: pixels (Qwen2.5-VL), norm1000, norm1000-yx (Gemini)",
+        )
+        vlm.add_argument("--temperature", type=float, default=None, help="default 0")
+        vlm.add_argument("--max-tokens", type=int, default=None, help="per answer (default 512)")
+        vlm.add_argument(
+            "--concurrency", type=int, default=None, help="turns in flight at once (default 1)"
+        )
+        vlm.add_argument(
+            "--key-env",
+            default=None,
+            help="environment variable holding the API key (default ANNOTATOR_VLM_API_KEY)",
+        )
     p.add_argument("--token", default=None, help="access token (remote client / server)")
 
 
@@ -150,6 +172,11 @@ def _load_proposer(args: argparse.Namespace, *, with_token: bool) -> Any:
         "url": getattr(args, "url", None),
         "timeout": getattr(args, "timeout", None),
         "token": args.token if with_token else None,
+        **{
+            name: getattr(args, name, None)
+            for name in ("model", "box_format", "temperature", "max_tokens", "concurrency")
+        },
+        "key_env": getattr(args, "key_env", None),
     }
     print(f"loading proposer {args.proposer} ...", file=sys.stderr)
     return load_proposer(args.proposer, **options)

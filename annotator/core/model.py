@@ -114,6 +114,9 @@ class Proposal:
     elapsed_s: float = 0.0
     created_at: datetime = field(default_factory=utcnow)
     id: int | None = None
+    # How it came about, for audit: e.g. a vision-language model's box, its raw reply (bounded),
+    # the model the server named, SAM's other candidates. JSON values only.
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 class Decision(StrEnum):

@@ -12,6 +12,7 @@ checked; a wrong one raises :class:`InputError` naming the file, line and field.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -44,6 +45,7 @@ from annotator.io.safe_json import JsonDocument
 FORMAT_VERSION = 1
 REASON_CODE = re.compile(r"[a-z0-9_]{1,32}")
 FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+MAX_DETAIL_CHARS = 256 * 1024  # a proposal's detail holds a bounded reply and a few masks
 
 
 # -- encoding -----------------------------------------------------------------------------------
@@ -92,6 +94,7 @@ def _proposal(p: Proposal) -> dict[str, Any]:
         "scores": list(p.scores),
         "elapsed_s": p.elapsed_s,
         "created_at": p.created_at.isoformat(),
+        "detail": p.detail,
     }
 
 
@@ -300,6 +303,14 @@ def _decode_review(r: _Reader, v: Any, size: tuple[int, int], *p: str | int) -> 
     )
 
 
+def _decode_detail(r: _Reader, v: Any, *p: str | int) -> dict[str, Any]:
+    """A proposal's audit detail: an object of bounded size (files from before it carry none)."""
+    detail = _optional(r, v, "detail", dict, None, *p) or {}
+    if len(json.dumps(detail)) > MAX_DETAIL_CHARS:
+        raise r.fail(f"detail is larger than {MAX_DETAIL_CHARS} characters", *p, "detail")
+    return detail
+
+
 def _decode_turn(r: _Reader, obj: Any, k: int, size: tuple[int, int]) -> Turn:
     path: tuple[str | int, ...] = ("turns", k)
     index = r.get(obj, "index", int, *path)
@@ -385,6 +396,7 @@ def decode_record(
                 scores=tuple(float(s) for s in scores),
                 elapsed_s=float(elapsed),
                 created_at=r.time(r.get(v, "created_at", str, *p), *p, "created_at"),
+                detail=_decode_detail(r, v, *p),
             )
         )
     conv = Conversation(

@@ -50,6 +50,8 @@ class TurnRequest:
     history: tuple[Exchange, ...]
     question: str
     image_key: str = ""  # identifies the pixels; "" means "compute it" (see image_key())
+    focus: str = ""  # the conversation's target, where the caller knows it
+    final: bool = False  # the segmentation turn (its answer carries [SEG])
 
     def __post_init__(self) -> None:
         if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
@@ -79,6 +81,7 @@ class ProposerInfo:
     description: str = ""
     device: str = "cpu"
     proposes_noise: bool = False  # random weights (a test model): its output means nothing
+    concurrency: int = 1  # turns it may be asked for at once (a server batches them)
 
 
 @runtime_checkable

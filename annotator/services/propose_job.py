@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,9 +95,15 @@ def propose_conversation(
             continue
         answers = drafts if history == HistorySource.DRAFT else model_answers
         t0 = time.perf_counter()
-        out = proposer.propose(
-            TurnRequest(image, history_for(questions, answers, t), question, key), task
+        request = TurnRequest(
+            image,
+            history_for(questions, answers, t),
+            question,
+            key,
+            focus=conv.focus,
+            final=t == len(questions) - 1,
         )
+        out = proposer.propose(request, task)
         proposal = Proposal(
             turn_index=t,
             proposer=info.name,
@@ -105,6 +112,7 @@ def propose_conversation(
             masks=tuple(out.masks),
             scores=tuple(out.scores),
             elapsed_s=float(out.timing.get("total_s", time.perf_counter() - t0)),
+            detail=dict(out.detail),
         )
         made.append(proposal)
         model_answers.append(out.answer)
@@ -161,8 +169,10 @@ def run_propose_batch(
     """Propose for every selected conversation that still needs it (see the module docstring).
 
     A conversation whose image cannot be read, or whose proposals fail, is reported in the
-    summary and left for a later run; the batch goes on. Cancelling stops after the turn in
-    flight, stores nothing for that conversation, and gives its claims back.
+    summary and left for a later run; the batch goes on. Cancelling stops after the turns in
+    flight, stores nothing for their conversations, and gives their claims back. A proposer
+    that takes several turns at once (``ProposerInfo.concurrency``, e.g. a server that batches
+    requests) gets that many conversations in flight.
     """
     task = task or Task()
     query = query or ListQuery()
@@ -176,28 +186,50 @@ def run_propose_batch(
     total = len(pending) if limit is None else min(limit, len(pending))
     task.start(total, f"proposing with {name} {version}")
     start = time.perf_counter()
+    lanes = max(1, info.concurrency)
+    pool = ThreadPoolExecutor(lanes, thread_name_prefix="propose") if lanes > 1 else None
     failed: set[int] = set()
     held: list[int] = []
+
+    def finish(conv_id: int, outcome: _Outcome) -> None:
+        held.remove(conv_id)
+        if outcome.error is None:
+            summary.conversations += 1
+            summary.turns += outcome.turns
+            summary.masks += outcome.masks
+            summary.skipped_turns += outcome.skipped
+            store.release_claims([conv_id], proposer=name, version=version, worker=worker)
+        else:
+            failed.add(conv_id)
+            summary.failed.append((conv_id, outcome.error))
+        task.step(message=f"conversation {conv_id}")
+
     try:
         while limit is None or summary.conversations + len(summary.failed) < limit:
-            want = (
-                CLAIM_BATCH
-                if limit is None
-                else min(CLAIM_BATCH, limit - summary.conversations - len(summary.failed))
-            )
+            want = max(CLAIM_BATCH, lanes)
+            if limit is not None:
+                want = min(want, limit - summary.conversations - len(summary.failed))
             # Our own live claims are never handed back to us, so a conversation that failed
             # stays claimed (and out of the way) until the end of the run.
             held = store.claim_batch(name, version, query, worker, want, shard=shard)
             if not held:
                 break
-            while held:
-                conv_id = held[0]
-                ok = _one(store, proposer, conv_id, history, load, summary, failed, task)
-                held.pop(0)
-                if ok:
-                    store.release_claims([conv_id], proposer=name, version=version, worker=worker)
-                task.step(message=f"conversation {conv_id}")
+            if pool is None:
+                for conv_id in list(held):
+                    finish(conv_id, _one(store, proposer, conv_id, history, load, task))
+                continue
+            futures = {
+                pool.submit(_one, store, proposer, cid, history, load, task): cid for cid in held
+            }
+            for future in as_completed(futures):
+                finish(futures[future], future.result())  # Cancelled is raised from here
+    except BaseException:
+        if pool is not None:  # the conversations still in flight stop at their next turn
+            task.token.cancel()
+        raise
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         if held:
             store.release_claims(held, proposer=name, version=version, worker=worker)
         if failed:
@@ -206,16 +238,24 @@ def run_propose_batch(
     return summary
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    turns: int = 0
+    masks: int = 0
+    skipped: int = 0
+    error: str | None = None  # the conversation failed (and is left for a later run)
+
+
 def _one(
     store: Store,
     proposer: Proposer,
     conv_id: int,
     history: HistorySource,
     load: ImageLoader,
-    summary: ProposeSummary,
-    failed: set[int],
     task: Task,
-) -> bool:
+) -> _Outcome:
+    """Propose and store one conversation's missing turns (one transaction); safe to run on
+    several threads at once (the store and the proposer are)."""
     info = proposer.info()
     version = proposer_version(proposer, history)
     try:
@@ -229,14 +269,12 @@ def _one(
     except Cancelled:
         raise
     except (AnnotatorError, OSError) as exc:  # incl. a conversation deleted meanwhile
-        failed.add(conv_id)
-        summary.failed.append((conv_id, str(exc)))
-        return False
-    summary.conversations += 1
-    summary.turns += len(made)
-    summary.masks += sum(len(p.masks) for p in made)
-    summary.skipped_turns += len({p.turn_index for p in done})
-    return True
+        return _Outcome(error=str(exc))
+    return _Outcome(
+        turns=len(made),
+        masks=sum(len(p.masks) for p in made),
+        skipped=len({p.turn_index for p in done}),
+    )
 
 
 def _release(store: Store, ids: Sequence[int], name: str, version: str, worker: str) -> None:

@@ -181,6 +181,7 @@ def proposal_values(conv_id: int, proposal: Proposal) -> dict[str, Any]:
         "scores": [float(s) for s in proposal.scores],
         "elapsed_s": float(proposal.elapsed_s),
         "created_at": proposal.created_at,
+        "detail": proposal.detail,
     }
 
 
@@ -206,4 +207,5 @@ def proposal_from_row(row: Row, masks: Sequence[Mask]) -> Proposal:
         elapsed_s=float(row["elapsed_s"]),
         created_at=row["created_at"],
         id=row["id"],
+        detail=dict(row["detail"] or {}),
     )

@@ -125,6 +125,7 @@ proposals = sa.Table(
     sa.Column("scores", sa.JSON, nullable=False),
     sa.Column("elapsed_s", sa.Float, nullable=False, default=0.0),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False, default=dict, server_default="{}"),
     sa.Index(
         "ix_proposals_conversation_proposer",
         "conversation_id",

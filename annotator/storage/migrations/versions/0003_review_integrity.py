@@ -1,7 +1,8 @@
 """Review integrity: a review stores the fingerprint of what it judged (and the mask, for the
 agreement of double reviews) and comments can be resolved; the list carries each record's
 count of stale verdicts; the project's reason codes and settings (blind-first review required)
-live in the database.
+live in the database; a proposal keeps how it came about (``detail``: a model's box and raw
+reply, SAM's candidates).
 
 Revision ID: 0003
 Revises: 0002
@@ -40,6 +41,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("judged_mask", sa.JSON, nullable=True))
         batch_op.add_column(sa.Column("resolved_by", sa.Text, nullable=True))
         batch_op.add_column(sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("proposals", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("detail", sa.JSON, nullable=False, server_default="{}"))
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("stale_verdicts", sa.Integer, nullable=False, server_default="0")
@@ -69,6 +72,8 @@ def downgrade() -> None:
     op.drop_table("reason_codes")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_column("stale_verdicts")
+    with op.batch_alter_table("proposals", schema=None) as batch_op:
+        batch_op.drop_column("detail")
     with op.batch_alter_table("reviews", schema=None) as batch_op:
         batch_op.drop_column("resolved_at")
         batch_op.drop_column("resolved_by")
