@@ -290,6 +290,16 @@ class OpenRecord:
             self.proposals_changed.emit(conv_id)
         return stored
 
+    def reload_proposals(self) -> None:
+        """Proposals stored meanwhile by a batch: the open record shows them (a clean working
+        copy also follows the status they moved it to)."""
+        doc = self.session.document
+        if doc is None or doc.id is None:
+            return
+        self.session.adopt_stored(doc.id)
+        self._take_proposals(self.store.proposals(doc.id))
+        self.proposals_changed.emit(doc.id)
+
     def is_noise(self, proposal: Proposal) -> bool:
         return proposal.proposer_version in self.noise_versions
 

@@ -10,20 +10,24 @@ say up front that a random test checkpoint proposes noise.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from annotator.core.errors import ProposerError
+from annotator.core.errors import AnnotatorError, ProposerError
 from annotator.core.model import Conversation, Proposal
 from annotator.core.progress import Task
 from annotator.services.settings import Settings
 
 if TYPE_CHECKING:
+    from annotator.core.listing import ListQuery
     from annotator.proposers.base import Proposer, RgbImage
+    from annotator.storage import Store
 
 MIRAS = "miras"
+VLM = "vlm"
 
 
 @dataclass(frozen=True)
@@ -54,14 +58,52 @@ def configured_proposer(settings: Settings) -> ProposerChoice | None:
     name = settings.proposer.strip() or (MIRAS if settings.proposer_checkpoint.strip() else "")
     if not name:
         return None
-    options = {
-        "checkpoint": settings.proposer_checkpoint.strip(),
-        "device": settings.proposer_device.strip(),
-        "url": settings.proposer_url.strip(),
-    }
-    if name == MIRAS:
-        options.pop("url")
+    if name == VLM:
+        options = {
+            "url": settings.proposer_url.strip(),
+            "model": settings.proposer_model.strip(),
+            "box_format": settings.proposer_box_format.strip(),
+            "key_env": settings.proposer_key_env.strip(),
+        }
+    else:
+        options = {
+            "checkpoint": settings.proposer_checkpoint.strip(),
+            "device": settings.proposer_device.strip(),
+            "url": settings.proposer_url.strip(),
+        }
+        if name == MIRAS:
+            options.pop("url")
     return ProposerChoice(name, tuple((k, v) for k, v in options.items() if v))
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    ok: bool
+    text: str  # the model's reply, or why there is none
+    seconds: float
+    model: str = ""  # the model the server named
+
+
+def test_vlm_connection(settings: Settings, timeout: float = 20.0) -> ConnectionCheck:
+    """One small request to the configured vision-language server (no image): what it
+    answered and how long it took, or the one-line reason it did not."""
+    from annotator.proposers.openai_client import DEFAULT_KEY_ENV, ChatClient
+
+    start = time.perf_counter()
+    try:
+        client = ChatClient(
+            settings.proposer_url,
+            settings.proposer_model,
+            key_env=settings.proposer_key_env.strip() or DEFAULT_KEY_ENV,
+            timeout=timeout,
+            retries=0,
+        )
+        reply = client.complete(
+            [{"role": "user", "content": "Reply with the word: ready"}], max_tokens=16
+        )
+    except AnnotatorError as exc:
+        return ConnectionCheck(False, str(exc), time.perf_counter() - start)
+    return ConnectionCheck(True, reply.text.strip()[:200], reply.elapsed_s, reply.model)
 
 
 def available_proposers() -> list[str]:
@@ -123,3 +165,18 @@ def propose_record(
             on_turn(proposal)
 
     return propose_conversation(proposer, conv, image, turns=wanted, task=task, on_turn=step)
+
+
+def propose_listed(
+    store: Store, choice: ProposerChoice, query: ListQuery, task: Task
+) -> dict[str, object]:
+    """Proposals for every record ``query`` lists that this proposer version has not answered
+    yet, as ``annotator propose`` makes them (one transaction per conversation, resumable,
+    cancellable); its summary."""
+    from annotator.services.propose_job import run_propose_batch
+
+    proposer = load_configured_proposer(choice)
+    try:
+        return run_propose_batch(store, proposer, query=query, task=task).as_dict()
+    finally:
+        proposer.close()

@@ -42,7 +42,11 @@ class Settings:
     proposer: str = ""  # entry point name ("miras", "remote"); "" = none (or miras if a checkpoint)
     proposer_checkpoint: str = ""  # MIRAS checkpoint directory
     proposer_device: str = ""  # "" = the proposer's default (auto)
-    proposer_url: str = ""  # remote proposer server
+    proposer_url: str = ""  # remote proposer server, or the vlm proposer's chat server
+    proposer_model: str = ""  # vlm: the model the server serves
+    proposer_box_format: str = "pixels"  # vlm: pixels | norm1000 | norm1000-yx
+    # vlm: the environment variable holding the API key (the key itself is never stored)
+    proposer_key_env: str = "ANNOTATOR_VLM_API_KEY"
     images_dir: str = ""  # default folder for import dialogs
     export_dir: str = ""
     colours: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_COLOURS))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from annotator.core.export_report import ExportReport
 from annotator.core.progress import Task
@@ -27,7 +27,7 @@ class FileJobs(QObject):
 
     def __init__(
         self,
-        window: QWidget,
+        window: QMainWindow,
         store: Catalog,
         settings: Settings,
         jobs: JobRunner,
@@ -41,6 +41,21 @@ class FileJobs(QObject):
         self._on_images_dir = on_images_dir
 
     # -- import ---------------------------------------------------------------------------
+    def add_sample(self) -> None:
+        """The bundled sample project, as an import (the list follows through ``imported``)."""
+        from annotator.services.sample_project import import_sample
+
+        store = self._store
+
+        def work(task: Task) -> object:
+            return import_sample(store, task=task)  # type: ignore[arg-type]
+
+        def done(summary: object) -> None:
+            self.imported.emit(summary)
+            self._window.statusBar().showMessage("Sample project added", 4000)
+
+        self.jobs.start("Adding the sample project…", work, done)
+
     def import_dialog(self) -> None:
         dialog = ImportDialog(self._settings.images_dir, self._window)
         if run_modal(dialog):

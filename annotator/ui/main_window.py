@@ -13,7 +13,6 @@ from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QVBoxLayout, QWidget
 
 from annotator.core.errors import AnnotatorError
-from annotator.core.progress import Task
 from annotator.services.catalog import Catalog
 from annotator.services.open_record import OpenRecord
 from annotator.services.record_document import RecordDocument
@@ -203,7 +202,7 @@ class MainWindow(QMainWindow):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         self.banner = EmptyDatabaseBanner(self.store.url, self.icons)
-        self.banner.sampleRequested.connect(self.add_sample)
+        self.banner.sampleRequested.connect(self.files.add_sample)
         self.banner.importRequested.connect(self.files.import_dialog)
         self.banner.setVisible(False)
         lay.addWidget(self.banner)
@@ -259,6 +258,7 @@ class MainWindow(QMainWindow):
         self.sam.progress.connect(self.status.show_sam_progress)
         self.sam.failed.connect(lambda m: self.statusBar().showMessage(f"SAM: {m}", 8000))
         self.proposer.stored.connect(self._proposals_stored)
+        self.status.proposerClicked.connect(lambda: self.settings_dialog("Models"))
         self.files.imported.connect(lambda _summary: self._data_changed())
 
     def _notify(self, text: str) -> None:
@@ -266,7 +266,7 @@ class MainWindow(QMainWindow):
 
     def _show_blindness(self) -> None:
         """A blind reviewer does not see the correction column (it measures the proposal)."""
-        self.browser.table.setColumnHidden(CORRECTION_COLUMN, self.record.blind)
+        self.browser.withhold_column(CORRECTION_COLUMN, self.record.blind)
 
     # -- the list -------------------------------------------------------------------------
     @property
@@ -441,6 +441,7 @@ class MainWindow(QMainWindow):
         self.actions["restore_conversation"].setEnabled(deleted)
         for name in ("propose", "propose_turn"):
             self.actions[name].setEnabled(has_doc and self.proposer.configured)
+        self.actions["propose_listed"].setEnabled(self.proposer.configured)
         self.actions["cancel_propose"].setEnabled(self.proposer.busy)
         self.review.setEnabled(has_doc)
 
@@ -452,23 +453,10 @@ class MainWindow(QMainWindow):
         self.settings.overlay_opacity = value / 100
         self.editor.set_opacity(value / 100)
 
-    # -- sample, settings -----------------------------------------------------------------
-    def add_sample(self) -> None:
-        from annotator.services.sample_project import import_sample
-
-        store = self.store
-
-        def work(task: Task) -> object:
-            return import_sample(store, task=task)
-
-        def done(_summary: object) -> None:
-            self._data_changed()
-            self._notify("Sample project added")
-
-        self.jobs.start("Adding the sample project…", work, done)
-
-    def settings_dialog(self) -> None:
+    # -- settings -----------------------------------------------------------------
+    def settings_dialog(self, tab: str = "") -> None:
         dialog = SettingsDialog(self.settings, self, blind_required=self.record.blind_required)
+        dialog.show_tab(tab)
         if run_modal(dialog):
             self.apply_settings(dialog.result_settings())
 

@@ -9,8 +9,13 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox
 
+from annotator.core.listing import ListQuery
+from annotator.core.progress import Task
+from annotator.services.catalog import Catalog
 from annotator.services.open_record import OpenRecord
+from annotator.services.record_propose import propose_listed
 from annotator.ui.conversation_panel import ConversationPanel
+from annotator.ui.job_runner import JobRunner
 from annotator.ui.propose_controller import ProposeController
 from annotator.ui.status_line import StatusLine
 
@@ -70,6 +75,32 @@ class ProposeActions(QObject):
 
     def cancel(self) -> None:
         self._proposer.cancel()
+
+    def propose_listed(
+        self, jobs: JobRunner, catalog: Catalog, query: ListQuery, done: Callable[[], None]
+    ) -> None:
+        """Every record the list shows, in the background with progress and Cancel (what is
+        done stays stored; running it again carries on)."""
+        choice = self._proposer.choice
+        if choice is None:
+            self.propose()  # says how to configure one
+            return
+        self._record.flush_pending()
+
+        def work(task: Task) -> object:
+            return propose_listed(catalog, choice, query, task)  # type: ignore[arg-type]
+
+        def finished(result: object) -> None:
+            summary = result if isinstance(result, dict) else {}
+            failed = summary.get("failed") or []
+            self._status.bar.showMessage(
+                f"Proposed {summary.get('turns', 0)} turns of {summary.get('conversations', 0)} "
+                f"records" + (f"; {len(failed)} failed" if failed else ""),
+                8000,
+            )
+            done()
+
+        jobs.start("Proposing for the records in the list…", work, finished)
 
     def _running(self, running: bool) -> None:
         self._status.show_proposing(running)

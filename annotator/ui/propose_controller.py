@@ -72,6 +72,10 @@ class ProposeController(QObject):
         return self._choice is not None
 
     @property
+    def choice(self) -> ProposerChoice | None:
+        return self._choice
+
+    @property
     def busy(self) -> bool:
         return bool(self._requests)
 

@@ -178,6 +178,7 @@ class RecordBrowser(QWidget):
         for col, width in {**_WIDTHS, FLAG_COLUMN: self._flag_width}.items():
             self.table.setColumnWidth(col, width)
         self.wanted_columns = set(_SHOWN_BY_DEFAULT)
+        self._withheld: set[int] = set()
         for col in range(len(COLUMNS)):
             if col == 1:
                 continue  # the focus is always shown
@@ -214,11 +215,20 @@ class RecordBrowser(QWidget):
             self.wanted_columns.discard(col)
         self.fit_columns()
 
+    def withhold_column(self, col: int, withheld: bool) -> None:
+        """Keep a column off whatever the user wants shown (blind-first review withholds the
+        correction column), or give it back."""
+        if withheld:
+            self._withheld.add(col)
+        else:
+            self._withheld.discard(col)
+        self.fit_columns()
+
     def fit_columns(self) -> None:
         """Show the wanted columns that fit beside a readable focus column; the flag column
         narrows to its marker before it goes."""
         room = self.table.viewport().width()
-        shown = set(self.wanted_columns) | {1}
+        shown = (set(self.wanted_columns) - self._withheld) | {1}
         widths = {**_WIDTHS, FLAG_COLUMN: self._flag_label_width()}
 
         def fits() -> bool:

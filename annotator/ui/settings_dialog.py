@@ -25,6 +25,7 @@ from annotator.core.seg_templates import usable_answers, usable_requests
 from annotator.services.record_propose import available_proposers
 from annotator.services.settings import DEFAULT_COLOURS, Settings
 from annotator.ui.path_field import PathField
+from annotator.ui.vlm_settings import VlmFields
 
 
 def _form(tabs: QTabWidget, title: str) -> QFormLayout:
@@ -78,7 +79,10 @@ class SettingsDialog(QDialog):
         for name in available_proposers():
             self.proposer.addItem(name)
         self.proposer.setCurrentText(settings.proposer)
-        self.proposer.setToolTip("Proposer for Propose: miras (a checkpoint folder) or remote")
+        self.proposer.setToolTip(
+            "Proposer for Propose: miras (a MIRAS or converted LISA checkpoint folder), vlm (an "
+            "OpenAI-compatible vision-language server) or remote (annotator serve)"
+        )
         models.addRow("Proposer", self.proposer)
         self.checkpoint = PathField(
             "folder",
@@ -91,8 +95,12 @@ class SettingsDialog(QDialog):
         self.device.setPlaceholderText("auto (GPU when there is one), cpu, cuda, cuda:1 …")
         models.addRow("Device", self.device)
         self.url = QLineEdit(settings.proposer_url)
-        self.url.setPlaceholderText("remote proposer, e.g. http://gpu-box:8765")
+        self.url.setPlaceholderText("remote or vlm server, e.g. http://gpu-box:8000")
         models.addRow("Server", self.url)
+        self.vlm = VlmFields(settings, lambda: self.url.text().strip(), models)
+        self.proposer.currentTextChanged.connect(self._proposer_changed)
+        self._proposer_changed(self.proposer.currentText())
+        self.tabs = tabs
 
         writing = _form(tabs, "Templates")
         self.seg_requests = QPlainTextEdit("\n".join(settings.seg_requests))
@@ -128,6 +136,25 @@ class SettingsDialog(QDialog):
             self._colours[name] = colour.name()
             self._paint(name)
 
+    def _proposer_changed(self, name: str) -> None:
+        """Only the fields the chosen proposer takes are shown."""
+        name = name.strip()
+        form = self.checkpoint.parentWidget().layout()
+        assert isinstance(form, QFormLayout)
+        rows = [
+            (self.checkpoint, name in ("", "miras")),
+            (self.device, name in ("", "miras")),
+            (self.url, name in ("remote", "vlm")),
+            *((widget, name == "vlm") for widget in self.vlm.widgets),
+        ]
+        for widget, shown in rows:
+            form.setRowVisible(widget, shown)
+
+    def show_tab(self, title: str) -> None:
+        for i in range(self.tabs.count()):
+            if self.tabs.tabText(i) == title:
+                self.tabs.setCurrentIndex(i)
+
     def result_settings(self) -> Settings:
         return dataclasses.replace(
             self._base,
@@ -137,6 +164,9 @@ class SettingsDialog(QDialog):
             proposer_checkpoint=self.checkpoint.text(),
             proposer_device=self.device.text().strip(),
             proposer_url=self.url.text().strip(),
+            proposer_model=self.vlm.model.text().strip(),
+            proposer_box_format=self.vlm.box_format.currentText(),
+            proposer_key_env=self.vlm.key_env.text().strip() or "ANNOTATOR_VLM_API_KEY",
             images_dir=self.images_dir.text(),
             export_dir=self.export_dir.text(),
             blind_first=self.blind.isChecked(),

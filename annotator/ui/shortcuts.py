@@ -131,6 +131,13 @@ SHORTCUTS: tuple[Shortcut, ...] = (
         "propose_turn", "Propose for the selected turn", "Ctrl+Shift+P", "mdi6.robot", "Review"
     ),
     Shortcut(
+        "propose_listed",
+        "Propose for every record in the list (in the background)",
+        "",
+        "mdi6.robot-happy-outline",
+        "Review",
+    ),
+    Shortcut(
         "cancel_propose", "Cancel Propose", "Ctrl+Shift+.", "mdi6.robot-off-outline", "Review"
     ),
     Shortcut("toggle_draft", "Show draft mask", "1", "", "View"),

@@ -3,7 +3,9 @@ encode progress, the proposer (with its noise warning) and a running Propose wit
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject
+from html import escape
+
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
 
 from annotator.ui.icons import Icons
@@ -18,6 +20,8 @@ SAM_STATES = {
 
 
 class StatusLine(QObject):
+    proposerClicked = Signal()  # the proposer's label: its settings page
+
     def __init__(self, bar: QStatusBar, icons: Icons) -> None:
         super().__init__(bar)
         self.bar = bar
@@ -31,6 +35,9 @@ class StatusLine(QObject):
         self.encode_bar.setFixedWidth(110)
         self.encode_bar.setVisible(False)
         self.proposer_label = QLabel()
+        self.proposer_label.setTextFormat(Qt.TextFormat.RichText)
+        self.proposer_label.setToolTip("Choose and configure the proposer")
+        self.proposer_label.linkActivated.connect(lambda _link: self.proposerClicked.emit())
         self.propose_bar = QProgressBar()
         self.propose_bar.setFixedWidth(110)
         self.propose_bar.setVisible(False)
@@ -91,7 +98,8 @@ class StatusLine(QObject):
 
     # -- proposer -------------------------------------------------------------------------
     def show_proposer(self, text: str, noise: bool) -> None:
-        self.proposer_label.setText(text)
+        """The proposer's state, as a link to its settings (where "none" is changed)."""
+        self.proposer_label.setText(f"<a href='settings' style='color: inherit'>{escape(text)}</a>")
         self.proposer_label.setProperty("noise", noise)
         self.proposer_label.style().unpolish(self.proposer_label)
         self.proposer_label.style().polish(self.proposer_label)

@@ -129,6 +129,12 @@ def window_handlers(
         "history": reviews.show_history,
         "propose": lambda: proposing.propose(None),
         "propose_turn": lambda: proposing.propose([record.turn]),
+        "propose_listed": lambda: proposing.propose_listed(
+            w.jobs,
+            w.store,
+            w.browser.query(),
+            lambda: (w.model.reload(), record.reload_proposals()),
+        ),
         "cancel_propose": proposing.cancel,
         **{
             f"toggle_{key}": (lambda k=key: w.set_layer(k))
@@ -139,7 +145,7 @@ def window_handlers(
         "dashboard": dashboard.show,
         "save": w.save_now,
         "import": files.import_dialog,
-        "sample": w.add_sample,
+        "sample": w.files.add_sample,
         "export": files.export_dialog,
         "settings": w.settings_dialog,
         "help": lambda: run_modal(ShortcutsDialog(w)),
