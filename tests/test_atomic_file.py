@@ -58,3 +58,27 @@ def test_no_other_module_renames_files_into_place() -> None:
         if re.search(r"\bos\.(replace|rename)\(|\.(replace|rename)\(\s*(tmp|path|target)\b", line)
     ]
     assert offenders == []
+
+
+def test_a_written_file_gets_the_umask_mode_or_keeps_the_replaced_files(tmp_path: Path) -> None:
+    import os
+
+    from annotator.core.atomic_file import atomic_open
+
+    old = os.umask(0o022)
+    try:
+        new = tmp_path / "export.json"
+        with atomic_open(new) as fh:
+            fh.write("{}")
+        assert new.stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600
+        new.chmod(0o640)  # a team's group read on an export folder
+        with atomic_open(new) as fh:
+            fh.write("{}\n")
+        assert new.stat().st_mode & 0o777 == 0o640
+        os.umask(0o077)
+        private = tmp_path / "private.json"
+        with atomic_open(private) as fh:
+            fh.write("{}")
+        assert private.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)

@@ -105,7 +105,7 @@ def test_missing_file(tmp_path) -> None:
 _json_values = st.recursive(
     st.none()
     | st.booleans()
-    | st.integers()
+    | st.integers(min_value=-safe_json.MAX_INT, max_value=safe_json.MAX_INT)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20),
     lambda children: (
@@ -131,3 +131,19 @@ def test_agrees_with_json_on_valid_documents(value, indent) -> None:
 def test_random_text_raises_only_input_error(text: str) -> None:
     with contextlib.suppress(InputError):
         safe_json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ('{"scores": [0.5,\n 1e999]}', 2, "1e999 is too large"),
+        ('{"elapsed_s": -1E400}', 1, "-1E400 is too large"),
+        ('[\n\n 99999999999999999999]', 3, "is beyond 9223372036854775807"),
+    ],
+)
+def test_numbers_no_later_step_survives_are_refused_with_their_line(
+    text: str, line: int, message: str
+) -> None:
+    with pytest.raises(InputError, match=message) as info:
+        safe_json.loads(text, file="in.jsonl")
+    assert info.value.line == line and "in.jsonl" in str(info.value)

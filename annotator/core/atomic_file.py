@@ -37,7 +37,32 @@ def _temp_for(path: Path) -> tuple[int, Path]:
     fd, name = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent
     )
+    # mkstemp makes the file private (0600); the result gets what any new file would (the
+    # user's umask), or keeps the mode of the file it replaces, so a team's read access
+    # survives an overwrite.
+    with contextlib.suppress(AttributeError, OSError):  # no fchmod on Windows: no modes there
+        os.fchmod(fd, _mode_for(path))
     return fd, Path(name)
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the system says it (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere the only way to read it is to set it
+    os.umask(mask)
+    return mask
 
 
 def _fsync_file(path: Path) -> None:

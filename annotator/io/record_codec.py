@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from annotator.core.errors import InputError, MaskError
@@ -250,6 +250,10 @@ class _Reader:
             raise self.fail(f"not an ISO 8601 time: {value!r}", *path) from exc
         if t.tzinfo is None:
             raise self.fail(f"time {value!r} has no time zone", *path)
+        try:
+            t.astimezone(UTC)  # what storage does: a time at the calendar's edge overflows there
+        except OverflowError:
+            raise self.fail(f"time {value!r} is out of range", *path) from None
         return t
 
     def mask(self, rle: Any, size: tuple[int, int] | None, *path: str | int) -> Mask:

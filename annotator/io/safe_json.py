@@ -10,6 +10,7 @@ silently accept (duplicate keys, ``NaN``), and records the line where each value
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -186,6 +187,31 @@ def _decode_key(tok: str, fail: Any, pos: int) -> str:
         raise fail(f"invalid string: {exc}", pos) from exc
 
 
+# Integers a database column holds (SQLite and PostgreSQL BIGINT): larger ones are refused here
+# rather than failing half-way through a write.
+MAX_INT = 2**63 - 1
+
+
+class _NumberOutOfRange(ValueError):
+    def __init__(self, literal: str, why: str) -> None:
+        super().__init__(f"{literal} {why}")
+        self.literal = literal
+        self.why = why
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):  # 1e999 parses to infinity, which no later step survives
+        raise _NumberOutOfRange(literal, "is too large (not a finite number)")
+    return value
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal) > 20 or abs(value := int(literal)) > MAX_INT:
+        raise _NumberOutOfRange(literal, f"is beyond {MAX_INT} (the database's integer range)")
+    return value
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
@@ -229,7 +255,22 @@ def loads(
         raise InputError(f"larger than {limits.max_bytes} characters", file=file)
     lines = _scan(text, file=file, limits=limits, first_line=first_line)
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
+        value = json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+            object_pairs_hook=_no_duplicates,
+        )
+    except _NumberOutOfRange as exc:
+        at = text.find(exc.literal)
+        line = text.count("\n", 0, at) + first_line if at >= 0 else None
+        raise InputError(
+            f"number {exc.literal[:40]} {exc.why}",
+            file=file,
+            line=line,
+            record=_record_at(lines, line) if line is not None else None,
+        ) from None
     except json.JSONDecodeError as exc:
         line = exc.lineno + first_line - 1
         raise InputError(

@@ -15,6 +15,7 @@ from typing import Any
 
 from annotator.core.errors import InputError, ProposerError
 from annotator.core.progress import Task
+from annotator.io import safe_json
 from annotator.proposers.base import ProposerInfo, TurnOutput, TurnRequest
 from annotator.proposers.remote_protocol import (
     KIND_IMAGE_UNKNOWN,
@@ -122,16 +123,16 @@ class RemoteProposer:
         if method == "HEAD":
             return True
         try:
-            return json.loads(payload) if payload else {}
-        except ValueError:
-            raise ProposerError(f"{self.url} did not answer with JSON") from None
+            return safe_json.loads(payload, file=self.url).value if payload else {}
+        except InputError as exc:
+            raise ProposerError(f"{self.url} did not answer with clean JSON: {exc}") from None
 
     def _http_error(self, exc: urllib.error.HTTPError) -> Exception:
         kind, message = "", exc.reason
         try:
-            err = json.loads(exc.read() or b"{}").get("error", {})
+            err = safe_json.loads(exc.read() or b"{}", file=self.url).value.get("error", {})
             kind, message = err.get("kind", ""), err.get("message", message)
-        except (ValueError, AttributeError, OSError):
+        except (InputError, AttributeError, OSError):
             pass
         if kind == KIND_IMAGE_UNKNOWN:
             return _ImageUnknown(message)

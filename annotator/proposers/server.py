@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from annotator.core.errors import AnnotatorError, Cancelled, InputError, ProposerError
+from annotator.io import safe_json
+from annotator.io.safe_json import JsonLimits
 from annotator.proposers.base import Proposer, RgbImage, TurnRequest, image_key
 from annotator.proposers.remote_protocol import (
     KIND_BAD_REQUEST,
@@ -33,6 +35,9 @@ from annotator.proposers.remote_protocol import (
     output_to_json,
     parse_propose_request,
 )
+
+# A propose request is a key, a question and the history: small, shallow JSON.
+REQUEST_LIMITS = JsonLimits(max_bytes=MAX_BODY_BYTES, max_depth=16, max_string=1024 * 1024)
 
 
 class ImageStore:
@@ -194,7 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return
         try:
-            key, history, question = parse_propose_request(json.loads(body))
+            request = safe_json.loads(body, file="request", limits=REQUEST_LIMITS).value
+            key, history, question = parse_propose_request(request)
         except (InputError, ValueError) as exc:
             self._fail(HTTPStatus.BAD_REQUEST, KIND_BAD_REQUEST, str(exc))
             return
