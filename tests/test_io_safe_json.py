@@ -138,7 +138,7 @@ def test_random_text_raises_only_input_error(text: str) -> None:
     [
         ('{"scores": [0.5,\n 1e999]}', 2, "1e999 is too large"),
         ('{"elapsed_s": -1E400}', 1, "-1E400 is too large"),
-        ('[\n\n 99999999999999999999]', 3, "is beyond 9223372036854775807"),
+        ("[\n\n 99999999999999999999]", 3, "is beyond 9223372036854775807"),
     ],
 )
 def test_numbers_no_later_step_survives_are_refused_with_their_line(

@@ -202,3 +202,11 @@ def test_committed_schema_files_are_current(tmp_path: Path) -> None:
         assert committed.read_text(encoding="utf-8") == generated.read_text(encoding="utf-8"), (
             f"{committed} is stale: run python db/make_schema.py"
         )
+
+
+def test_an_empty_file_is_not_made_a_new_database(tmp_path: Path) -> None:
+    db = tmp_path / "truncated.sqlite3"
+    db.write_bytes(b"")
+    with pytest.raises(StorageError, match=r"is an empty file \(0 bytes\), not a database"):
+        open_store(db)
+    assert db.stat().st_size == 0

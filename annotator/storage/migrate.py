@@ -101,6 +101,12 @@ def upgrade(engine: Engine, script_location: Path | str = MIGRATIONS_DIR) -> Pat
         tables = set(sa.inspect(conn).get_table_names())
     if current == head:
         return None
+    if current is not None and not _known(current, script_location):
+        raise StorageError(
+            f"{engine.url.render_as_string(hide_password=True)} has schema {current}, newer "
+            f"than this version of the tool knows (up to {head}): open it with the newer "
+            "version that wrote it"
+        )
     if current is None and tables:
         raise StorageError(
             f"{engine.url.render_as_string(hide_password=True)} holds tables "
@@ -123,3 +129,17 @@ def upgrade(engine: Engine, script_location: Path | str = MIGRATIONS_DIR) -> Pat
             f"back ({type(exc).__name__}: {exc}){where}"
         ) from exc
     return backup
+
+
+def _known(revision: str, script_location: Path | str) -> bool:
+    """``revision`` is one of the shipped migration scripts (not from a newer version)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return (
+            ScriptDirectory.from_config(alembic_config(script_location)).get_revision(revision)
+            is not None
+        )
+    except CommandError:
+        return False

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from annotator.core.errors import StorageError
 from annotator.core.listing import ConversationSummary, ImageSummary, ListQuery
 from annotator.core.model import Conversation, HistoryEvent, Image, Proposal, ReasonEntry, Review
 from annotator.core.progress import Task
@@ -28,7 +29,13 @@ from annotator.storage import proposals as proposal_repo
 from annotator.storage import reviews as review_repo
 from annotator.storage import stats as stats_repo
 from annotator.storage.api_types import AddResult, ImagesAdded
-from annotator.storage.engine import make_engine, read_transaction, resolve_url, write_transaction
+from annotator.storage.engine import (
+    make_engine,
+    read_transaction,
+    resolve_url,
+    sqlite_path,
+    write_transaction,
+)
 from annotator.storage.restore import RestoreEntry
 
 
@@ -297,6 +304,11 @@ class Store:
 def open_store(db: str | Path | None = None) -> Store:
     """Open (creating or upgrading as needed) the database named by ``db``."""
     url = resolve_url(db)
+    path = sqlite_path(url)
+    if path is not None and path.exists() and path.stat().st_size == 0:
+        # SQLite would quietly make an empty file a new database: a file truncated to nothing
+        # would come back as an empty project.
+        raise StorageError(f"{path} is an empty file (0 bytes), not a database")
     engine = make_engine(url)
     try:
         migrate.upgrade(engine)
