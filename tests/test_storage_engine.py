@@ -33,6 +33,7 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
 
 def test_writes_begin_immediate_and_reads_deferred(tmp_path: Path) -> None:
     store = open_store(tmp_path / "b.sqlite3")
+    store.verify()  # the soundness check reads once, before the first write
     statements: list[str] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:

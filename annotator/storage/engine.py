@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError
 
 from annotator.core.appdirs import default_db_path
 from annotator.core.errors import StorageError
@@ -96,10 +96,12 @@ SQLITE_HINTS = (
     ("SQLITE_READONLY", "the file or its folder is read-only"),
     ("SQLITE_BUSY", "another program kept the database locked"),
     ("SQLITE_CANTOPEN", "the file or its folder cannot be opened"),
+    ("SQLITE_CORRUPT", "the file is damaged: restore a backup copy"),
+    ("SQLITE_NOTADB", "the file is not a SQLite database"),
 )
 
 
-def describe_failure(engine: Engine, exc: OperationalError, *, writing: bool) -> str:
+def describe_failure(engine: Engine, exc: DatabaseError, *, writing: bool) -> str:
     """A message naming the database and what the driver reported (disk full, I/O error, locked,
     read-only file), so the person knows where to make room or what to fix."""
     path = sqlite_path(str(engine.url))
@@ -128,7 +130,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 yield conn
-    except OperationalError as exc:
+    except DatabaseError as exc:  # a damaged or foreign file too, not only a failing disk
         raise StorageError(describe_failure(engine, exc, writing=True)) from exc
 
 
@@ -138,5 +140,5 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
     try:
         with engine.connect() as conn, conn.begin():
             yield conn
-    except OperationalError as exc:
+    except DatabaseError as exc:
         raise StorageError(describe_failure(engine, exc, writing=False)) from exc

@@ -184,6 +184,7 @@ class MainWindow(QMainWindow):
                 ],
             },
         )
+        QTimer.singleShot(0, lambda: self.files.verify_in_background(self._runner))
         self._connect()
         self._show_blindness()
         restore_layout(self, self._layout, self.list_dock, self.conversation_dock)
