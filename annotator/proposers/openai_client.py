@@ -133,19 +133,17 @@ class ChatClient:
         except urllib.error.HTTPError as exc:
             payload = exc.read(4096) if exc.fp is not None else b""
             return exc.code, payload, _retry_after(exc.headers.get("Retry-After"))
-        except TimeoutError:
-            raise ProposerError(
-                f"{self.endpoint} did not answer within {self.timeout:g} s"
-            ) from None
         except urllib.error.URLError as exc:
-            reason = exc.reason
-            if isinstance(reason, TimeoutError):
-                raise ProposerError(
-                    f"{self.endpoint} did not answer within {self.timeout:g} s"
-                ) from None
-            raise ProposerError(f"cannot reach {self.endpoint}: {reason}") from None
+            if isinstance(exc.reason, TimeoutError):  # timed out while connecting
+                raise self._timed_out() from None
+            raise ProposerError(f"cannot reach {self.endpoint}: {exc.reason}") from None
+        except TimeoutError:  # timed out while waiting for the reply
+            raise self._timed_out() from None
         except OSError as exc:  # a connection reset mid-reply
             raise ProposerError(f"{self.endpoint} broke off the reply: {exc}") from None
+
+    def _timed_out(self) -> ProposerError:
+        return ProposerError(f"{self.endpoint} did not answer within {self.timeout:g} s")
 
     def _read(self, payload: bytes) -> tuple[str, str]:
         if len(payload) > MAX_BODY:

@@ -392,28 +392,22 @@ def _describe_turn_move(event: HistoryEvent, _labels: Mapping[str, str]) -> _Sai
 
 
 # -- the record ------------------------------------------------------------------------------------
-def _describe_import(event: HistoryEvent, _labels: Mapping[str, str]) -> _Said:
-    source = event.detail.get("source")
-    phrase = f"imported from {source}" if source else "imported"
-    return _Said(IMPORT, phrase, frozenset({"source"}))
+def _from(key: str, with_value: str, without: str) -> Describer:
+    """A record coming into being, said with where it came from when the event says."""
+
+    def describe(event: HistoryEvent, _labels: Mapping[str, str]) -> _Said:
+        value = event.detail.get(key)
+        return _Said(IMPORT, with_value.format(value) if value else without, frozenset({key}))
+
+    return describe
 
 
-def _describe_create(event: HistoryEvent, _labels: Mapping[str, str]) -> _Said:
-    source = event.detail.get("source")
-    phrase = f"record created from {source}" if source else "record created"
-    return _Said(IMPORT, phrase, frozenset({"source"}))
-
-
-def _describe_duplicate(event: HistoryEvent, _labels: Mapping[str, str]) -> _Said:
-    source = event.detail.get("source")
-    phrase = f"record created as a variant ({source})" if source else "record created as a variant"
-    return _Said(IMPORT, phrase, frozenset({"source"}))
-
-
-def _describe_restore(event: HistoryEvent, _labels: Mapping[str, str]) -> _Said:
-    kind = event.detail.get("file")
-    phrase = f"record restored from a rescue file ({kind})" if kind else "record restored"
-    return _Said(IMPORT, phrase, frozenset({"file"}))
+_describe_import = _from("source", "imported from {}", "imported")
+_describe_create = _from("source", "record created from {}", "record created")
+_describe_duplicate = _from(
+    "source", "record created as a variant ({})", "record created as a variant"
+)
+_describe_restore = _from("file", "record restored from a rescue file ({})", "record restored")
 
 
 def _describe_delete(event: HistoryEvent, _labels: Mapping[str, str]) -> _Said:
