@@ -4,15 +4,15 @@ duplicate, delete and restore conversations from scripts."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from annotator.cli.common import acting_user, open_db, print_json
 from annotator.cli.progress_bar import progress_task
 
 if TYPE_CHECKING:
-    from annotator.storage import Store
+    pass
 
 
 def register(sub: Any) -> None:
@@ -55,29 +55,13 @@ def register(sub: Any) -> None:
         p.set_defaults(run=_set_deleted, deleted=name == "delete")
 
 
-def _store(args: argparse.Namespace) -> Store:
-    from annotator.storage import open_store
-
-    return open_store(args.db)
-
-
-def _print_json(value: object) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
-
-
-def _actor() -> str:
-    from annotator.services.settings import load_settings
-
-    return load_settings().reviewer
-
-
 def _images_add(args: argparse.Namespace) -> int:
     from annotator.services.image_add import add_images
 
-    with _store(args) as store, progress_task("checking images") as task:
+    with open_db(args) as store, progress_task("checking images") as task:
         report = add_images(store, args.folder, recursive=args.recursive, task=task)
     if args.json:
-        _print_json(report.to_json())
+        print_json(report.to_json())
     else:
         print(f"{report.folder}: {report.summary()}")
         for name, twin in report.present:
@@ -89,10 +73,10 @@ def _images_add(args: argparse.Namespace) -> int:
 
 
 def _images_list(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with open_db(args) as store:
         rows = store.images()
     if args.json:
-        _print_json(
+        print_json(
             [
                 {
                     "id": r.id,
@@ -116,8 +100,10 @@ def _images_list(args: argparse.Namespace) -> int:
 def _new(args: argparse.Namespace) -> int:
     from annotator.services.authoring import create_from_dialogue
 
-    with _store(args) as store:
-        made = create_from_dialogue(store, args.img_id, args.focus, args.dialogue, actor=_actor())
+    with open_db(args) as store:
+        made = create_from_dialogue(
+            store, args.img_id, args.focus, args.dialogue, actor=acting_user()
+        )
     out = {
         "id": made.conversation_id,
         "img_id": made.image.path,
@@ -125,7 +111,7 @@ def _new(args: argparse.Namespace) -> int:
         "already_present": made.conversation_id is None,
     }
     if args.json:
-        _print_json(out)
+        print_json(out)
     elif made.conversation_id is None:
         print(f"this conversation on {made.image.path} is stored already; nothing added")
     else:
@@ -136,11 +122,11 @@ def _new(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from annotator.core.listing import ListQuery
 
-    with _store(args) as store:
+    with open_db(args) as store:
         image_id = store.image_named(args.image).id if args.image else None
         rows = store.page(ListQuery(image_id=image_id, deleted=args.deleted), 0, 10**9)
     if args.json:
-        _print_json(
+        print_json(
             [
                 {
                     "id": r.id,
@@ -164,8 +150,8 @@ def _list(args: argparse.Namespace) -> int:
 def _duplicate(args: argparse.Namespace) -> int:
     from annotator.services.authoring import duplicate
 
-    with _store(args) as store:
-        new_id = duplicate(store, args.id, args.focus, actor=_actor())
+    with open_db(args) as store:
+        new_id = duplicate(store, args.id, args.focus, actor=acting_user())
     print(f"#{new_id}: a variant of #{args.id} with focus {args.focus!r}")
     return 0
 
@@ -173,8 +159,8 @@ def _duplicate(args: argparse.Namespace) -> int:
 def _set_deleted(args: argparse.Namespace) -> int:
     from annotator.services.authoring import delete, restore
 
-    with _store(args) as store:
-        (delete if args.deleted else restore)(store, args.id, actor=_actor())
+    with open_db(args) as store:
+        (delete if args.deleted else restore)(store, args.id, actor=acting_user())
     done = "deleted (`annotator conversations restore` brings it back)"
     print(f"#{args.id} {done if args.deleted else 'restored'}")
     return 0

@@ -8,11 +8,12 @@ import sys
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
+from annotator.cli.common import open_db, print_json
 from annotator.cli.progress_bar import progress_task
 from annotator.core.status import Status
 
 if TYPE_CHECKING:
-    from annotator.storage import Store
+    pass
 
 LIST_AT_MOST = 20  # left-out records listed one by one in the text summary
 
@@ -113,16 +114,10 @@ def register(sub: Any) -> None:
     st.set_defaults(run=run_stats)
 
 
-def _store(args: argparse.Namespace) -> Store:
-    from annotator.storage import open_store  # SQLAlchemy and Alembic: not for --help
-
-    return open_store(args.db)
-
-
 def run_import_prist(args: argparse.Namespace) -> int:
     from annotator.services.import_job import import_prist
 
-    with _store(args) as store, progress_task("reading") as task:
+    with open_db(args) as store, progress_task("reading") as task:
         summary = import_prist(
             store,
             args.dialogues,
@@ -156,7 +151,7 @@ def run_import_prist(args: argparse.Namespace) -> int:
         "flags_by_code": summary.flags_by_code(),
     }
     if args.json:
-        print(json.dumps({**figures, "report": report}, indent=2, ensure_ascii=False))
+        print_json({**figures, "report": report})
         return 0
     print(
         f"{summary.file}: {summary.records} records, {summary.added} added, "
@@ -171,7 +166,7 @@ def run_import_prist(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with open_db(args) as store:
         stats = store.stats()
     if args.json:
         print(json.dumps(stats, indent=2, default=str))
@@ -204,7 +199,7 @@ def run_stats(args: argparse.Namespace) -> int:
 def run_import_jsonl(args: argparse.Namespace) -> int:
     from annotator.services.import_job import import_jsonl
 
-    with _store(args) as store, progress_task("reading") as task:
+    with open_db(args) as store, progress_task("reading") as task:
         summary = import_jsonl(
             store, args.file, images_dir=args.images, replace_existing=args.replace, task=task
         )
@@ -217,7 +212,7 @@ def run_import_jsonl(args: argparse.Namespace) -> int:
         "flagged": summary.flagged,
     }
     if args.json:
-        print(json.dumps(figures, indent=2, ensure_ascii=False))
+        print_json(figures)
     else:
         print(
             f"{summary.file}: {summary.records} records, {summary.added} added, "
@@ -246,7 +241,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     status = _status(args.status)
     mask = MaskChoice.parse(args.mask)  # refused (one line, exit 2) before the database opens
-    with _store(args) as store, progress_task("exporting") as task:
+    with open_db(args) as store, progress_task("exporting") as task:
         if args.kind == "coco":
             report = export_job.export_coco(
                 store,
@@ -264,7 +259,7 @@ def run_export(args: argparse.Namespace) -> int:
         else:
             report = export_job.export_labelme(store, args.out, status=status, mask=mask, task=task)
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        print_json(report.as_dict())
         return 0
     # Nothing written because everything was left out is not a failure: the line says why.
     print(
@@ -300,7 +295,7 @@ def run_export(args: argparse.Namespace) -> int:
 def run_export_corrections(args: argparse.Namespace) -> int:
     from annotator.services.corrections_export import export_corrections
 
-    with _store(args) as store, progress_task("exporting corrections") as task:
+    with open_db(args) as store, progress_task("exporting corrections") as task:
         result = export_corrections(store, args.out, task=task)
     if args.json:
         print(

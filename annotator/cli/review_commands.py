@@ -8,6 +8,8 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
+from annotator.cli.common import acting_user, open_db, print_json
+
 if TYPE_CHECKING:
     from annotator.storage import Store
 
@@ -58,20 +60,6 @@ def register(sub: Any) -> None:
     b.set_defaults(run=_blind_first)
 
 
-def _store(args: argparse.Namespace) -> Store:
-    from annotator.storage import open_store
-
-    return open_store(args.db)
-
-
-def _actor(args: argparse.Namespace) -> str:
-    if args.actor:
-        return str(args.actor)
-    from annotator.services.settings import load_settings
-
-    return load_settings().reviewer
-
-
 def _review(args: argparse.Namespace) -> int:
     from annotator.core.errors import WorkflowError
     from annotator.core.model import Decision, Review
@@ -79,11 +67,11 @@ def _review(args: argparse.Namespace) -> int:
     turn = None if args.turn is None else args.turn - 1
     if args.turn is not None and args.turn < 1:
         raise WorkflowError(f"--turn counts from 1, got {args.turn}")
-    with _store(args) as store:
+    with open_db(args) as store:
         if args.thread:
             return _print_thread(store, args.id, turn, args.json)
         if args.resolve is not None:
-            store.resolve_comment(args.id, args.resolve, actor=_actor(args))
+            store.resolve_comment(args.id, args.resolve, actor=acting_user(args.actor))
             print(f"#{args.id}: comment {args.resolve} resolved")
             return 0
         decision, reason, comment = Decision.COMMENT, None, args.comment
@@ -101,7 +89,7 @@ def _review(args: argparse.Namespace) -> int:
                 "say what to do: --approve, --reject REASON, --reopen WHY, --comment TEXT, "
                 "--request-second, --resolve ID or --thread"
             )
-        review = Review(_actor(args), decision, comment, turn_index=turn, reason=reason)
+        review = Review(acting_user(args.actor), decision, comment, turn_index=turn, reason=reason)
         conv = store.add_review(args.id, review)
     what = f"turn {args.turn}" if args.turn is not None else "record"
     if args.json:
@@ -141,7 +129,7 @@ def _print_thread(store: Store, conv_id: int, turn: int | None, as_json: bool) -
         for r in entries
     ]
     if as_json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        print_json(rows)
         return 0
     for row in rows:
         where = "record" if row["turn"] is None else f"turn {row['turn']}"
@@ -151,11 +139,11 @@ def _print_thread(store: Store, conv_id: int, turn: int | None, as_json: bool) -
 
 
 def _reasons_list(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with open_db(args) as store:
         entries = store.reason_codes(include_retired=args.all)
     if args.json:
         rows = [{"code": e.code, "label": e.label, "retired": e.retired} for e in entries]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        print_json(rows)
         return 0
     for e in entries:
         print(f"{e.code:<24} {e.label}" + ("  (retired)" if e.retired else ""))
@@ -163,7 +151,7 @@ def _reasons_list(args: argparse.Namespace) -> int:
 
 
 def _reasons_edit(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with open_db(args) as store:
         if args.action == "add":
             entry = store.add_reason_code(args.code, args.label)
         elif args.action == "rename":
@@ -178,7 +166,7 @@ def _reasons_edit(args: argparse.Namespace) -> int:
 def _blind_first(args: argparse.Namespace) -> int:
     from annotator.core.review_rules import BLIND_FIRST_REQUIRED
 
-    with _store(args) as store:
+    with open_db(args) as store:
         if args.value is not None:
             store.set_project_setting(BLIND_FIRST_REQUIRED, args.value == "on")
         required = bool(store.project_setting(BLIND_FIRST_REQUIRED, False))
