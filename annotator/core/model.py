@@ -6,6 +6,7 @@ immutable; change one with :func:`dataclasses.replace`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -135,6 +136,10 @@ class ReasonCode(StrEnum):
     TEXT_WRONG = "text_wrong"
     UNGROUNDABLE = "ungroundable"
     AMBIGUOUS = "ambiguous_reference"
+
+
+# What a reason code may be (stored in reviews, read from files): short, lower-case, no spaces.
+REASON_CODE = re.compile(r"[a-z0-9_]{1,32}")
 
 
 @dataclass(frozen=True)

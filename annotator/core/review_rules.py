@@ -188,8 +188,15 @@ def approve_blockers(conv: Conversation, verdicts: dict[int, Verdict]) -> list[s
     return out
 
 
+def first_blocker(blockers: Sequence[str]) -> str:
+    """The first reason, and how many more there are ("" when there is none)."""
+    if not blockers:
+        return ""
+    more = f" (and {len(blockers) - 1} more)" if len(blockers) > 1 else ""
+    return f"{blockers[0]}{more}"
+
+
 def check_approvable(conv: Conversation, verdicts: dict[int, Verdict]) -> None:
     blockers = approve_blockers(conv, verdicts)
     if blockers:
-        more = f" (and {len(blockers) - 1} more)" if len(blockers) > 1 else ""
-        raise WorkflowError(f"cannot approve: {blockers[0]}{more}")
+        raise WorkflowError(f"cannot approve: {first_blocker(blockers)}")

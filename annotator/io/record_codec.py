@@ -24,6 +24,7 @@ from annotator.core.export_mask import FINAL, MaskChoice, content_of
 from annotator.core.export_report import ExportIssue
 from annotator.core.mask import Mask
 from annotator.core.model import (
+    REASON_CODE,
     SEG_TOKEN,
     Conversation,
     Decision,
@@ -43,7 +44,6 @@ from annotator.io.paths import normalize_relative
 from annotator.io.safe_json import JsonDocument
 
 FORMAT_VERSION = 1
-REASON_CODE = re.compile(r"[a-z0-9_]{1,32}")
 FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 MAX_DETAIL_CHARS = 256 * 1024  # a proposal's detail holds a bounded reply and a few masks
 

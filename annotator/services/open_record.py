@@ -34,6 +34,7 @@ from annotator.core.review_rules import (
     BLIND_FIRST_REQUIRED,
     Verdict,
     approve_blockers,
+    first_blocker,
     judged_by,
     verdicts_of,
 )
@@ -218,10 +219,7 @@ class OpenRecord:
     def approve_blocker(self) -> str:
         """The first reason approving is refused, for a tooltip ("" when it is not)."""
         blockers = self.approve_blockers()
-        if not blockers:
-            return ""
-        more = f" (and {len(blockers) - 1} more)" if len(blockers) > 1 else ""
-        return f"Cannot approve: {blockers[0]}{more}"
+        return f"Cannot approve: {first_blocker(blockers)}" if blockers else ""
 
     # -- proposals and the correction -------------------------------------------------------
     def _take_proposals(self, proposals: Sequence[Proposal]) -> None:

@@ -3,16 +3,12 @@ reviews keep naming them)."""
 
 from __future__ import annotations
 
-import re
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from annotator.core.errors import NotFoundError, WorkflowError
-from annotator.core.model import ReasonEntry, utcnow
+from annotator.core.model import REASON_CODE, ReasonEntry, utcnow
 from annotator.storage import tables as t
-
-CODE = re.compile(r"[a-z0-9_]{1,32}")
 
 
 def load(conn: Connection, *, include_retired: bool = False) -> list[ReasonEntry]:
@@ -34,7 +30,7 @@ def require_active(conn: Connection, code: str) -> None:
 
 
 def add(conn: Connection, code: str, label: str) -> ReasonEntry:
-    if not CODE.fullmatch(code):
+    if not REASON_CODE.fullmatch(code):
         raise WorkflowError(f"reason code {code!r}: use 1-32 of a-z, 0-9 and _")
     label = label.strip() or code.replace("_", " ").capitalize()
     exists = conn.execute(

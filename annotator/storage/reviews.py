@@ -62,11 +62,7 @@ def add(conn: Connection, conv_id: int, review: Review) -> Conversation:
     check_review(review)
     if review.reason is not None:
         reasons.require_active(conn, review.reason)
-    turn_count = len(conv.turns)
-    if review.turn_index is not None and not 0 <= review.turn_index < turn_count:
-        raise WorkflowError(
-            f"review of turn {review.turn_index + 1}, but the conversation has {turn_count} turns"
-        )
+    turn_count = len(conv.turns)  # apply_review refuses a turn outside it, before bind
     stored = load(conn, conv_id)
     decision = Decision(review.decision)
     if decision == Decision.APPROVE and review.turn_index is None:
