@@ -281,22 +281,22 @@ class OpenRecord:
         if is_open and self.session.is_dirty:
             self.session.save()
         self.store.add_proposals(conv_id, proposals)
-        self.session.adopt_stored(conv_id)
-        stored = self.store.proposals(conv_id)
         if is_open:
-            self._take_proposals(stored)
-            self.proposals_changed.emit(conv_id)
-        return stored
+            return self.reload_proposals()
+        self.session.adopt_stored(conv_id)
+        return self.store.proposals(conv_id)
 
-    def reload_proposals(self) -> None:
-        """Proposals stored meanwhile by a batch: the open record shows them (a clean working
-        copy also follows the status they moved it to)."""
+    def reload_proposals(self) -> list[Proposal]:
+        """The open record's stored proposals, shown anew (after a batch or a Propose stored
+        some); a clean working copy also follows the status they moved it to."""
         doc = self.session.document
         if doc is None or doc.id is None:
-            return
+            return []
         self.session.adopt_stored(doc.id)
-        self._take_proposals(self.store.proposals(doc.id))
+        stored = self.store.proposals(doc.id)
+        self._take_proposals(stored)
         self.proposals_changed.emit(doc.id)
+        return stored
 
     def is_noise(self, proposal: Proposal) -> bool:
         return proposal.proposer_version in self.noise_versions

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from annotator.core.errors import AnnotatorError, ProposerError
 from annotator.core.model import Conversation, Proposal
 from annotator.core.progress import Task
-from annotator.services.settings import Settings
+from annotator.services.settings import VLM_KEY_ENV, Settings
 
 if TYPE_CHECKING:
     from annotator.core.listing import ListQuery
@@ -87,14 +87,14 @@ class ConnectionCheck:
 def test_vlm_connection(settings: Settings, timeout: float = 20.0) -> ConnectionCheck:
     """One small request to the configured vision-language server (no image): what it
     answered and how long it took, or the one-line reason it did not."""
-    from annotator.proposers.openai_client import DEFAULT_KEY_ENV, ChatClient
+    from annotator.proposers.openai_client import ChatClient
 
     start = time.perf_counter()
     try:
         client = ChatClient(
             settings.proposer_url,
             settings.proposer_model,
-            key_env=settings.proposer_key_env.strip() or DEFAULT_KEY_ENV,
+            key_env=settings.proposer_key_env.strip() or VLM_KEY_ENV,
             timeout=timeout,
             retries=0,
         )

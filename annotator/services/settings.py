@@ -28,6 +28,10 @@ DEFAULT_COLOURS: dict[str, str] = {
 }
 
 
+# The vlm proposer's default key variable (the proposer's client has the same default).
+VLM_KEY_ENV = "ANNOTATOR_VLM_API_KEY"
+
+
 def _default_reviewer() -> str:
     try:
         return getpass.getuser()
@@ -46,7 +50,7 @@ class Settings:
     proposer_model: str = ""  # vlm: the model the server serves
     proposer_box_format: str = "pixels"  # vlm: pixels | norm1000 | norm1000-yx
     # vlm: the environment variable holding the API key (the key itself is never stored)
-    proposer_key_env: str = "ANNOTATOR_VLM_API_KEY"
+    proposer_key_env: str = VLM_KEY_ENV
     images_dir: str = ""  # default folder for import dialogs
     export_dir: str = ""
     colours: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_COLOURS))

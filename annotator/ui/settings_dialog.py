@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from annotator.core.seg_templates import usable_answers, usable_requests
 from annotator.services.record_propose import available_proposers
-from annotator.services.settings import DEFAULT_COLOURS, Settings
+from annotator.services.settings import DEFAULT_COLOURS, VLM_KEY_ENV, Settings
 from annotator.ui.path_field import PathField
 from annotator.ui.vlm_settings import VlmFields
 
@@ -166,7 +166,7 @@ class SettingsDialog(QDialog):
             proposer_url=self.url.text().strip(),
             proposer_model=self.vlm.model.text().strip(),
             proposer_box_format=self.vlm.box_format.currentText(),
-            proposer_key_env=self.vlm.key_env.text().strip() or "ANNOTATOR_VLM_API_KEY",
+            proposer_key_env=self.vlm.key_env.text().strip() or VLM_KEY_ENV,
             images_dir=self.images_dir.text(),
             export_dir=self.export_dir.text(),
             blind_first=self.blind.isChecked(),
