@@ -260,12 +260,16 @@ def test_half_precision_pipeline_runs(tiny_miras_dir: Path, dtype: str) -> None:
     loaded = load_checkpoint(tiny_miras_dir, device=torch.device("cpu"), dtype=dt)
     assert {p.dtype for p in loaded.network.parameters()} == {dt}
     pipeline = MirasPipeline(loaded)
-    image = noise_image(45, 77, seed=5)
     segs = 0
-    for q in ("What is on the left?", "Please segment the sign.", "Segment it again."):
-        out = pipeline.propose(image, image_key(image), (Exchange("Q", "A"),), q)
-        assert all(m.size == (45, 77) for m in out.masks)
-        segs += len(out.masks)
+    # Whether random weights write [SEG] depends on the input: try until the mask path ran.
+    for seed in range(5, 10):
+        image = noise_image(45, 77, seed=seed)
+        for q in ("What is on the left?", "Please segment the sign.", "Segment it again."):
+            out = pipeline.propose(image, image_key(image), (Exchange("Q", "A"),), q)
+            assert all(m.size == (45, 77) for m in out.masks)
+            segs += len(out.masks)
+        if segs:
+            break
     assert segs > 0
 
 

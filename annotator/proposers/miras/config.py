@@ -20,6 +20,7 @@ FORMAT = "prist-annotator.miras"
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+PROJECTORS = ("mlp2x_gelu", "linear")
 
 # LLaVA-1.5 (llava_v1) system prompt, as the MIRAS conversations were trained with.
 LLAVA_V1_SYSTEM = (
@@ -99,8 +100,9 @@ class MirasConfig:
     tokens: TokensConfig = TokensConfig()
     generation: GenerationConfig = GenerationConfig()
     vision_select_layer: int = -2
-    image_aspect_ratio: str = "pad"  # "pad" (LLaVA-1.5) or "crop" (resize + centre crop)
+    image_aspect_ratio: str = "pad"  # "pad" (LLaVA-1.5) or "crop" (CLIP's own resize + crop)
     mm_use_im_start_end: bool = False
+    mm_projector: str = "mlp2x_gelu"  # LLaVA-1.5 / MIRAS; "linear" in LLaVA-1 and LISA
     clip_mean: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
     clip_std: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
     conversation: str = "llava_v1"
@@ -201,6 +203,7 @@ class MirasConfig:
             f"vision_select_layer {self.vision_select_layer} is outside the tower",
         )
         need(self.image_aspect_ratio in ("pad", "crop"), "image_aspect_ratio must be pad or crop")
+        need(self.mm_projector in PROJECTORS, f"mm_projector must be one of {PROJECTORS}")
         need(self.conversation == "llava_v1", "only the llava_v1 conversation template exists")
         need(self.sam.image_size % self.sam.patch_size == 0, "sam.image_size % patch_size != 0")
         need(
@@ -224,6 +227,7 @@ _SCALAR_FIELDS = (
     "vision_select_layer",
     "image_aspect_ratio",
     "mm_use_im_start_end",
+    "mm_projector",
     "clip_mean",
     "clip_std",
     "conversation",

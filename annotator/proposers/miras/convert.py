@@ -1,4 +1,4 @@
-"""``annotator models convert-miras SRC DST``: the authors' checkpoint layout -> ours.
+"""``annotator models convert-miras|convert-lisa SRC DST``: the authors' checkpoint layout -> ours.
 
 The authors' code (LISA on the Mini-Gemini code base, "MGMSA") saves one LLaVA-style state dict:
 
@@ -15,6 +15,13 @@ authors' name                                   ours
 ``model.text_hidden_fcs.0.*``                   ``text_hidden_fcs.*``
 ``model.visual_model.*``                        ``sam.*``
 =============================================  ===========================================
+
+LISA (``dvlab-research/LISA``, the paper's baseline) saves the same names without the aux tower
+and with LLaVA-1's single linear ``mm_projector`` (told apart by the tensors' names). Its chat
+code, which ``convert-lisa`` follows, always writes ``<im_start><image><im_end>`` into the
+prompt, feeds CLIP through CLIP's own image processor (short side resized, centre crop, no
+padding: ``crop`` here) and allows 512 new tokens. A LISA directory without the CLIP tower takes
+it from a local ``openai/clip-vit-large-patch14`` directory (``--clip``).
 
 Dropped on purpose: rotary ``inv_freq`` and CLIP ``position_ids`` buffers (recomputed), and the
 aux ConvNeXt classification head (unused). Anything else that does not map is an error, as is
@@ -44,6 +51,7 @@ from annotator.core.progress import Task
 from annotator.proposers.miras.config import (
     WEIGHTS_FILE,
     AuxConfig,
+    GenerationConfig,
     MirasConfig,
     SamConfig,
     TokensConfig,
@@ -150,6 +158,24 @@ def read_sam_checkpoint(path: Path, task: Task | None = None) -> dict[str, torch
     return {f"sam.{k}": v for k, v in safe_torch_load(path, expected, task).items()}
 
 
+def read_clip_checkpoint(directory: Path, task: Task | None = None) -> dict[str, torch.Tensor]:
+    """The vision half of a Hugging Face CLIP directory, as ``vision_tower.vision_model.*``:
+    ``vision_model.*`` of a ``CLIPModel`` (the hub's files), or a ``CLIPVisionModel`` saved
+    without that level by newer transformers. Text tower and projections are left out."""
+    out: dict[str, torch.Tensor] = {}
+    for name, tensor in read_source_tensors(directory, task).items():
+        if name.startswith(_CLIP_VISION_PARTS):
+            name = "vision_model." + name
+        if name.startswith("vision_model.") and not name.endswith("embeddings.position_ids"):
+            out["vision_tower." + name] = tensor
+    if not out:
+        raise WeightsError(f"{directory}: no CLIP vision tower tensors (vision_model.*)")
+    return out
+
+
+_CLIP_VISION_PARTS = ("embeddings.", "pre_layrnorm.", "encoder.", "post_layernorm.")
+
+
 def _source_config(src: Path) -> dict[str, Any]:
     path = src / "config.json"
     if not path.is_file():
@@ -230,6 +256,8 @@ def infer_config(
     return MirasConfig(
         name=name,
         llm=llm,
+        mm_projector="linear" if "mm_projector.weight" in state else "mlp2x_gelu",
+        generation=GenerationConfig(max_new_tokens=int(src_cfg.get("max_new_tokens", 128))),
         vision=vision,
         sam=_infer_sam(state, int(src_cfg.get("sam_decoder_num_heads", 8))),
         aux=aux,
@@ -265,18 +293,51 @@ def _infer_sam(state: Mapping[str, torch.Tensor], decoder_heads: int) -> SamConf
     )
 
 
-# -- the command ----------------------------------------------------------------------------
-def convert_miras(
+# -- the commands ---------------------------------------------------------------------------
+# What LISA's chat code does whatever its config says, and what it assumes where it says nothing.
+LISA_FIXED: Mapping[str, Any] = {"image_aspect_ratio": "crop"}
+LISA_DEFAULTS: Mapping[str, Any] = {"mm_use_im_start_end": True, "max_new_tokens": 512}
+
+
+def convert_lisa(
     src: str | Path,
     dst: str | Path,
     *,
     sam_checkpoint: str | Path | None = None,
+    clip_checkpoint: str | Path | None = None,
     name: str | None = None,
     overrides: Mapping[str, Any] | None = None,
     force: bool = False,
     task: Task | None = None,
 ) -> MirasConfig:
-    """Convert, write ``dst`` and check that it loads (strictly) before declaring success."""
+    """A LISA checkpoint (e.g. LISA-7B-v1-explanatory) into our layout, run by ``miras``."""
+    return convert_miras(
+        src,
+        dst,
+        sam_checkpoint=sam_checkpoint,
+        clip_checkpoint=clip_checkpoint,
+        name=name,
+        defaults=LISA_DEFAULTS,
+        overrides={**LISA_FIXED, **(overrides or {})},
+        force=force,
+        task=task,
+    )
+
+
+def convert_miras(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    sam_checkpoint: str | Path | None = None,
+    clip_checkpoint: str | Path | None = None,
+    name: str | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    force: bool = False,
+    task: Task | None = None,
+) -> MirasConfig:
+    """Convert, write ``dst`` and check that it loads (strictly) before declaring success.
+    Config values: ``defaults`` < the source's ``config.json`` < ``overrides``."""
     from annotator.proposers.miras.checkpoint import (
         check_state_dict,
         load_tokenizer,
@@ -293,17 +354,28 @@ def convert_miras(
         raise WeightsError(f"{dst} exists and is not empty (use --force to overwrite)")
     task.start(4, "reading weights")
     state = map_state_dict(read_source_tensors(src, task))
-    if sam_checkpoint is not None:
-        if any(k.startswith("sam.") for k in state):
-            raise WeightsError(f"{src} already holds SAM weights; do not pass --sam as well")
-        state.update(read_sam_checkpoint(Path(sam_checkpoint), task))
+    for what, prefix, path, read, option in (
+        ("SAM", "sam.", sam_checkpoint, read_sam_checkpoint, "--sam"),
+        ("CLIP", "vision_tower.", clip_checkpoint, read_clip_checkpoint, "--clip"),
+    ):
+        if path is None:
+            continue
+        # A part given separately (official SAM, CLIP) joins the state, never doubling one.
+        if any(k.startswith(prefix) for k in state):
+            raise WeightsError(f"{src} already holds {what} weights; do not pass {option} as well")
+        state.update(read(Path(path), task))
     if not any(k.startswith("sam.") for k in state):
         raise WeightsError(
             f"{src} has no SAM weights (model.visual_model.*); pass the official SAM ViT-H "
             "checkpoint with --sam sam_vit_h_4b8939.pth"
         )
+    if not any(k.startswith("vision_tower.") for k in state):
+        raise WeightsError(
+            f"{src} has no CLIP vision tower (model.vision_tower.*); pass the directory of "
+            "openai/clip-vit-large-patch14 (LISA) with --clip DIR"
+        )
     task.step(message="checking the layout")
-    src_cfg = {**_source_config(src), **(overrides or {})}
+    src_cfg = {**(defaults or {}), **_source_config(src), **(overrides or {})}
     config = infer_config(state, src_cfg, name or src.name)
     with torch.device("meta"):
         own = MirasNetwork(config).state_dict()

@@ -7,7 +7,8 @@ Parts and their state-dict prefixes (the checkpoint layout this project writes a
 ``vision_tower.*``          transformers ``CLIPVisionModel`` (ViT-L/14-336)
 ``vision_tower_aux.*``      optional timm ConvNeXt stem + stages (Mini-Gemini's aux encoder)
 ``aux_fusion.*``            optional patch-level fusion of aux features into CLIP tokens
-``mm_projector.*``          Linear -> GELU -> Linear (``mlp2x_gelu``) into the LLM width
+``mm_projector.*``          Linear -> GELU -> Linear (``mlp2x_gelu``) or one Linear (``linear``,
+                            LISA) into the LLM width
 ``text_hidden_fcs.*``       Linear -> ReLU -> Linear: [SEG] hidden state -> SAM prompt
 ``sam.*``                   segment_anything ``Sam`` (image encoder, prompt encoder, decoder)
 ==========================  ==========================================================
@@ -135,7 +136,11 @@ class MirasNetwork(nn.Module):
         if cfg.aux is not None:
             self.vision_tower_aux = AuxEncoder(cfg.aux)
             self.aux_fusion = PatchFusion(vis, cfg.aux.channels)
-        self.mm_projector = nn.Sequential(nn.Linear(vis, hid), nn.GELU(), nn.Linear(hid, hid))
+        self.mm_projector: nn.Module = (
+            nn.Linear(vis, hid)
+            if cfg.mm_projector == "linear"
+            else nn.Sequential(nn.Linear(vis, hid), nn.GELU(), nn.Linear(hid, hid))
+        )
         self.text_hidden_fcs = nn.Sequential(
             nn.Linear(hid, hid), nn.ReLU(inplace=True), nn.Linear(hid, cfg.out_dim)
         )
