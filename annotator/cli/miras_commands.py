@@ -48,12 +48,30 @@ def register(sub: Any) -> None:
         "serve",
         help="serve a proposer over HTTP for `--proposer remote` clients",
         description="Loads the proposer once and answers proposal requests over HTTP (JSON). "
-        "Listens on loopback unless --host is given; use --token on a shared network.",
+        "Listens on loopback unless --host is given; on a shared network give an access token "
+        "(--token-file or $ANNOTATOR_SERVE_TOKEN). Requests past --max-in-flight, or images "
+        "that do not fit the decode memory now, are answered 503 with Retry-After.",
     )
     _proposer_arguments(s, remote=False)
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
     s.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
     s.add_argument("--max-images", type=int, default=64, help="images kept for later turns")
+    s.add_argument(
+        "--image-mb", type=int, default=512, help="memory for the images kept (default 512 MiB)"
+    )
+    s.add_argument(
+        "--decode-mb",
+        type=int,
+        default=768,
+        help="memory for uploads being received and decoded at once (default 768 MiB; an image "
+        "at the 80-megapixel cap needs up to 714)",
+    )
+    s.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=16,
+        help="uploads and proposal requests handled at once; 503 past it (default 16)",
+    )
     s.set_defaults(run=run_serve)
 
 
@@ -97,6 +115,28 @@ def register_models(models_sub: Any) -> None:
     )
     c.add_argument("--force", action="store_true", help="write into a non-empty DST")
     c.set_defaults(run=run_convert_miras)
+
+    lisa = models_sub.add_parser(
+        "convert-lisa",
+        help="convert a LISA checkpoint (e.g. LISA-7B-v1-explanatory) for `--proposer miras`",
+        description="Reads a local Hugging Face LISA directory (sharded safetensors or .bin, "
+        "config.json, tokenizer files) and writes this tool's checkpoint layout; then "
+        "`annotator propose --proposer miras --checkpoint DST` runs it.",
+    )
+    lisa.add_argument("src", type=Path, help="the LISA checkpoint directory")
+    lisa.add_argument("dst", type=Path, help="new checkpoint directory")
+    lisa.add_argument(
+        "--sam", type=Path, default=None, help="sam_vit_h_4b8939.pth, if SRC lacks SAM"
+    )
+    lisa.add_argument(
+        "--clip",
+        type=Path,
+        default=None,
+        help="local openai/clip-vit-large-patch14 directory, if SRC lacks the vision tower",
+    )
+    lisa.add_argument("--name", default=None, help="model name to record (default: SRC's name)")
+    lisa.add_argument("--force", action="store_true", help="write into a non-empty DST")
+    lisa.set_defaults(run=run_convert_lisa)
 
     t = models_sub.add_parser(
         "make-tiny-miras",
@@ -150,7 +190,19 @@ def _proposer_arguments(p: argparse.ArgumentParser, *, remote: bool = True) -> N
             default=None,
             help="environment variable holding the API key (default ANNOTATOR_VLM_API_KEY)",
         )
-    p.add_argument("--token", default=None, help="access token (remote client / server)")
+    p.add_argument(
+        "--token",
+        default=None,
+        help="access token (remote client / server); visible to other users in `ps`, so "
+        "prefer --token-file or $ANNOTATOR_SERVE_TOKEN",
+    )
+    p.add_argument(
+        "--token-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="file holding the access token (one line); default: $ANNOTATOR_SERVE_TOKEN",
+    )
 
 
 def _shard(value: str) -> tuple[int, int]:
@@ -171,7 +223,7 @@ def _load_proposer(args: argparse.Namespace, *, with_token: bool) -> Any:
         "device": args.device,
         "url": getattr(args, "url", None),
         "timeout": getattr(args, "timeout", None),
-        "token": args.token if with_token else None,
+        "token": access_token(args) if with_token else None,
         **{
             name: getattr(args, name, None)
             for name in ("model", "box_format", "temperature", "max_tokens", "concurrency")
@@ -180,6 +232,13 @@ def _load_proposer(args: argparse.Namespace, *, with_token: bool) -> Any:
     }
     print(f"loading proposer {args.proposer} ...", file=sys.stderr)
     return load_proposer(args.proposer, **options)
+
+
+def access_token(args: argparse.Namespace) -> str | None:
+    """The token of ``serve`` / ``--proposer remote``: --token, --token-file or the variable."""
+    from annotator.io.access_token import resolve_token
+
+    return resolve_token(args.token, args.token_file)
 
 
 def _noise_warning(info: Any) -> None:
@@ -244,9 +303,21 @@ def run_propose(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def serve_limits(args: argparse.Namespace) -> Any:
+    from annotator.proposers.serve_limits import MIB, ServeLimits
+
+    for name in ("max_images", "image_mb", "decode_mb", "max_in_flight"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+    return ServeLimits(max_in_flight=args.max_in_flight, decode_budget_bytes=args.decode_mb * MIB)
+
+
 def run_serve(args: argparse.Namespace) -> int:
+    from annotator.proposers.serve_limits import MIB
     from annotator.proposers.server import ImageStore, ProposerServer
 
+    token = access_token(args)  # a bad token file is reported before the model loads
+    limits = serve_limits(args)
     proposer = _load_proposer(args, with_token=False)
     info = proposer.info()
     _noise_warning(info)
@@ -254,9 +325,10 @@ def run_serve(args: argparse.Namespace) -> int:
         server = ProposerServer(
             (args.host, args.port),
             proposer,
-            token=args.token,
-            images=ImageStore(max_images=args.max_images),
+            token=token,
+            images=ImageStore(max_images=args.max_images, max_bytes=args.image_mb * MIB),
             log=lambda line: print(line, file=sys.stderr),
+            limits=limits,
         )
     except OSError as exc:
         proposer.close()
@@ -320,6 +392,23 @@ def run_convert_miras(args: argparse.Namespace) -> int:
             sam_checkpoint=args.sam,
             name=args.name,
             overrides=overrides,
+            force=args.force,
+            task=task,
+        )
+    print(f"wrote {args.dst} ({cfg.name}, weights sha256 {cfg.weights_sha256})")
+    return 0
+
+
+def run_convert_lisa(args: argparse.Namespace) -> int:
+    from annotator.proposers.miras.convert import convert_lisa
+
+    with progress_task("converting") as task:
+        cfg = convert_lisa(
+            args.src,
+            args.dst,
+            sam_checkpoint=args.sam,
+            clip_checkpoint=args.clip,
+            name=args.name,
             force=args.force,
             task=task,
         )
