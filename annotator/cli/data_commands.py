@@ -45,7 +45,9 @@ def register(sub: Any) -> None:
     )
     j.add_argument("file", help="a .jsonl file written by `annotator export jsonl`")
     j.add_argument(
-        "--images", help="directory holding the images (default: none, images unresolved)"
+        "--images",
+        help="directory holding the images; each image there must have the size and sha256 "
+        "its records give (default: none, images unresolved and unchecked)",
     )
     j.add_argument(
         "--replace",

@@ -112,6 +112,16 @@ def _sha256(fh: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes (what :class:`ImageInfo` carries), decoding nothing."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            return _sha256(fh)
+    except OSError as exc:
+        raise _unopenable(p, exc) from exc
+
+
 def probe_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
     """Size (after EXIF orientation) and sha256 of an image, decoding no pixels."""
     return _inspect(Path(path), max_pixels, decode=False)

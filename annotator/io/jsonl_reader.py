@@ -1,7 +1,8 @@
 """Read back the project's JSONL records (see :mod:`annotator.io.record_codec`).
 
 Every line goes through the safe JSON parser with its own line number, so an error names
-``file:line``; the record number is the line's position among records (0-based).
+``file:line``; the record number is the line's position among records (0-based). What records
+say about their images is checked too (:mod:`annotator.io.image_claims`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from annotator.core.errors import InputError
 from annotator.core.model import Conversation, Proposal, Review
 from annotator.core.progress import Task
 from annotator.io import safe_json
+from annotator.io.image_claims import ImageClaims
 from annotator.io.record_codec import decode_record
 
 
@@ -44,13 +46,15 @@ def read_jsonl(
 ) -> JsonlImport:
     """Read every record or raise :class:`InputError` (nothing is returned from a bad file).
 
-    ``images_dir`` becomes each image's ``root`` (exports do not carry local directories).
+    ``images_dir`` becomes each image's ``root`` (exports do not carry local directories), and
+    each image's size and sha256 are checked against its file there.
     """
     task = task or Task()
     p = Path(path)
     data = safe_json.read_bytes_capped(p, limits.max_bytes)
     name = str(p)
-    root = str(Path(images_dir).resolve()) if images_dir is not None else ""
+    claims = ImageClaims(name, images_dir)
+    root = str(claims.folder) if claims.folder is not None else ""
     lines = data.split(b"\n")
     result = JsonlImport(file=name)
     task.start(len(lines), f"reading {p.name}")
@@ -69,6 +73,7 @@ def read_jsonl(
                     record=record,
                 )
             keys[conv.key] = n
+            claims.check(conv.image, n, record)
             result.entries.append(
                 JsonlEntry(conv, tuple(reviews), tuple(proposals), exported_id, n)
             )

@@ -45,7 +45,15 @@ from annotator.io.safe_json import JsonDocument
 
 FORMAT_VERSION = 1
 FINGERPRINT = re.compile(r"[0-9a-f]{64}")
-MAX_DETAIL_CHARS = 256 * 1024  # a proposal's detail holds a bounded reply and a few masks
+# Free-form detail objects (a mask's provenance, a proposal's audit detail) are stored as they
+# are read, so one without a bound made a record that the tool then could not export and read
+# back (a 200 MB line became a 311 MB blob). The bound is on the size the database stores (JSON
+# with ASCII escapes, the largest way it is written). 256 KiB: the limit proposal detail already
+# had (files written under it still read); twice the largest detail the tool writes itself (a
+# mask's edit log keeps its last 200 edits; 200 SAM edits of a dozen clicks each are 127 KB; a
+# proposal keeps 4,000 characters of reply); and a record of 100 masks at the bound is 26 MB, a
+# tenth of what one file may hold.
+MAX_DETAIL_BYTES = 256 * 1024
 
 
 # -- encoding -----------------------------------------------------------------------------------
@@ -263,13 +271,25 @@ class _Reader:
             raise self.fail(f"bad mask: {exc.reason}", *path) from exc
 
 
+def _bounded(r: _Reader, detail: dict[str, Any], *path: str | int) -> dict[str, Any]:
+    """``detail`` when what storage would write of it is within :data:`MAX_DETAIL_BYTES`."""
+    size = len(json.dumps(detail))  # ASCII escapes: characters are bytes
+    if size > MAX_DETAIL_BYTES:
+        raise r.fail(
+            f"detail is {size:,} bytes as stored, more than the limit {MAX_DETAIL_BYTES:,}",
+            *path,
+            "detail",
+        )
+    return detail
+
+
 def _decode_provenance(r: _Reader, obj: Any, *path: str | int) -> Provenance:
     return Provenance(
         source=r.enum(MaskSource, r.get(obj, "source", str, *path), *path, "source"),
         author=r.get(obj, "author", str, *path),
         created_at=r.time(r.get(obj, "created_at", str, *path), *path, "created_at"),
         proposal_id=r.get(obj, "proposal_id", (int, type(None)), *path),
-        detail=r.get(obj, "detail", dict, *path),
+        detail=_bounded(r, r.get(obj, "detail", dict, *path), *path),
     )
 
 
@@ -309,10 +329,19 @@ def _decode_review(r: _Reader, v: Any, size: tuple[int, int], *p: str | int) -> 
 
 def _decode_detail(r: _Reader, v: Any, *p: str | int) -> dict[str, Any]:
     """A proposal's audit detail: an object of bounded size (files from before it carry none)."""
-    detail = _optional(r, v, "detail", dict, None, *p) or {}
-    if len(json.dumps(detail)) > MAX_DETAIL_CHARS:
-        raise r.fail(f"detail is larger than {MAX_DETAIL_CHARS} characters", *p, "detail")
-    return detail
+    return _bounded(r, _optional(r, v, "detail", dict, None, *p) or {}, *p)
+
+
+def _turn_index(r: _Reader, index: int | None, turns: int, what: str, *p: str | int) -> None:
+    """A review or proposal names a turn the record has (as storage would refuse it, but here
+    with the file and line)."""
+    if index is not None and not 0 <= index < turns:
+        raise r.fail(
+            f"{what} for turn_index {index}, but the conversation has {turns} turns "
+            f"(turn_index 0 to {turns - 1})",
+            *p,
+            "turn_index",
+        )
 
 
 def _decode_turn(r: _Reader, obj: Any, k: int, size: tuple[int, int]) -> Turn:
@@ -380,6 +409,8 @@ def decode_record(
     reviews = [
         _decode_review(r, v, size, "reviews", k) for k, v in enumerate(r.get(obj, "reviews", list))
     ]
+    for k, review in enumerate(reviews):
+        _turn_index(r, review.turn_index, len(turns), "a review", "reviews", k)
     proposals = []
     for k, v in enumerate(r.get(obj, "proposals", list)):
         p = ("proposals", k)
@@ -403,6 +434,7 @@ def decode_record(
                 detail=_decode_detail(r, v, *p),
             )
         )
+        _turn_index(r, proposals[-1].turn_index, len(turns), "a proposal", *p)
     conv = Conversation(
         image=Image(
             path=path,

@@ -75,7 +75,9 @@ def import_jsonl(
     flags, reviews and proposals. Records already stored (same content key) are skipped, unless
     ``replace_existing``: then a record exported from this very database (same id and key, e.g.
     the app's rescue file after a failed save) overwrites the stored texts, masks and status, one
-    transaction per record, recorded in its history."""
+    transaction per record, recorded in its history. The whole file is read and checked first
+    (image sizes and hashes against ``images_dir``, detail sizes, turn numbers), so a refused
+    file stores nothing."""
     task = task or Task()
     parsed = read_jsonl(path, images_dir=images_dir, task=task)
     result = store.restore_conversations(

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from annotator.core.errors import AnnotatorError
+from annotator.core.errors import AnnotatorError, InputError
 from annotator.core.image_key import image_key
 from annotator.core.model import Conversation, Image, Proposal, Review
 from annotator.services.catalog import RecordStore
@@ -32,13 +32,20 @@ class RecordBundle:
 
 
 def load_bundle(store: RecordStore, conv_id: int, locate: Callable[[Image], str]) -> RecordBundle:
-    """Read one record with what opening it needs (may run on a worker thread)."""
+    """Read one record with what opening it needs (may run on a worker thread). ``locate``
+    gives the image's file, ``""`` for none, or raises :class:`InputError` saying why the file
+    there may not be shown (``services.image_resolver``)."""
     conv = store.get_conversation(conv_id)
     proposals = store.proposals(conv_id)
     reviews = store.reviews(conv_id)
-    path = locate(conv.image)
+    try:
+        path, refused = locate(conv.image), ""
+    except InputError as exc:  # a file is there but may not be shown (outside its folder, ...)
+        path, refused = "", str(exc)
     rgb, problem = read_rgb(path)
-    if not path:  # named as the import names it, so an unchanged problem reads the same
+    if refused:
+        problem = refused
+    elif not path:  # named as the import names it, so an unchanged problem reads the same
         problem = f"image not found: {Path(conv.image.root) / conv.image.path}"
     w, h = conv.image.width, conv.image.height
     if rgb is not None and rgb.shape[:2] != (h, w):
