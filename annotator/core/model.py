@@ -180,6 +180,9 @@ class FlagCode(StrEnum):
     DEGENERATE_POLYGON = "degenerate_polygon"
     EMPTY_MASK = "empty_mask"
     MISSING_MASKS = "missing_masks"
+    # Written by a model (`annotator draft`): every text is to be checked against the image.
+    # Flags are stored as their code's text, so a new code needs no migration.
+    MODEL_DRAFTED = "model_drafted"
 
 
 @dataclass(frozen=True)

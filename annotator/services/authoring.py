@@ -6,12 +6,13 @@ is the editing session's, one undoable command at a time."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from annotator.core.errors import InputError
-from annotator.core.model import Conversation, Image, Turn
+from annotator.core.model import Conversation, Flag, Image, Turn
 from annotator.core.status import Status
 from annotator.services.catalog import Catalog
 
@@ -46,13 +47,24 @@ def create(
     actor: str,
     key: str = "",
     source: str = "authored",
+    status: Status = Status.DRAFT,
+    flags: Sequence[Flag] = (),
+    action: str = CREATE,
+    detail: Mapping[str, Any] | None = None,
 ) -> int | None:
-    """Store a new draft conversation on ``image``; None when ``key`` is stored already."""
+    """Store a new conversation on ``image`` (a draft unless ``status`` says otherwise); None
+    when ``key`` is stored already. ``action`` and ``detail`` make its first history event."""
     conv = Conversation(
-        image=image, focus=focus.strip(), turns=tuple(turns), source=source, key=key
+        image=image,
+        focus=focus.strip(),
+        turns=tuple(turns),
+        status=status,
+        source=source,
+        key=key,
+        flags=tuple(flags),
     )
-    added = store.add_conversations([conv], actor=actor, action=CREATE).added_ids
-    return added[0] if added else None
+    added = store.add_conversations([conv], actor=actor, action=action, detail=detail)
+    return added.added_ids[0] if added.added_ids else None
 
 
 def create_from_dialogue(

@@ -17,6 +17,7 @@ FLAG_LABELS: dict[FlagCode, str] = {
     FlagCode.DEGENERATE_POLYGON: "Degenerate polygon",
     FlagCode.EMPTY_MASK: "Empty mask",
     FlagCode.MISSING_MASKS: "No LabelMe file",
+    FlagCode.MODEL_DRAFTED: "Drafted by a model",
 }
 
 # The list's flag column, which is as wide as the longest of these: a word or two each.
@@ -29,6 +30,7 @@ FLAG_SHORT: dict[FlagCode, str] = {
     FlagCode.DEGENERATE_POLYGON: "Polygon",
     FlagCode.EMPTY_MASK: "Empty",
     FlagCode.MISSING_MASKS: "No LabelMe",
+    FlagCode.MODEL_DRAFTED: "Model draft",
 }
 
 # What the user can do about each image flag (the others are fixed by editing the masks).

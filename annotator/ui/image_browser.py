@@ -1,6 +1,6 @@
 """The images of the project, with or without conversations: a thumbnail, the image's name and
-how many conversations it has. A new conversation starts from the selected image; a double
-click lists the image's conversations."""
+how many conversations it has. A new conversation starts from the current image, drafting from
+every selected one (Ctrl/Shift-click); a double click lists the image's conversations."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -65,6 +66,7 @@ class ImageBrowser(QWidget):
         self.list = QListWidget()
         self.list.setIconSize(QSize(THUMB, THUMB))
         self.list.setUniformItemSizes(True)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.itemDoubleClicked.connect(
             lambda item: self.showConversations.emit(item.data(_ROLE))
         )
@@ -135,6 +137,11 @@ class ImageBrowser(QWidget):
     def selected(self) -> ImageSummary | None:
         item = self.list.currentItem()
         return item.data(_ROLE) if item is not None else None
+
+    def selected_images(self) -> list[ImageSummary]:
+        """Every selected image, in list order (Draft conversations… works on them all)."""
+        rows = sorted(self.list.row(item) for item in self.list.selectedItems())
+        return [self.list.item(row).data(_ROLE) for row in rows]
 
     def select_image(self, image_id: int) -> None:
         for row in range(self.list.count()):
