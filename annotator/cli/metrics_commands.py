@@ -138,8 +138,44 @@ def print_report(report: dict[str, Any], out: TextIO) -> None:
             f"\nanswers vs verified answers: n {o['n']}, BLEU-4 {_f(o['bleu4'])}, "
             f"ROUGE-L {_f(o['rouge_l'])}\n"
         )
+    reasoning = report.get("reasoning")
+    if reasoning and (reasoning["scores"] or reasoning["pairwise"]):
+        print_reasoning(reasoning, out)
     if report["skipped"]:
         out.write("\nskipped: " + ", ".join(f"{k} {v}" for k, v in report["skipped"].items()))
         out.write("\n")
     if opts["edge"]:
         out.write("* edge IoU as in the MIRAS evaluation code, for comparison with the paper\n")
+
+
+def _interval(stat: dict[str, Any]) -> str:
+    if stat["mean"] is None:
+        return f"{'-':>17}"
+    if stat["low"] is None:
+        return f"{stat['mean']:.2f}{'':>13}"
+    return f"{stat['mean']:.2f} [{stat['low']:.2f}, {stat['high']:.2f}]"
+
+
+def print_reasoning(reasoning: dict[str, Any], out: TextIO) -> None:
+    """The judge's scores (mean [95% interval] per criterion) and pairwise win rates."""
+    keys = [c["key"] for c in reasoning["criteria"]]
+    scale = reasoning["scale"]
+    out.write(
+        f"\nreasoning (LLM judge, scale {scale['min']}-{scale['max']}; {reasoning['interval']})\n"
+    )
+    head = f"{'':<10}{'n':>5}  " + "  ".join(f"{c['name'][:17]:<17}" for c in reasoning["criteria"])
+    for group in reasoning["scores"]:
+        out.write(
+            f"{group['proposer']} judged by {group['judge']} ({group['prompt_version']}, "
+            f"against {group['reference']} answers); {group['failed']} failed\n{head}\n"
+        )
+        by_turn = ((f"turn {t}", v) for t, v in group["by_turn"].items())
+        for label, stats in [("overall", group["overall"]), *by_turn]:
+            n = max((stats[k]["n"] for k in keys), default=0)
+            out.write(f"{label:<10}{n:>5}  " + "  ".join(_interval(stats[k]) for k in keys) + "\n")
+    for pair in reasoning["pairwise"]:
+        out.write(
+            f"{pair['a']} vs {pair['b']} judged by {pair['judge']} ({pair['prompt_version']}): "
+            f"n {pair['n']}, wins {pair['wins']}, ties {pair['ties']}, losses {pair['losses']}, "
+            f"win rate {_f(pair['win_rate'])}; {pair['failed']} failed\n"
+        )

@@ -32,6 +32,11 @@ Text
     BLEU-4 / ROUGE-L of the latest proposal's answer against the turn's verified answer
     (``final_answer``; with ``reference="draft"`` the imported answer), over every turn of the
     conversations looked at, whatever ``turns`` says: the explanations are in the earlier turns.
+
+Reasoning
+    What the LLM judge (``annotator judge``) said about the answers: per judge and proposer, the
+    mean and 95 % interval of each criterion, overall and per turn index, and pairwise win rates
+    (``services.reasoning_report``; only ``proposer``'s scores when given).
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from annotator.core.metrics_batch import evaluate_pairs
 from annotator.core.model import Conversation, MaskLayer, Proposal, Turn
 from annotator.core.progress import Task
 from annotator.core.status import Status
+from annotator.services.reasoning_report import reasoning_section
 from annotator.services.text_metrics import TextScorer
 from annotator.storage import ListQuery, Store
 
@@ -381,6 +387,8 @@ def _assemble(
             "double_review": "a second reviewer, blind to the first, on the records a second "
             "review was asked for: turn-verdict agreement, Cohen's kappa, IoU of the target "
             "masks each judged",
+            "reasoning": "LLM judge scores per criterion (1-3), mean and 95% Student t "
+            "interval, per judge, proposer and turn index; pairwise win/tie/loss rates",
         },
         "counts": {
             "conversations": total,
@@ -403,6 +411,7 @@ def _assemble(
         "double_review": double_review(store),
         "edits": {"summary": _edit_summary(edit_rows), "records": edit_rows},
         "text": _text_summary(text_rows) if options.text else None,
+        "reasoning": reasoning_section(store, options.proposer),
         "records": records,
     }
 

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from annotator.core.atomic_file import atomic_open, replacing
 from annotator.ui.dashboard.bar_chart import BarChart
+from annotator.ui.dashboard.reasoning_table import ReasoningTable
 from annotator.ui.dashboard.report_tables import (
     footnotes,
     format_value,
@@ -114,6 +115,7 @@ class QualityDashboard(QWidget):
         self.summary.setToolTip("Double-click a row to open its records")
         self.notes = QLabel()
         self.notes.setWordWrap(True)
+        self.reasoning = ReasoningTable(self._request)  # the LLM judge's, by the mask metrics
 
         self.histogram = _Chart("Per-record IoU (target turn)", "IoU", "records")
         self.by_turn = _Chart("IoU by turn index", "turn index", "IoU")
@@ -138,6 +140,7 @@ class QualityDashboard(QWidget):
         upper_layout.setContentsMargins(0, 0, 0, 0)
         upper_layout.addWidget(self.summary)
         upper_layout.addWidget(self.notes)
+        upper_layout.addWidget(self.reasoning)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(upper)
         split.addWidget(plots_box)
@@ -171,6 +174,7 @@ class QualityDashboard(QWidget):
         )
         self._fill_summary()
         self.notes.setText("\n".join(footnotes(report)))
+        self.reasoning.set_report(report)
         self._fill_histogram()
         self._fill_by_turn()
         self._fill_records()
