@@ -407,6 +407,7 @@ _describe_create = _from("source", "record created from {}", "record created")
 _describe_duplicate = _from(
     "source", "record created as a variant ({})", "record created as a variant"
 )
+_describe_draft = _from("model", "record drafted by the model {}", "record drafted by a model")
 _describe_restore = _from("file", "record restored from a rescue file ({})", "record restored")
 
 
@@ -421,6 +422,43 @@ def _describe_undelete(event: HistoryEvent, _labels: Mapping[str, str]) -> _Said
 def _describe_proposal(event: HistoryEvent, _labels: Mapping[str, str]) -> _Said:
     turns = event.detail.get("turns")
     return _Said(PROPOSAL, f"model proposals added for {_turns_list(turns)}", frozenset({"turns"}))
+
+
+def _describe_merge(event: HistoryEvent, _labels: Mapping[str, str]) -> _Said:
+    """A save conflict resolved (services.save_conflict): which side each turn kept, and what
+    was set aside, readable here and recoverable from the event."""
+    d = event.detail
+    sides = d.get("turns")
+    kept: dict[str, list[int]] = {}
+    if isinstance(sides, list):
+        for i, side in enumerate(sides):
+            kept.setdefault(str(side), []).append(i)
+    said = "; ".join(f"{side} on {_turns_list(turns)}" for side, turns in sorted(kept.items()))
+    lines = [f"kept: {said}" if said else "kept: the record as it was"]
+    for lost in d.get("discarded_turns") or []:
+        if not isinstance(lost, dict):
+            continue
+        where = f"set aside ({lost.get('side', '?')}), {turn_name(lost.get('turn'))}"
+        if lost.get("absent"):
+            lines.append(f"{where}: no such turn on that side")
+            continue
+        masks = lost.get("masks")
+        n = len(masks) if isinstance(masks, list) else 0
+        answer = lost.get("final_answer") or lost.get("draft_answer") or ""
+        lines.append(
+            f"{where}: question “{_one_line(str(lost.get('question', '')))}”, answer "
+            f"“{_one_line(str(answer))}”, {n} mask(s)"
+        )
+    record = d.get("discarded_record")
+    if isinstance(record, dict):
+        lines.append(f"set aside ({record.get('side', '?')}), focus “{record.get('focus', '')}”")
+    revisions = f" (revision {d.get('theirs_revision')} met yours, {d.get('mine_revision')})"
+    return _Said(
+        RECORD,
+        "save conflict resolved" + revisions,
+        frozenset(d),
+        lines=tuple(lines),
+    )
 
 
 def _describe_unknown(event: HistoryEvent, _labels: Mapping[str, str]) -> _Said:
@@ -448,8 +486,10 @@ _DESCRIBERS: dict[str, Describer] = {
     "import": _describe_import,
     "create": _describe_create,
     "duplicate": _describe_duplicate,
+    "draft": _describe_draft,
     "restore": _describe_restore,
     "delete": _describe_delete,
     "undelete": _describe_undelete,
     "proposal": _describe_proposal,
+    "merge": _describe_merge,
 }

@@ -222,10 +222,10 @@ class RecordDocument:
             self._base, turns=turns, status=self._status, focus=self.focus, deleted_at=deleted_at
         )
 
-    def rebase(self, stored: Conversation) -> None:
+    def rebase(self, stored: Conversation, *, replace: bool = False) -> None:
         """Adopt the stored result of a save (new revision, ids) keeping the working arrays;
         a stored version whose turns are not ours in our order (changed elsewhere) replaces
-        the working copy."""
+        the working copy, and so does any with ``replace`` (a merge kept some of theirs)."""
         self._base = stored
         self._focus = None
         self._deleted = None
@@ -234,7 +234,7 @@ class RecordDocument:
             slot.base.id in (None, turn.id)
             for slot, turn in zip(self._slots, stored.turns, strict=True)
         )
-        if not ours:
+        if replace or not ours:
             self._slots = [_Slot(t) for t in stored.turns]
             self._notify_structure()
             return
