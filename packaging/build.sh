@@ -29,12 +29,9 @@ rm -rf build/bundle dist/bundle
 app="dist/bundle/annotator"
 inside="$app/_internal"
 
-if command -v strip >/dev/null && command -v file >/dev/null; then
-  # Debug information only (a full strip breaks some manylinux libraries): libpython from a
-  # source-built Python carries ~18 MB of it.
-  find "$inside" -name "*.so*" -type f -exec file {} + | grep "with debug_info" | cut -d: -f1 |
-    while read -r lib; do strip --strip-debug "$lib"; done
-fi
+# Symbol tables and debug information (libpython from a source-built Python carries ~18 MB),
+# except where the stripped copy would not load (see strip_bundle.py).
+"$venv/bin/python" packaging/strip_bundle.py "$inside"
 
 echo "== MobileSAM inside the bundle"
 mkdir -p "$inside/models"

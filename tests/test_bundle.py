@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,9 @@ from fixtures_install import run_self_test
 
 BUNDLE = os.environ.get("ANNOTATOR_BUNDLE", "")
 ROOT = Path(__file__).resolve().parents[1]
+# MiB: a ceiling against growth, above the 527 measured (528 by du). The issue's target, 450, is
+# not reached by the packaging alone (docs/adr/0014-packaging.md says what the rest would take).
+MAX_BUNDLE_MB = 550
 
 pytestmark = [
     pytest.mark.bundle,
@@ -29,8 +33,9 @@ pytestmark = [
 
 
 def _size_mb(folder: Path) -> float:
-    """As ``du`` counts it: links (the bundle links library versions) are not counted twice."""
-    return sum(p.lstat().st_size for p in folder.rglob("*") if not p.is_symlink()) / 1e6
+    """In MiB, as ``du -m`` counts it (and build.sh prints it): links (the bundle links library
+    versions) are not counted twice."""
+    return sum(p.lstat().st_size for p in folder.rglob("*") if not p.is_symlink()) / 2**20
 
 
 def test_the_bundle_works_like_the_pip_install(tmp_path: Path) -> None:
@@ -58,6 +63,7 @@ def test_the_bundle_works_like_the_pip_install(tmp_path: Path) -> None:
     }
     (bundle.parent / "smoke.json").write_text(json.dumps(figures, indent=2), encoding="utf-8")
     print(json.dumps(figures))
+    assert size <= MAX_BUNDLE_MB, figures
     # Start to window: the bundle unpacks nothing (one folder), so it is no slower; the margin
     # is the host's noise between two runs.
     assert bundle_window_s <= pip_window_s * 1.25 + 0.5, figures
@@ -69,6 +75,84 @@ def test_the_bundle_has_no_model_stack() -> None:
         assert not (inside / absent).exists(), absent
     assert (inside / "models" / "LICENSE-MobileSAM").is_file()
     assert (inside / "linux" / "org.pristannotator.PristAnnotator.desktop").is_file()
+
+
+def test_the_bundle_leaves_out_what_it_never_loads() -> None:
+    """scipy and scikit-image (the edge IoU says it needs them), Qt's translations, network and
+    device-only platforms (packaging/pyinstaller/bundle_contents.py); the desktop platforms stay."""
+    inside = Path(BUNDLE) / "_internal"
+    for absent in ("scipy", "skimage", "scipy.libs", "PySide6/Qt/translations"):
+        assert not (inside / absent).exists(), absent
+    for absent in ("PySide6/QtNetwork*", "PySide6/Qt/plugins/tls", "PySide6/Qt/lib/libQt6Network*"):
+        assert not list(inside.glob(absent)), absent
+    platforms = inside / "PySide6" / "Qt" / "plugins" / "platforms"
+    for kept in ("libqxcb.so", "libqwayland.so", "libqoffscreen.so"):
+        assert (platforms / kept).is_file(), kept
+
+
+def test_every_library_the_bundle_links_is_inside_or_missing_here_too() -> None:
+    """What leaving out took no library that a kept file needs: each library that ``ldd`` cannot
+    find for a bundled file (with the bundle's folder on the path, as its launcher sets it) is
+    one this machine lacks too, not one the virtualenv had and the build could have taken."""
+    inside = Path(BUNDLE) / "_internal"
+    env = {**os.environ, "LD_LIBRARY_PATH": str(inside)}
+    unresolved: dict[str, set[str]] = {}
+    for lib in inside.rglob("*.so*"):
+        if lib.is_symlink() or not lib.is_file():
+            continue
+        done = subprocess.run(
+            ["ldd", str(lib)], capture_output=True, text=True, env=env, check=False
+        )
+        for line in done.stdout.splitlines():
+            if "not found" in line:
+                unresolved.setdefault(line.split()[0], set()).add(lib.name)
+    site = Path(sysconfig.get_paths()["purelib"])
+    in_venv = {name for _, _, files in os.walk(site) for name in files}
+    takeable = {name: sorted(users) for name, users in unresolved.items() if name in in_venv}
+    assert not takeable, takeable
+
+
+def test_the_bundle_scores_answers_and_says_the_edge_iou_needs_the_pip_install(
+    tmp_path: Path, tiny_miras_dir: Path
+) -> None:
+    """Proposals (from a remote server) for three sample records: the bundle's report, text
+    scores included, equals the pip install's; ``--edge`` says it needs scikit-image."""
+    from fixtures_miras import served
+
+    from annotator.services.install_check import sample_database
+
+    db = sample_database(tmp_path / "sample")
+    bundled = str(Path(BUNDLE) / "annotator")
+    pip = str(Path(sys.executable).with_name("annotator"))
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_DATA_HOME": str(tmp_path)}
+
+    def run(executable: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [executable, "--db", str(db), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            check=False,
+        )
+
+    with served(tiny_miras_dir) as url:
+        done = run(bundled, "propose", "--proposer", "remote", "--url", url, "--limit", "3")
+        assert done.returncode == 0, done.stderr[-2000:]
+    reports = []
+    for executable in (bundled, pip):
+        done = run(executable, "metrics", "--reference", "draft", "--json")
+        assert done.returncode == 0, done.stderr[-2000:]
+        report = json.loads(done.stdout)
+        report.pop("generated_at")
+        reports.append(report)
+    assert reports[0]["text"]["overall"]["n"] > 0
+    assert reports[0]["counts"] == reports[1]["counts"]
+    assert reports[0] == reports[1]
+
+    done = run(bundled, "metrics", "--reference", "draft", "--edge", "--workers", "1")
+    assert done.returncode == 2
+    assert "needs scikit-image" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_the_bundle_says_miras_needs_the_full_install(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from annotator.core.errors import MaskError
+from annotator.core.errors import AnnotatorError, MaskError
 
 BoolArray = NDArray[np.bool_]
 
@@ -305,8 +305,19 @@ def edge_iou(pred: NDArray[Any], ref: NDArray[Any]) -> float:
     return _edge_ratio(_canny(p), _canny(r))
 
 
+class MetricUnavailableError(AnnotatorError):
+    """A metric whose package this installation leaves out (the desktop bundle has no
+    scikit-image)."""
+
+
 def _canny(image: NDArray[Any]) -> BoolArray:
-    from skimage.feature import canny  # the one scikit-image use in core (see module doc)
+    try:
+        from skimage.feature import canny  # the one scikit-image use in core (see module doc)
+    except ImportError:
+        raise MetricUnavailableError(
+            "the edge IoU of the MIRAS code needs scikit-image, which this installation (the "
+            "desktop bundle) leaves out; leave out --edge, or run it from the pip install"
+        ) from None
 
     return canny(image, sigma=EDGE_SIGMA, low_threshold=EDGE_LOW, high_threshold=EDGE_HIGH)
 
