@@ -18,6 +18,7 @@ from annotator.services.image_resolver import ImageResolver
 from annotator.services.open_record import OpenRecord
 from annotator.services.session import EditSession
 from annotator.services.settings import Settings, load_settings, settings_path
+from annotator.services.team_work import TeamWork
 from annotator.storage import Store, open_store
 
 
@@ -80,7 +81,10 @@ def build_app(
         from annotator.services.sample_project import ensure_sample
 
         ensure_sample(store)
-    actor = lambda: settings.reviewer  # noqa: E731 (read at each action: settings change)
+    # On PostgreSQL the login role (the database records it anyway), else the Settings name,
+    # read at each action (settings change).
+    team = TeamWork(store.team, lambda: settings.reviewer)
+    actor = lambda: team.me  # noqa: E731
     session = EditSession(store, actor)
     record = OpenRecord(
         store, session, ImageResolver([settings.images_dir]), actor, blind=settings.blind_first
@@ -91,7 +95,15 @@ def build_app(
     layout = QSettings(str(config_dir() / "layout.ini"), QSettings.Format.IniFormat)
     icons = Icons(cache_dir() / "icons")
     window = MainWindow(
-        store, record, settings, sam, proposer, layout, icons, settings_path=settings_path()
+        store,
+        record,
+        settings,
+        sam,
+        proposer,
+        layout,
+        icons,
+        settings_path=settings_path(),
+        team=team,
     )
     if not offer_sample:
         window.banner.setVisible(False)

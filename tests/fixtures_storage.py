@@ -159,7 +159,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         os.chown(base, pw.pw_uid, pw.pw_gid)
         runuser = shutil.which("runuser")
         prefix = [runuser, "-u", "postgres", "--"] if runuser else ["su", "postgres", "-c"]
-    data, port, user = base / "data", _free_port(), "annotator"
+    data, port, user = base / "data", _free_port(), "pgowner"
 
     def run(*cmd: str) -> subprocess.CompletedProcess[str]:
         argv = [*prefix, *cmd] if prefix[:1] != ["su"] else [*prefix, shlex.join(cmd)]

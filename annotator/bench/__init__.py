@@ -11,4 +11,7 @@ BENCHMARKS: dict[str, str] = {
     "propose": "annotator.bench.propose_bench",
     "metrics": "annotator.bench.metrics_bench",
     "authoring": "annotator.bench.authoring_bench",
+    "image-lookup": "annotator.bench.image_lookup_bench",
+    "serve": "annotator.bench.serve_bench",
+    "team": "annotator.bench.team_bench",
 }

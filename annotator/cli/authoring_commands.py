@@ -102,7 +102,7 @@ def _new(args: argparse.Namespace) -> int:
 
     with open_db(args) as store:
         made = create_from_dialogue(
-            store, args.img_id, args.focus, args.dialogue, actor=acting_user()
+            store, args.img_id, args.focus, args.dialogue, actor=acting_user(store=store)
         )
     out = {
         "id": made.conversation_id,
@@ -151,7 +151,7 @@ def _duplicate(args: argparse.Namespace) -> int:
     from annotator.services.authoring import duplicate
 
     with open_db(args) as store:
-        new_id = duplicate(store, args.id, args.focus, actor=acting_user())
+        new_id = duplicate(store, args.id, args.focus, actor=acting_user(store=store))
     print(f"#{new_id}: a variant of #{args.id} with focus {args.focus!r}")
     return 0
 
@@ -160,7 +160,7 @@ def _set_deleted(args: argparse.Namespace) -> int:
     from annotator.services.authoring import delete, restore
 
     with open_db(args) as store:
-        (delete if args.deleted else restore)(store, args.id, actor=acting_user())
+        (delete if args.deleted else restore)(store, args.id, actor=acting_user(store=store))
     done = "deleted (`annotator conversations restore` brings it back)"
     print(f"#{args.id} {done if args.deleted else 'restored'}")
     return 0

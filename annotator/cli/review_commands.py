@@ -71,7 +71,7 @@ def _review(args: argparse.Namespace) -> int:
         if args.thread:
             return _print_thread(store, args.id, turn, args.json)
         if args.resolve is not None:
-            store.resolve_comment(args.id, args.resolve, actor=acting_user(args.actor))
+            store.resolve_comment(args.id, args.resolve, actor=acting_user(args.actor, store))
             print(f"#{args.id}: comment {args.resolve} resolved")
             return 0
         decision, reason, comment = Decision.COMMENT, None, args.comment
@@ -89,7 +89,9 @@ def _review(args: argparse.Namespace) -> int:
                 "say what to do: --approve, --reject REASON, --reopen WHY, --comment TEXT, "
                 "--request-second, --resolve ID or --thread"
             )
-        review = Review(acting_user(args.actor), decision, comment, turn_index=turn, reason=reason)
+        review = Review(
+            acting_user(args.actor, store), decision, comment, turn_index=turn, reason=reason
+        )
         conv = store.add_review(args.id, review)
     what = f"turn {args.turn}" if args.turn is not None else "record"
     if args.json:

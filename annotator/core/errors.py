@@ -47,6 +47,11 @@ class StorageError(AnnotatorError):
     """The database could not be opened, migrated or written; nothing was half-written."""
 
 
+class RefusedError(WorkflowError):
+    """The team's rules refused the action (role, four eyes, someone else's claim); the database
+    enforces them, so nothing was written."""
+
+
 class OutputError(AnnotatorError):
     """A file could not be written (full disk, size limit, permission); no partial file is left
     and an earlier file of the same name is kept."""

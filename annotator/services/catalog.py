@@ -5,12 +5,13 @@ session, open record, jobs), never from a widget."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from annotator.core.listing import ConversationSummary, ImageSummary, ListQuery
 from annotator.core.model import Conversation, HistoryEvent, Image, Proposal, ReasonEntry, Review
 from annotator.core.progress import Task
+from annotator.services.team_work import TeamPort
 
 if TYPE_CHECKING:
     from annotator.storage.api_types import AddResult, ImagesAdded
@@ -52,6 +53,9 @@ class Catalog(RecordStore, Protocol):
     @property
     def url(self) -> str: ...
 
+    @property
+    def team(self) -> TeamPort: ...
+
     def is_empty(self) -> bool: ...
 
     def verify(self) -> None: ...
@@ -81,6 +85,7 @@ class Catalog(RecordStore, Protocol):
         actor: str,
         task: Task | None = None,
         action: str = "import",
+        detail: Mapping[str, Any] | None = None,
     ) -> AddResult: ...
 
     def set_deleted(self, conv_id: int, deleted: bool, *, actor: str) -> Conversation: ...

@@ -24,6 +24,8 @@ from annotator.core.model import (
 from annotator.core.status import ALLOWED, Status
 from annotator.services.catalog import RecordStore
 from annotator.services.record_document import RecordDocument
+from annotator.services.save_conflict import MergeChoice, SaveConflict, compare
+from annotator.storage.api_types import ConflictError
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class SaveResult:
     ok: bool
     message: str = ""
     revision: int | None = None
+    # Someone else saved the record since it was read: ``revision`` is theirs, and
+    # :meth:`EditSession.save_conflict` shows both sides (the working copy is kept).
+    conflict: bool = False
 
 
 SAVED_NOTHING = SaveResult(True, "nothing to save")
@@ -43,6 +48,9 @@ class _OpenRecord:
     history: UndoHistory
     # History events of actions whose save failed: written with the save that succeeds.
     unsaved_events: list[HistoryEvent] = field(default_factory=list)
+    # The last save met a newer stored revision (until a merge is saved).
+    conflicted: bool = False
+    conflict: SaveConflict | None = None  # the view last shown, which a merge is made from
 
 
 class EditSession:
@@ -67,6 +75,9 @@ class EditSession:
         # leaves the record as it was. None lets edits through (scripts), storage still
         # moves the record back to review.
         self.confirm_edit_approved: Callable[[RecordDocument], bool] | None = None
+        # Why the open record may not be edited (team mode: someone else holds it); "" when
+        # it may. Edits are turned away here, before the database would refuse them.
+        self.read_only = ""
 
     # -- opening ------------------------------------------------------------------------
     @property
@@ -138,6 +149,8 @@ class EditSession:
     def execute(self, command: Command) -> SaveResult:
         """Run ``command``, record it, save."""
         rec = self._require()
+        if self.read_only:
+            return self._emit(SaveResult(True, f"not changed: {self.read_only}"))
         if not self._may_edit(rec.document):
             return self._emit(KEPT_APPROVED)
         rec.history.push(command, rec.document)
@@ -146,6 +159,9 @@ class EditSession:
     def record(self, command: Command) -> SaveResult:
         """Record a command already applied live (a brush stroke drawn as the mouse moved)."""
         rec = self._require()
+        if self.read_only:
+            command.undo(rec.document)
+            return self._emit(SaveResult(True, f"not changed: {self.read_only}"))
         if not self._may_edit(rec.document):
             command.undo(rec.document)
             return self._emit(KEPT_APPROVED)
@@ -193,16 +209,79 @@ class EditSession:
             stored = self.store.save_conversation(
                 doc.to_conversation(), actor=self._actor(), events=pending
             )
+        except ConflictError as exc:
+            # Neither side is overwritten: the working copy and its events wait for a merge.
+            rec.unsaved_events = pending
+            rec.conflicted = True
+            return self._emit(_conflict_result(exc))
         except AnnotatorError as exc:
             rec.unsaved_events = pending
             return self._emit(SaveResult(False, f"not saved: {exc}"))
         rec.unsaved_events = []
+        rec.conflicted = False
         before = doc.status
         doc.rebase(stored)
         if stored.status != before:  # e.g. an approved record edited goes back to review
             doc.set_status(stored.status)
         rec.history.set_clean()
         message = "saved" if stored.status == before else f"saved; now {stored.status.value}"
+        return self._emit(SaveResult(True, message, stored.revision))
+
+    # -- save conflicts -------------------------------------------------------------------
+    @property
+    def has_conflict(self) -> bool:
+        """The open record's last save met a newer stored revision."""
+        return self._current is not None and self._current.conflicted
+
+    def save_conflict(self) -> SaveConflict | None:
+        """Mine beside theirs (read fresh from the store) for the open record; None when its
+        last save did not conflict or the store no longer holds a newer revision."""
+        rec = self._require()
+        doc = rec.document
+        if not rec.conflicted or doc.id is None:
+            return None
+        theirs = self.store.get_conversation(doc.id)
+        if theirs.revision == doc.conversation.revision:
+            rec.conflicted = False  # nothing newer any more: the next save goes through
+            return None
+        events = self.store.history(doc.id)
+        by = events[-1].actor if events else ""
+        rec.conflict = compare(doc.conversation, doc.to_conversation(), theirs, theirs_by=by)
+        return rec.conflict
+
+    def resolve_conflict(self, choice: MergeChoice) -> SaveResult:
+        """Save the merge ``choice`` makes of the view last returned by :meth:`save_conflict`,
+        in one transaction with the user's pending edit events and ONE merge event, and rebase
+        the open record on it. A revision saved meanwhile is reported as a new conflict."""
+        rec = self._require()
+        view = rec.conflict or self.save_conflict()
+        if view is None:
+            return self.save()
+        doc = rec.document
+        merged = view.merge(choice, actor=self._actor())
+        pending = [*rec.unsaved_events, merged.event]
+        try:
+            stored = self.store.save_conversation(
+                merged.conversation, actor=self._actor(), events=pending
+            )
+        except ConflictError as exc:  # a third save got in: compare anew
+            rec.conflict = None
+            return self._emit(_conflict_result(exc))
+        except AnnotatorError as exc:  # e.g. a status the workflow refuses: choose again
+            return self._emit(SaveResult(False, f"merge not saved: {exc}", conflict=True))
+        rec.unsaved_events = []
+        rec.conflicted = False
+        rec.conflict = None
+        # The merged texts and masks replace the working copy whatever it held. The undo
+        # history starts clean: its commands are deltas against the working copy as it was
+        # (mask crops, texts before and after), and undoing one on top of turns the merge took
+        # from theirs would write a stale crop or text over their work.
+        doc.rebase(stored, replace=True)
+        doc.set_status(stored.status)  # notify listeners
+        rec.history = UndoHistory(self.history_limit)
+        kept = view.summary(choice)
+        said = f"kept {kept}" if kept else "the two sides were the same"
+        message = f"merged with revision {view.theirs_revision}: {said}"
         return self._emit(SaveResult(True, message, stored.revision))
 
     def _emit(self, result: SaveResult) -> SaveResult:
@@ -261,3 +340,11 @@ class EditSession:
         if self._current is None:
             raise WorkflowError("no record is open")
         return self._current
+
+
+def _conflict_result(exc: ConflictError) -> SaveResult:
+    message = (
+        f"not saved: record {exc.conv_id} was saved elsewhere (revision {exc.stored}, "
+        f"yours {exc.expected}); compare the two and choose what to keep"
+    )
+    return SaveResult(False, message, exc.stored, conflict=True)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from annotator.core.errors import MaskError, NotFoundError, StorageError
+from annotator.core.errors import InputError, MaskError, NotFoundError, StorageError
 from annotator.core.fingerprint import record_fingerprint
 from annotator.core.model import Conversation, HistoryEvent, MaskAnnotation, Turn, utcnow
 from annotator.core.progress import Task
@@ -64,7 +64,10 @@ def add(
     actor: str,
     task: Task | None,
     action: str = "import",
+    detail: Mapping[str, Any] | None = None,
 ) -> AddResult:
+    """``detail`` joins the source in each added conversation's first history event (e.g. a
+    model draft's prompt version and raw reply), in the same transaction."""
     task = task or Task()
     task.start(len(convs), "storing conversations")
     for conv in convs:
@@ -81,7 +84,7 @@ def add(
         fresh.append(conv)
     added: list[int] = []
     for chunk in _chunks(fresh, ADD_CHUNK):
-        added.extend(_add_chunk(conn, chunk, actor, action))
+        added.extend(_add_chunk(conn, chunk, actor, action, detail or {}))
         task.step(len(chunk))
     task.step(skipped)
     return AddResult(added_ids=added, skipped=skipped)
@@ -105,13 +108,25 @@ def _image_ids(conn: Connection, convs: Sequence[Conversation]) -> list[int]:
     paths = sorted({k[1] for k in wanted})
     for chunk in _chunks(paths, LOOKUP_CHUNK):
         rows = conn.execute(
-            sa.select(t.images.c.id, t.images.c.root, t.images.c.path, t.images.c.sha256).where(
-                t.images.c.path.in_(chunk)
-            )
+            sa.select(
+                t.images.c.id,
+                t.images.c.root,
+                t.images.c.path,
+                t.images.c.sha256,
+                t.images.c.width,
+                t.images.c.height,
+            ).where(t.images.c.path.in_(chunk))
         )
         for r in rows:
             key = (r.root, r.path, r.sha256)
             if key in wanted:
+                offered = wanted[key]
+                if (offered.width, offered.height) != (r.width, r.height):
+                    # One file content has one size: masks of either size would not fit.
+                    raise InputError(
+                        f"image {r.path} is stored as {r.width}x{r.height}, but a record names "
+                        f"it {offered.width}x{offered.height}; nothing was stored"
+                    )
                 ids[key] = r.id
     missing = [k for k in wanted if k not in ids]
     if missing:
@@ -124,7 +139,11 @@ def _image_ids(conn: Connection, convs: Sequence[Conversation]) -> list[int]:
 
 
 def _add_chunk(
-    conn: Connection, convs: Sequence[Conversation], actor: str, action: str
+    conn: Connection,
+    convs: Sequence[Conversation],
+    actor: str,
+    action: str,
+    detail: Mapping[str, Any],
 ) -> list[int]:
     now = utcnow()
     image_ids = _image_ids(conn, convs)
@@ -146,6 +165,7 @@ def _add_chunk(
                     "turn_count": len(cv.turns),
                     "flag_count": len(cv.flags),
                     "last_reviewer": None,
+                    "last_editor": actor,
                     "correction_pixels": None,
                 }
                 for cv, image_id in zip(convs, image_ids, strict=True)
@@ -182,7 +202,7 @@ def _add_chunk(
     history.record_many(
         conn,
         [
-            (cid, HistoryEvent(actor=actor, action=action, detail={"source": cv.source}))
+            (cid, HistoryEvent(actor=actor, action=action, detail={**detail, "source": cv.source}))
             for cv, cid in zip(convs, conv_ids, strict=True)
         ],
     )
@@ -313,7 +333,12 @@ def save(
             sa.select(t.conversations.c.revision).where(t.conversations.c.id == cid)
         ).scalar_one()
         raise ConflictError(cid, conv.revision, stored)
-    replace_turns(conn, cid, conv.turns, now=now, focus_changed=current.focus != conv.focus)
+    focus_changed = current.focus != conv.focus
+    if replace_turns(conn, cid, conv.turns, now=now, focus_changed=focus_changed) or focus_changed:
+        # On PostgreSQL the database's triggers write the login role instead (migration 0005).
+        conn.execute(
+            sa.update(t.conversations).where(t.conversations.c.id == cid).values(last_editor=actor)
+        )
     conn.execute(sa.delete(t.flags).where(t.flags.c.conversation_id == cid))
     if conv.flags:
         conn.execute(

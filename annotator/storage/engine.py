@@ -10,6 +10,10 @@ emits BEGIN itself, the documented SQLAlchemy recipe: without it pysqlite commit
 failing migration could not be rolled back. Writes use ``BEGIN IMMEDIATE`` so the single write
 lock is taken up front; a deferred transaction that reads and then writes would fail with
 SQLITE_BUSY when another writer committed in between, instead of waiting its turn.
+
+A SQLite file this process may not write (or whose folder it may not write) is opened read-only
+(:mod:`annotator.storage.sqlite_access`): reading works, every write transaction is refused
+before it starts with one line saying why.
 """
 
 from __future__ import annotations
@@ -27,8 +31,11 @@ from sqlalchemy.exc import DatabaseError
 
 from annotator.core.appdirs import default_db_path
 from annotator.core.errors import StorageError
+from annotator.storage.sqlite_access import SqliteAccess, sqlite_access
+from annotator.storage.team import refusal
 
 WRITE_OPTION = "annotator_write"
+READ_ONLY_OPTION = "annotator_read_only"  # engine-wide: why the database cannot be written
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -63,21 +70,55 @@ def make_engine(url: str) -> Engine:
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = sqlite_path(url)
+        access = SqliteAccess()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
-        _setup_sqlite(engine)
+            access = sqlite_access(path)
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False},
+            execution_options={READ_ONLY_OPTION: access.read_only} if access.read_only else {},
+        )
+        if path is not None and access.read_only:
+            _open_read_only(engine, access.uri(path))
+        _setup_sqlite(engine, writable=not access.read_only)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
 
 
-def _setup_sqlite(engine: Engine) -> None:
+def _open_read_only(engine: Engine, uri: str) -> None:
+    """Connect through a ``mode=ro`` URI; the engine's URL stays the plain file (messages and
+    ``sqlite_path`` name the file, not the URI)."""
+
+    @event.listens_for(engine, "do_connect")
+    def _connect_read_only(_dialect: Any, _record: Any, cargs: list[Any], cparams: Any) -> None:
+        cargs[:] = [uri]
+        cparams["uri"] = True
+
+
+def read_only_reason(engine: Engine) -> str:
+    """Why ``engine``'s database was opened read-only; ``""`` when it can be written."""
+    return str(engine.get_execution_options().get(READ_ONLY_OPTION, ""))
+
+
+def refuse_if_read_only(engine: Engine) -> None:
+    """Raise the one-line refusal for a write into a database opened read-only."""
+    why = read_only_reason(engine)
+    if why:
+        path = sqlite_path(str(engine.url))
+        raise StorageError(
+            f"the database {path} is open for reading only because {why}; this change was not saved"
+        )
+
+
+def _setup_sqlite(engine: Engine, *, writable: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        if writable:  # setting the journal mode is a write; a read-only file keeps its own
+            cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.close()
@@ -123,14 +164,19 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
     Driver failures (full disk, file-size limit, I/O error, lock timeout) become a
     :class:`StorageError` naming the database: the transaction was rolled back, so callers can
-    keep their unsaved state and offer to retry or export it.
+    keep their unsaved state and offer to retry or export it. A database opened read-only is
+    refused before anything starts.
     """
+    refuse_if_read_only(engine)
     try:
         with engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 yield conn
     except DatabaseError as exc:  # a damaged or foreign file too, not only a failing disk
+        refused = refusal(exc)  # the team's rules (PostgreSQL), said as rules
+        if refused is not None:
+            raise refused from exc
         raise StorageError(describe_failure(engine, exc, writing=True)) from exc
 
 
@@ -141,4 +187,7 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
         with engine.connect() as conn, conn.begin():
             yield conn
     except DatabaseError as exc:
+        refused = refusal(exc)
+        if refused is not None:
+            raise refused from exc
         raise StorageError(describe_failure(engine, exc, writing=False)) from exc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from annotator.core.errors import StorageError
+from annotator.core.judgement import JudgeIdentity, Judgement, PairwiseJudgement
 from annotator.core.listing import ConversationSummary, ImageSummary, ListQuery
 from annotator.core.model import Conversation, HistoryEvent, Image, Proposal, ReasonEntry, Review
 from annotator.core.progress import Task
@@ -27,6 +28,7 @@ from annotator.storage import (
     restore,
     verdicts,
 )
+from annotator.storage import judgements as judgement_repo
 from annotator.storage import proposals as proposal_repo
 from annotator.storage import reviews as review_repo
 from annotator.storage import stats as stats_repo
@@ -34,11 +36,14 @@ from annotator.storage.api_types import AddResult, ImagesAdded
 from annotator.storage.engine import (
     make_engine,
     read_transaction,
+    refuse_if_read_only,
     resolve_url,
     sqlite_path,
     write_transaction,
 )
+from annotator.storage.read_only_schema import refuse_read_only_upgrade
 from annotator.storage.restore import RestoreEntry
+from annotator.storage.team_store import TeamStore
 
 
 class Store:
@@ -69,7 +74,13 @@ class Store:
                 )
             self._sound = True
 
+    @property
+    def team(self) -> TeamStore:
+        """Members, roles, claims and assignments (team mode; docs/adr/0023)."""
+        return TeamStore(self._engine)
+
     def _write(self) -> AbstractContextManager[Connection]:
+        refuse_if_read_only(self._engine)  # at once: no integrity check for a refused write
         self.verify()
         return write_transaction(self._engine)
 
@@ -106,11 +117,13 @@ class Store:
         actor: str,
         task: Task | None = None,
         action: str = "import",
+        detail: Mapping[str, Any] | None = None,
     ) -> AddResult:
         """Store new conversations, all or none; ones whose ``key`` is stored are skipped.
-        ``action`` names their first history event ("import", "create", "duplicate")."""
+        ``action`` names their first history event ("import", "create", "duplicate", "draft"),
+        ``detail`` adds to its detail (JSON values)."""
         with self._write() as conn:
-            return conversations.add(conn, convs, actor, task, action)
+            return conversations.add(conn, convs, actor, task, action, detail)
 
     def restore_conversations(
         self, entries: Sequence[RestoreEntry], *, actor: str, task: Task | None = None
@@ -317,6 +330,69 @@ class Store:
         with self._write() as conn:
             return claims.release(conn, conv_ids, proposer, version, worker)
 
+    # -- the reasoning judge (docs/adr/0019) --------------------------------------------------
+    def add_judgements(self, items: Sequence[Judgement]) -> list[int]:
+        """Store judgements of stored proposals, all or none (one transaction)."""
+        with self._write() as conn:
+            return judgement_repo.add(conn, items)
+
+    def add_pairwise_judgements(self, items: Sequence[PairwiseJudgement]) -> list[int]:
+        with self._write() as conn:
+            return judgement_repo.add_pairwise(conn, items)
+
+    def judgements(
+        self,
+        *,
+        conversation_id: int | None = None,
+        proposer: str | None = None,
+        requested: str | None = None,
+        prompt_version: str | None = None,
+    ) -> list[Judgement]:
+        """Judgements of live conversations, oldest first (filters: the proposer's name, the
+        judge model as asked for, the prompt version)."""
+        with read_transaction(self._engine) as conn:
+            return judgement_repo.load(
+                conn,
+                conversation_id=conversation_id,
+                proposer=proposer,
+                requested=requested,
+                prompt_version=prompt_version,
+            )
+
+    def pairwise_judgements(
+        self,
+        *,
+        conversation_id: int | None = None,
+        requested: str | None = None,
+        prompt_version: str | None = None,
+    ) -> list[PairwiseJudgement]:
+        with read_transaction(self._engine) as conn:
+            return judgement_repo.load_pairwise(
+                conn,
+                conversation_id=conversation_id,
+                requested=requested,
+                prompt_version=prompt_version,
+            )
+
+    def judged_proposals(
+        self, conv_id: int, judge: JudgeIdentity, *, scored_only: bool = False
+    ) -> set[int]:
+        """Proposals of ``conv_id`` already judged by this judge (model asked for, prompt
+        version, reference); ``scored_only``: only those with a verdict that parsed."""
+        with read_transaction(self._engine) as conn:
+            return judgement_repo.judged_proposals(conn, conv_id, judge, scored_only=scored_only)
+
+    def judged_pairs(
+        self, conv_id: int, judge: JudgeIdentity, *, scored_only: bool = False
+    ) -> set[tuple[int, int]]:
+        with read_transaction(self._engine) as conn:
+            return judgement_repo.judged_pairs(conn, conv_id, judge, scored_only=scored_only)
+
+    def conversations_with_proposals(self, proposers: Sequence[str] | None = None) -> list[int]:
+        """Ids (ascending) of live conversations with proposals (by one of ``proposers``)."""
+        with read_transaction(self._engine) as conn:
+            return judgement_repo.candidates(conn, proposers)
+
     # -- statistics ----------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         with read_transaction(self._engine) as conn:
@@ -338,6 +414,7 @@ def open_store(db: str | Path | None = None) -> Store:
         raise StorageError(f"{path} is an empty file (0 bytes), not a database")
     engine = make_engine(url)
     try:
+        refuse_read_only_upgrade(engine)
         migrate.upgrade(engine)
     except BaseException:
         engine.dispose()

@@ -86,6 +86,13 @@ conversations = sa.Table(
     sa.Column("deleted_at", UTCDateTime, nullable=True),  # soft delete: out of lists and exports
     # Turn verdicts given on content that has changed since (core.review_rules.stale_turns).
     sa.Column("stale_verdicts", sa.Integer, nullable=False, default=0, server_default="0"),
+    # Team mode (docs/adr/0023): who last changed the content (four eyes: never their own
+    # review) and to whom an admin handed the record. On PostgreSQL the database writes
+    # ``last_editor`` from the login role; clients cannot name someone else.
+    sa.Column("last_editor", sa.Text, nullable=True),
+    sa.Column("assignee", sa.Text, nullable=True, index=True),
+    # The transaction that last passed the team's edit rule (written by the database only).
+    sa.Column("edit_txid", sa.BigInteger, nullable=True),
     sa.CheckConstraint(
         "status IN ('draft', 'proposed', 'in_review', 'approved', 'rejected')", name="status"
     ),
@@ -229,6 +236,20 @@ project_settings = sa.Table(
     sa.Column("value", sa.JSON, nullable=False),
 )
 
+# A person's hold on one record while it is open for editing or review ("Next record"). It
+# lapses when the heartbeat stops (the app renews it while the record is open), so a killed
+# client does not keep the record from the others.
+work_claims = sa.Table(
+    "work_claims",
+    metadata,
+    sa.Column("conversation_id", sa.Integer, _fk("conversations.id"), primary_key=True),
+    sa.Column("holder", sa.Text, nullable=False, index=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("claimed_at", UTCDateTime, nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("role IN ('annotator', 'reviewer')", name="role"),
+)
+
 # A worker's hold on one conversation for one proposer version; a row past ``expires_at`` is
 # free to be taken over (a worker that died does not block the batch for ever).
 claims = sa.Table(
@@ -239,4 +260,74 @@ claims = sa.Table(
     sa.Column("proposer_version", sa.String(200), primary_key=True),
     sa.Column("worker", sa.Text, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# What the reasoning judge said about one proposal (docs/adr/0019): scores per criterion, or
+# why its reply gave none. A judgement belongs to its proposal: it goes when the proposal goes
+# (a removed turn), and its turn is the proposal's, so a moved turn keeps its judgements;
+# ``turn_index`` records the turn as it was judged.
+judgements = sa.Table(
+    "judgements",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("conversation_id", sa.Integer, _fk("conversations.id"), nullable=False, index=True),
+    sa.Column("turn_index", sa.Integer, nullable=False),
+    sa.Column("proposal_id", sa.Integer, _fk("proposals.id"), nullable=False, index=True),
+    sa.Column("proposer", sa.String(200), nullable=False),
+    sa.Column("proposer_version", sa.String(200), nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("reference", sa.String(16), nullable=False),
+    sa.Column("judge_model", sa.String(200), nullable=False),  # as the server named it
+    sa.Column("judge_requested", sa.String(200), nullable=False),  # as asked for (resume key)
+    sa.Column("prompt_version", sa.String(32), nullable=False),
+    sa.Column("scores", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("failure", sa.Text, nullable=True),
+    sa.Column("reply", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("(scores IS NULL) <> (failure IS NULL)", name="scores_or_failure"),
+    sa.CheckConstraint("reference IN ('verified', 'draft')", name="reference"),
+    sa.Index(
+        "ix_judgements_judge_requested_run",
+        "judge_requested",
+        "prompt_version",
+        "reference",
+        "conversation_id",
+    ),
+)
+
+# Which of two proposers' answers to one turn the judge preferred, and which it was shown first
+# (drawn at random per item to cancel position bias). Goes with either proposal.
+pairwise_judgements = sa.Table(
+    "pairwise_judgements",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("conversation_id", sa.Integer, _fk("conversations.id"), nullable=False, index=True),
+    sa.Column("turn_index", sa.Integer, nullable=False),
+    sa.Column("proposal_a", sa.Integer, _fk("proposals.id"), nullable=False, index=True),
+    sa.Column("proposal_b", sa.Integer, _fk("proposals.id"), nullable=False, index=True),
+    sa.Column("proposer_a", sa.String(200), nullable=False),
+    sa.Column("proposer_b", sa.String(200), nullable=False),
+    sa.Column("first", sa.String(1), nullable=False),
+    sa.Column("outcome", sa.String(8), nullable=True),
+    sa.Column("per_criterion", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("failure", sa.Text, nullable=True),
+    sa.Column("reference", sa.String(16), nullable=False),
+    sa.Column("judge_model", sa.String(200), nullable=False),
+    sa.Column("judge_requested", sa.String(200), nullable=False),
+    sa.Column("prompt_version", sa.String(32), nullable=False),
+    sa.Column("reply", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("(outcome IS NULL) <> (failure IS NULL)", name="outcome_or_failure"),
+    sa.CheckConstraint("first IN ('a', 'b')", name="first"),
+    sa.CheckConstraint("outcome IN ('a', 'b', 'tie')", name="outcome"),
+    sa.CheckConstraint("reference IN ('verified', 'draft')", name="reference"),
+    sa.Index(
+        "ix_pairwise_judgements_judge_requested_run",
+        "judge_requested",
+        "prompt_version",
+        "reference",
+        "conversation_id",
+    ),
 )

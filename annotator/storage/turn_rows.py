@@ -32,7 +32,8 @@ class _Stored:
 
 def replace_turns(
     conn: Connection, cid: int, turns: Sequence[Turn], *, now: datetime, focus_changed: bool
-) -> None:
+) -> bool:
+    """Write what changed; True when any turn or mask row was written or removed."""
     stored = {
         r.id: _Stored(r.id, r.idx, tuple(getattr(r, n) for n in TEXT_FIELDS))
         for r in conn.execute(
@@ -45,6 +46,7 @@ def replace_turns(
     kept = {row.id: pos for pos, row in enumerate(rows) if row is not None}
     gone = [row for row in stored.values() if row.id not in kept]
     _follow_turns(conn, cid, {stored[i].idx: pos for i, pos in kept.items()}, gone)
+    written = bool(gone)
     if gone:
         ids = [row.id for row in gone]
         conn.execute(sa.delete(t.masks).where(t.masks.c.turn_id.in_(ids)))
@@ -69,6 +71,7 @@ def replace_turns(
         stamp = changed or (focus_changed and pos == last)
         if stamp:
             values["text_changed_at"] = now
+        written = written or row is None or stamp or row.idx != pos
         if row is None:
             turn_id = conn.execute(
                 sa.insert(t.turns).values(values).returning(t.turns.c.id)
@@ -83,6 +86,7 @@ def replace_turns(
             if old is not None and old["turn_id"] == turn_id and ann.id not in kept_masks:
                 kept_masks.add(ann.id)
                 if any(old[k] != v for k, v in mrow.items()):  # most masks did not change
+                    written = True
                     conn.execute(sa.update(t.masks).where(t.masks.c.id == ann.id).values(mrow))
             else:
                 inserts.append(mrow)
@@ -91,6 +95,7 @@ def replace_turns(
         conn.execute(sa.delete(t.masks).where(t.masks.c.id.in_(stale)))
     if inserts:
         conn.execute(sa.insert(t.masks), inserts)
+    return written or bool(stale) or bool(inserts)
 
 
 def _match(stored: dict[int, _Stored], turns: Sequence[Turn]) -> list[_Stored | None]:

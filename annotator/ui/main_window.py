@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from annotator.core.errors import AnnotatorError
 from annotator.services.catalog import Catalog
@@ -18,12 +18,15 @@ from annotator.services.open_record import OpenRecord
 from annotator.services.record_document import RecordDocument
 from annotator.services.session import SaveResult
 from annotator.services.settings import DEFAULT_COLOURS, Settings, save_settings
+from annotator.services.team_work import TeamWork
 from annotator.ui.app_icon import app_icon
 from annotator.ui.authoring_actions import AuthoringActions
 from annotator.ui.canvas.tools import BrushTool, PolygonTool, SamTool
 from annotator.ui.canvas.view import CanvasView
+from annotator.ui.conflict_actions import ConflictActions
 from annotator.ui.conversation_panel import ConversationPanel
 from annotator.ui.dashboard_dock import DashboardDock
+from annotator.ui.draft_actions import DraftActions
 from annotator.ui.editor_controller import EditorController
 from annotator.ui.empty_banner import EmptyDatabaseBanner
 from annotator.ui.file_jobs import FileJobs
@@ -44,6 +47,7 @@ from annotator.ui.sam_controller import SamController
 from annotator.ui.settings_dialog import SettingsDialog
 from annotator.ui.status_line import StatusLine
 from annotator.ui.task_runner import TaskRunner
+from annotator.ui.team_actions import TeamActions
 from annotator.ui.toolbars import Toolbars
 from annotator.ui.unsaved_on_close import offer_unsaved_export
 from annotator.ui.window_actions import build_actions, build_menus, window_handlers
@@ -69,6 +73,7 @@ class MainWindow(QMainWindow):
         icons: Icons,
         *,
         settings_path: Path | None = None,
+        team: TeamWork | None = None,
     ) -> None:
         super().__init__()
         self.store = store
@@ -93,8 +98,9 @@ class MainWindow(QMainWindow):
         colours = {name: settings.colour(name) for name in DEFAULT_COLOURS}
 
         self.canvas = CanvasView()
+        self.team_work = team or TeamWork(store.team, lambda: self.settings.reviewer)
         self.editor = EditorController(
-            self.canvas, record, settings, sam, lambda: self.settings.reviewer, self
+            self.canvas, record, settings, sam, lambda: self.team_work.me, self
         )
         self.conversation = ConversationPanel(icons, colours)
         self.review = ReviewPanel(icons, colours)
@@ -103,6 +109,20 @@ class MainWindow(QMainWindow):
         self.files = FileJobs(self, store, settings, self.jobs, self.resolver.add_root)
         self.dashboard = DashboardDock(self, store, self.jobs, self.show_records)
         self.status = StatusLine(self.statusBar(), icons)
+        self.model.loadFailed.connect(lambda text: self.statusBar().showMessage(text, 0))
+        self.read_only_banner = QLabel()
+        self.read_only_banner.setObjectName("readOnlyBanner")
+        self.read_only_banner.setWordWrap(True)
+        self.team = TeamActions(
+            self.team_work,
+            record,
+            self.statusBar(),
+            self.read_only_banner,
+            self.open_id,
+            self._notify,
+            self,
+        )
+        self.conflicts = ConflictActions(record, self.statusBar(), self._notify, self)
         self.reviews = ReviewActions(
             record,
             self.review,
@@ -140,6 +160,15 @@ class MainWindow(QMainWindow):
             show_ids=self.show_records,
             data_changed=self._data_changed,
             commit_pending=self.conversation.commit_pending,
+            parent=self,
+        )
+        self.drafting = DraftActions(
+            record,
+            store,
+            settings,
+            self.jobs,
+            self.images,
+            data_changed=self._data_changed,
             parent=self,
         )
         self._tools = {
@@ -207,6 +236,7 @@ class MainWindow(QMainWindow):
         self.banner.importRequested.connect(self.files.import_dialog)
         self.banner.setVisible(False)
         lay.addWidget(self.banner)
+        lay.addWidget(self.read_only_banner)
         self.record_flags = RecordFlagsBar()
         lay.addWidget(self.record_flags)
         lay.addWidget(self.canvas, 1)
@@ -309,6 +339,14 @@ class MainWindow(QMainWindow):
 
     def select_row(self, row: int) -> None:
         self.queue.select_row(row)
+
+    def open_id(self, conv_id: int) -> None:
+        """Open one record: in the list as it is filtered when it is there, else listed alone."""
+        row = self.model.row_of(conv_id)
+        if row is None:
+            self.show_records([conv_id])
+        else:
+            self.select_row(row)
 
     # -- the open record ------------------------------------------------------------------
     def _show_record(self) -> None:
@@ -426,6 +464,7 @@ class MainWindow(QMainWindow):
             self.model.refresh_row(doc.id)
         self.refresh_status()
         self.update_enabled()
+        self.conflicts.saved(result)  # a conflict opens the dialog once this save returns
 
     def update_enabled(self) -> None:
         hist = self.session.history
@@ -479,6 +518,7 @@ class MainWindow(QMainWindow):
         if not offer_unsaved_export(self, TITLE, self.session.dirty_records()):
             event.ignore()
             return
+        self.team.close()
         save_layout(self, self._layout)
         save_settings(self.settings, self._settings_path)
         self.jobs.cancel()

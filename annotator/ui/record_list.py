@@ -132,6 +132,7 @@ def _load_thumbnail(path: str) -> np.ndarray | None:
 
 class RecordListModel(QAbstractTableModel):
     countChanged = Signal(int)
+    loadFailed = Signal(str)  # the database could not be read: the list stays empty
 
     def __init__(
         self,
@@ -172,9 +173,14 @@ class RecordListModel(QAbstractTableModel):
     def set_query(self, query: ListQuery) -> None:
         self.beginResetModel()
         self._query = query
-        self._rows = self._store.page(query, 0, PAGE)
-        self._total = self._store.count(query)
-        self._flag_counts = self._store.flag_counts(replace(query, flagged=None, flag_code=None))
+        try:
+            self._rows = self._store.page(query, 0, PAGE)
+            self._total = self._store.count(query)
+            counts = self._store.flag_counts(replace(query, flagged=None, flag_code=None))
+        except AnnotatorError as exc:  # a damaged file, a lost server: say so, list nothing
+            self._rows, self._total, counts = [], 0, {}
+            self.loadFailed.emit(str(exc))
+        self._flag_counts = counts
         self._reindex()
         self._rows_of_path.clear()
         self._flags.clear()

@@ -33,6 +33,16 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut(
         "next_unreviewed", "Next unreviewed record", "Ctrl+PgDown", "mdi6.skip-next", "Navigate"
     ),
+    Shortcut(
+        "take_next",
+        "Take the next record to work on",
+        "Ctrl+N",
+        "mdi6.account-arrow-right-outline",
+        "Navigate",
+    ),
+    Shortcut(
+        "release_claim", "Release my claim on this record", "", "mdi6.lock-open-outline", "Navigate"
+    ),
     Shortcut("next_turn", "Next turn", "Alt+PgDown", "", "Navigate"),
     Shortcut("prev_turn", "Previous turn", "Alt+PgUp", "", "Navigate"),
     Shortcut(
@@ -41,6 +51,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
         "Ctrl+Shift+N",
         "mdi6.chat-plus-outline",
         "Conversation",
+    ),
+    Shortcut(
+        "draft_conversations", "Draft conversations…", "", "mdi6.message-draw", "Conversation"
     ),
     Shortcut("add_images", "Add images…", "Ctrl+Shift+I", "mdi6.image-plus", "File"),
     Shortcut(
@@ -112,6 +125,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("reject", "Reject record", "Ctrl+Backspace", "mdi6.close-thick", "Review"),
     Shortcut("reopen", "Reopen record", "Ctrl+R", "mdi6.restore", "Review"),
     Shortcut("history", "Record history", "Ctrl+H", "mdi6.history", "Review"),
+    Shortcut("team_progress", "Team progress…", "", "mdi6.account-group-outline", "Review"),
     Shortcut(
         "approve_turn",
         "Approve the selected turn",

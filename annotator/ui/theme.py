@@ -84,6 +84,7 @@ QLabel#verdict { font-size: 9pt; }
 QLabel#badges { font-size: 9pt; }
 QLabel#toolHint { color: #9aa4b2; padding: 0 4px; }
 QLabel#saveLabel[failed="true"] { color: #e74c3c; font-weight: 600; }
+QLabel#readOnlyBanner { background: #5a3d0c; color: #ffe3a3; padding: 6px 10px; font-weight: 600; }
 QStatusBar QLabel[noise="true"] { color: #ffb454; font-weight: 600; }
 QTabWidget::pane { border: 1px solid #3a3e45; top: -1px; }
 QTabBar::tab { background: #2c2f34; padding: 6px 14px; border: 1px solid #3a3e45; }
