@@ -358,3 +358,51 @@ def test_admins_hand_out_roles_and_others_cannot(people: dict[str, Store]) -> No
     with pytest.raises(RefusedError, match="only the database owner"):
         ada.team.add_member("rex", "admin")
     assert {m.name: m.role for m in alice.team.members()}["bob"] == "reviewer"  # unchanged
+
+
+# -- every rule from a raw session, logged in as the role it binds ------------------------------
+RAW_REFUSALS = [
+    ("alice", "INSERT INTO reason_codes (code, label, position) VALUES ('x', 'X', 9)"),
+    ("rita", "UPDATE project_settings SET value = '1'"),
+    ("alice", "UPDATE conversations SET deleted_at = now() WHERE id = 5"),
+    ("rita", "UPDATE conversations SET assignee = 'rita' WHERE id = 5"),
+    ("alice", "UPDATE conversations SET status = 'approved' WHERE id = 5"),
+    ("alice", "UPDATE conversations SET revision = revision + 1 WHERE id = 6"),  # in review
+    ("alice", "UPDATE turns SET question = 'x' WHERE conversation_id = 6"),
+    (
+        "alice",
+        "INSERT INTO work_claims (conversation_id, holder, role, claimed_at, "
+        "heartbeat_at) VALUES (6, 'alice', 'annotator', now(), now())",
+    ),
+    ("rita", "DELETE FROM history"),
+    ("rita", "TRUNCATE reviews"),
+]
+
+
+@pytest.mark.parametrize(
+    ("who", "sql"), RAW_REFUSALS, ids=[f"{w}:{s[:40]}" for w, s in RAW_REFUSALS]
+)
+def test_the_database_refuses_a_raw_session(
+    people: dict[str, Store], team_db: str, who: str, sql: str
+) -> None:
+    submit(people["bob"], 6)  # record 6 in review, nobody holding it
+    with raw(team_db, who).begin() as conn, pytest.raises(sa.exc.ProgrammingError) as caught:
+        conn.execute(sa.text(sql))
+    assert getattr(caught.value.orig, "sqlstate", None) == "42501"
+
+
+def test_four_eyes_and_deletes_from_the_cli(
+    people: dict[str, Store], team_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rita = people["rita"]
+    rita.team.claim(5, "rita", "reviewer")
+    edited(rita, 5, "rita's own correction")
+    submit(rita, 5)
+    rita.team.release([5], "rita")
+    code, _, err = cli(capsys, url_as(team_db, "rita"), "review", "5", "--approve")
+    assert code == 2 and "four eyes" in err and len(err.splitlines()) == 1
+    code, _, err = cli(capsys, url_as(team_db, "rex"), "conversations", "delete", "5")
+    assert code == 2 and "only admins delete or restore records" in err
+    assert rita.get_conversation(5).deleted_at is None and rita.get_conversation(5).status == (
+        Status.IN_REVIEW
+    )

@@ -95,6 +95,9 @@ class TeamActions(QObject):
         self._show_record(found)
 
     def release(self) -> None:
+        if not self.work.enabled:
+            self._notify("a single-user database has no claims to release")
+            return
         try:
             self.work.release()
         except AnnotatorError as exc:
