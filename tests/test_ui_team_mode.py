@@ -64,3 +64,30 @@ def test_a_record_held_by_someone_else_is_read_only_and_next_claims_one(
         assert people["alice"] == "1" and people["bob"] == "1"
     finally:
         alice.close()
+
+
+def test_an_admin_assigns_the_open_record_and_an_annotator_cannot(
+    team_url: str, make_app: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = open_store(team_url)
+    owner.team.add_member("ada", "admin")
+    owner.close()
+    picks = iter([("bob", True), ("(anyone)", True)])
+    monkeypatch.setattr(
+        "annotator.ui.team_actions.QInputDialog.getItem", lambda *_a, **_k: next(picks)
+    )
+    for login, expected in (("ada", "bob"), ("alice", None)):
+        parts = make_app(url_as(team_url, login))
+        notes: list[str] = []
+        parts.window.team._notify = notes.append
+        parts.window.open_id(2)
+        qtbot.waitUntil(lambda p=parts: p.session.document is not None, timeout=10_000)
+        parts.window.actions["assign"].trigger()
+        with parts.store.engine.connect() as conn:
+            assignee = conn.exec_driver_sql("SELECT assignee FROM conversations WHERE id = 2")
+            assert assignee.scalar_one() == "bob"  # ada's choice stands; alice's was refused
+        if expected is None:
+            assert "only admins assign records" in notes[-1]
+        else:
+            assert notes[-1] == "record 2 is now for bob"
+            parts.window.close()  # gives record 2 back for the next login

@@ -37,6 +37,11 @@ class ProgressLike(Protocol):
     rejected: int
 
 
+class MemberLike(Protocol):
+    name: str
+    role: str
+
+
 class TeamPort(Protocol):
     """What team mode asks of the database (``annotator.storage.team_store.TeamStore``)."""
 
@@ -58,6 +63,10 @@ class TeamPort(Protocol):
     def holder(self, conv_id: int) -> ClaimLike | None: ...
 
     def progress(self) -> Sequence[ProgressLike]: ...
+
+    def members(self) -> Sequence[MemberLike]: ...
+
+    def assign(self, conv_ids: Sequence[int], person: str | None) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -145,3 +154,11 @@ class TeamWork:
 
     def progress(self) -> Sequence[ProgressLike]:
         return self.team.progress()
+
+    def people(self) -> list[str]:
+        """Who records can be handed to (team mode only)."""
+        return [m.name for m in self.team.members()] if self.enabled else []
+
+    def assign(self, conv_id: int, person: str | None) -> None:
+        """Hand a record to ``person`` (None: to anyone); the database lets only admins."""
+        self.team.assign([conv_id], person)

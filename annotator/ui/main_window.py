@@ -58,7 +58,7 @@ TITLE = "PRIST Annotator"
 RECORD_ACTIONS = ("approve", "reject", "reopen", "approve_turn", "reject_turn", "history")
 RECORD_ACTIONS += ("fill_holes", "keep_largest", "clear", "take_draft", "take_proposal")
 RECORD_ACTIONS += ("duplicate_conversation", "add_turn", "remove_turn", "move_turn_up")
-RECORD_ACTIONS += ("move_turn_down",)
+RECORD_ACTIONS += ("move_turn_down", "assign", "release_claim")
 
 
 class MainWindow(QMainWindow):

@@ -126,6 +126,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("reopen", "Reopen record", "Ctrl+R", "mdi6.restore", "Review"),
     Shortcut("history", "Record history", "Ctrl+H", "mdi6.history", "Review"),
     Shortcut("team_progress", "Team progress…", "", "mdi6.account-group-outline", "Review"),
+    Shortcut("assign", "Assign this record to…", "", "mdi6.account-arrow-left-outline", "Review"),
     Shortcut(
         "approve_turn",
         "Approve the selected turn",

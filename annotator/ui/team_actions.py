@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+from PySide6.QtWidgets import QInputDialog, QLabel, QStatusBar, QWidget
 
 from annotator.core.errors import AnnotatorError
 from annotator.services.open_record import OpenRecord
@@ -104,6 +104,32 @@ class TeamActions(QObject):
             self._notify(str(exc))
             return
         self._notify("claim released: others may take this record now")
+
+    def assign(self) -> None:
+        """Hand the open record to a team member, or to anyone again (admins)."""
+        doc = self._record.document
+        if doc is None or doc.id is None:
+            return
+        if not self.work.enabled:
+            self._notify("records are handed out on a team (PostgreSQL) database only")
+            return
+        try:
+            people = self.work.people()
+        except AnnotatorError as exc:
+            self._notify(str(exc))
+            return
+        anyone = "(anyone)"
+        person, ok = QInputDialog.getItem(
+            self._parent, "Assign record", f"Hand record {doc.id} to:", [anyone, *people], 0, False
+        )
+        if not ok:
+            return
+        try:
+            self.work.assign(doc.id, None if person == anyone else person)
+        except AnnotatorError as exc:
+            self._notify(str(exc))
+            return
+        self._notify(f"record {doc.id} is now for {person}")
 
     def show_progress(self) -> None:
         try:

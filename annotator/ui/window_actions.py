@@ -102,6 +102,7 @@ def window_handlers(
         "take_next": w.team.take_next,
         "release_claim": w.team.release,
         "team_progress": w.team.show_progress,
+        "assign": w.team.assign,
         "next_turn": lambda: record.select_turn(record.turn + 1),
         "prev_turn": lambda: record.select_turn(record.turn - 1),
         "new_conversation": authoring.new_conversation,
