@@ -202,22 +202,38 @@ def test_concurrent_next_never_gives_one_record_twice(people: dict[str, Store]) 
     assert None not in got.values() and len(set(got.values())) == 2
 
 
+HOLDER = """
+import sys, time
+from annotator.services.team_work import TeamWork
+from annotator.storage import open_store
+store = open_store(sys.argv[1])
+work = TeamWork(store.team, lambda: "unused")
+print(work.next_record(), flush=True)
+while True:  # the app's heartbeat, faster
+    work.heartbeat()
+    time.sleep(0.2)
+"""
+
+
 def test_a_killed_clients_claim_lapses(people: dict[str, Store], team_db: str) -> None:
+    """A client that holds a record and keeps it alive is killed (SIGKILL: nothing released);
+    its claim lapses after the time to live and the record can be taken again."""
     ada, bob = people[PEOPLE_ADMIN], people["bob"]
     ada.set_project_setting("claim_ttl_s", 2)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "annotator", "--db", url_as(team_db, "alice"), "next", "--json"],
-        stdout=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-c", HOLDER, url_as(team_db, "alice")], stdout=subprocess.PIPE, text=True
     )
-    out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 0, out
-    import json
-
-    taken = json.loads(out)["record"]
-    # The process is gone without releasing: no heartbeat any more.
+    try:
+        assert proc.stdout is not None
+        taken = int(proc.stdout.readline())
+        time.sleep(2.5)  # longer than the time to live: the heartbeat keeps it
+        with pytest.raises(RefusedError, match="being edited by alice"):
+            bob.team.claim(taken, "bob", "annotator")
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
     with pytest.raises(RefusedError, match="being edited by alice"):
-        bob.team.claim(taken, "bob", "annotator")
+        bob.team.claim(taken, "bob", "annotator")  # not yet lapsed
     time.sleep(2.5)
     assert bob.team.claim(taken, "bob", "annotator").holder == "bob"
 
