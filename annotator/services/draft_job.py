@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -39,6 +39,7 @@ from annotator.core.status import Status
 from annotator.services import authoring
 from annotator.services.catalog import Catalog
 from annotator.services.settings import VLM_KEY_ENV
+from annotator.services.work_lanes import work_lanes
 
 if TYPE_CHECKING:  # the client (and OpenCV) load when a drafter is built
     from annotator.proposers.openai_client import ChatReply
@@ -199,24 +200,19 @@ def run_draft_batch(
         task.step(outcome.slots, message=message)  # raises Cancelled when asked to stop
 
     lanes = max(1, drafter.concurrency)
-    pool = ThreadPoolExecutor(lanes, thread_name_prefix="draft") if lanes > 1 else None
     try:
-        if pool is None:
-            for im in pending:
-                finish(_draft_image(store, drafter, im, options, load, task))
-        else:
-            futures: list[Future[_Outcome]] = [
-                pool.submit(_draft_image, store, drafter, im, options, load, task) for im in pending
-            ]
-            for future in as_completed(futures):
-                finish(future.result())
-    except BaseException:
-        if pool is not None:  # the images in flight store nothing more
-            task.token.cancel()
-        raise
+        with work_lanes(lanes, task, "draft") as pool:
+            if pool is None:
+                for im in pending:
+                    finish(_draft_image(store, drafter, im, options, load, task))
+            else:
+                futures: list[Future[_Outcome]] = [
+                    pool.submit(_draft_image, store, drafter, im, options, load, task)
+                    for im in pending
+                ]
+                for future in as_completed(futures):
+                    finish(future.result())
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
         summary.elapsed_s = time.perf_counter() - start
     return summary
 

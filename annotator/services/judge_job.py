@@ -17,7 +17,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
@@ -36,6 +36,7 @@ from annotator.services.judge_prompts import (
     pairwise_messages,
     score_messages,
 )
+from annotator.services.work_lanes import work_lanes
 from annotator.storage import Store
 
 
@@ -355,7 +356,6 @@ def run_judge(
     task.start(len(candidates), f"judging with {client.model}")
     start = time.perf_counter()
     lanes = options.concurrency
-    pool = ThreadPoolExecutor(lanes, thread_name_prefix="judge") if lanes > 1 else None
     in_flight: dict[Future[_Outcome], int] = {}
     submitted = 0
 
@@ -379,37 +379,36 @@ def run_judge(
                 finish(in_flight.pop(future), future.result())  # Cancelled is raised here
 
     try:
-        for conv_id in candidates:
-            if options.limit is not None and submitted >= options.limit:
-                break
-            task.check()
-            try:
-                plan = _plan(store, conv_id, options, judge)
-            except AnnotatorError as exc:  # deleted meanwhile
-                summary.failed.append((conv_id, str(exc)))
-                task.step()
-                continue
-            summary.skipped += plan.skipped
-            summary.without_reference += plan.without_reference
-            summary.without_pair += plan.without_pair
-            if not plan.items:
-                task.step()
-                continue
-            submitted += 1
-            if pool is None:
-                finish(conv_id, _judge_one_conversation(store, client, plan, options, judge, task))
-                continue
-            future = pool.submit(_judge_one_conversation, store, client, plan, options, judge, task)
-            in_flight[future] = conv_id
-            drain(lambda n: n >= lanes)
-        drain(lambda n: True)
-    except BaseException:
-        if pool is not None:  # the conversations still in flight stop at their next request
-            task.token.cancel()
-        raise
+        with work_lanes(lanes, task, "judge") as pool:
+            for conv_id in candidates:
+                if options.limit is not None and submitted >= options.limit:
+                    break
+                task.check()
+                try:
+                    plan = _plan(store, conv_id, options, judge)
+                except AnnotatorError as exc:  # deleted meanwhile
+                    summary.failed.append((conv_id, str(exc)))
+                    task.step()
+                    continue
+                summary.skipped += plan.skipped
+                summary.without_reference += plan.without_reference
+                summary.without_pair += plan.without_pair
+                if not plan.items:
+                    task.step()
+                    continue
+                submitted += 1
+                if pool is None:
+                    finish(
+                        conv_id, _judge_one_conversation(store, client, plan, options, judge, task)
+                    )
+                    continue
+                future = pool.submit(
+                    _judge_one_conversation, store, client, plan, options, judge, task
+                )
+                in_flight[future] = conv_id
+                drain(lambda n: n >= lanes)
+            drain(lambda n: True)
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
         summary.elapsed_s = time.perf_counter() - start
     return summary
 

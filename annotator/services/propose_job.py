@@ -13,7 +13,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from annotator.proposers.base import (
     history_for,
     image_key,
 )
+from annotator.services.work_lanes import work_lanes
 from annotator.storage import ListQuery, Store
 
 ImageLoader = Callable[[Image], RgbImage]
@@ -187,7 +188,6 @@ def run_propose_batch(
     task.start(total, f"proposing with {name} {version}")
     start = time.perf_counter()
     lanes = max(1, info.concurrency)
-    pool = ThreadPoolExecutor(lanes, thread_name_prefix="propose") if lanes > 1 else None
     failed: set[int] = set()
     held: list[int] = []
 
@@ -205,31 +205,27 @@ def run_propose_batch(
         task.step(message=f"conversation {conv_id}")
 
     try:
-        while limit is None or summary.conversations + len(summary.failed) < limit:
-            want = max(CLAIM_BATCH, lanes)
-            if limit is not None:
-                want = min(want, limit - summary.conversations - len(summary.failed))
-            # Our own live claims are never handed back to us, so a conversation that failed
-            # stays claimed (and out of the way) until the end of the run.
-            held = store.claim_batch(name, version, query, worker, want, shard=shard)
-            if not held:
-                break
-            if pool is None:
-                for conv_id in list(held):
-                    finish(conv_id, _one(store, proposer, conv_id, history, load, task))
-                continue
-            futures = {
-                pool.submit(_one, store, proposer, cid, history, load, task): cid for cid in held
-            }
-            for future in as_completed(futures):
-                finish(futures[future], future.result())  # Cancelled is raised from here
-    except BaseException:
-        if pool is not None:  # the conversations still in flight stop at their next turn
-            task.token.cancel()
-        raise
+        with work_lanes(lanes, task, "propose") as pool:
+            while limit is None or summary.conversations + len(summary.failed) < limit:
+                want = max(CLAIM_BATCH, lanes)
+                if limit is not None:
+                    want = min(want, limit - summary.conversations - len(summary.failed))
+                # Our own live claims are never handed back to us, so a conversation that failed
+                # stays claimed (and out of the way) until the end of the run.
+                held = store.claim_batch(name, version, query, worker, want, shard=shard)
+                if not held:
+                    break
+                if pool is None:
+                    for conv_id in list(held):
+                        finish(conv_id, _one(store, proposer, conv_id, history, load, task))
+                    continue
+                futures = {
+                    pool.submit(_one, store, proposer, cid, history, load, task): cid
+                    for cid in held
+                }
+                for future in as_completed(futures):
+                    finish(futures[future], future.result())  # Cancelled is raised from here
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
         if held:
             store.release_claims(held, proposer=name, version=version, worker=worker)
         if failed:
