@@ -40,11 +40,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from annotator.storage import open_store
 
     owner = open_store(args.url)
+    names = [f"bench_{i:02d}" for i in range(args.clients)]
     try:
         if not owner.is_empty():
-            raise InputError(f"{args.url}: bench team needs an empty database (it adds records)")
+            raise InputError(f"{owner.url}: bench team needs an empty database (it adds records)")
         owner.team.init()
-        names = [f"bench_{i:02d}" for i in range(args.clients)]
         passwords = {n: secrets.token_urlsafe(PASSWORD_BYTES) for n in names}
         for name in names:
             owner.team.add_member(name, "annotator", passwords[name])
@@ -60,8 +60,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return out
     finally:
         with owner.engine.begin() as conn:
-            for name in [f"bench_{i:02d}" for i in range(args.clients)]:
-                conn.execute(sa.text("DELETE FROM work_claims WHERE holder = :n"), {"n": name})
+            conn.execute(sa.text("DELETE FROM work_claims"))  # the bench's own database
+            for name in names:
                 conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{name}"')
         owner.close()
 

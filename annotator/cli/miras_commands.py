@@ -97,46 +97,22 @@ def register_import(import_kinds: Any) -> None:
 
 
 def register_models(models_sub: Any) -> None:
-    c = models_sub.add_parser(
+    _convert_parser(
+        models_sub,
         "convert-miras",
-        help="convert the authors' MIRAS checkpoint (MGMSA layout) into this tool's layout",
+        summary="convert the authors' MIRAS checkpoint (MGMSA layout) into this tool's layout",
+        description="",
+        src_help="the authors' checkpoint directory",
     )
-    c.add_argument("src", type=Path, help="the authors' checkpoint directory")
-    c.add_argument("dst", type=Path, help="new checkpoint directory")
-    c.add_argument("--sam", type=Path, default=None, help="sam_vit_h_4b8939.pth, if SRC lacks SAM")
-    c.add_argument("--name", default=None, help="model name to record (default: SRC's name)")
-    c.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="fill in or correct a source config value (JSON value), e.g. "
-        "vision_num_attention_heads=16",
-    )
-    c.add_argument("--force", action="store_true", help="write into a non-empty DST")
-    c.set_defaults(run=run_convert_miras)
-
-    lisa = models_sub.add_parser(
+    _convert_parser(
+        models_sub,
         "convert-lisa",
-        help="convert a LISA checkpoint (e.g. LISA-7B-v1-explanatory) for `--proposer miras`",
+        summary="convert a LISA checkpoint (e.g. LISA-7B-v1-explanatory) for `--proposer miras`",
         description="Reads a local Hugging Face LISA directory (sharded safetensors or .bin, "
         "config.json, tokenizer files) and writes this tool's checkpoint layout; then "
         "`annotator propose --proposer miras --checkpoint DST` runs it.",
+        src_help="the LISA checkpoint directory",
     )
-    lisa.add_argument("src", type=Path, help="the LISA checkpoint directory")
-    lisa.add_argument("dst", type=Path, help="new checkpoint directory")
-    lisa.add_argument(
-        "--sam", type=Path, default=None, help="sam_vit_h_4b8939.pth, if SRC lacks SAM"
-    )
-    lisa.add_argument(
-        "--clip",
-        type=Path,
-        default=None,
-        help="local openai/clip-vit-large-patch14 directory, if SRC lacks the vision tower",
-    )
-    lisa.add_argument("--name", default=None, help="model name to record (default: SRC's name)")
-    lisa.add_argument("--force", action="store_true", help="write into a non-empty DST")
-    lisa.set_defaults(run=run_convert_lisa)
 
     t = models_sub.add_parser(
         "make-tiny-miras",
@@ -158,6 +134,34 @@ def register_models(models_sub: Any) -> None:
     t.add_argument("--eos-bias", type=float, default=None, help="logit bias on </s>")
     t.add_argument("--force", action="store_true", help="overwrite a non-empty DIR")
     t.set_defaults(run=run_make_tiny)
+
+
+def _convert_parser(
+    models_sub: Any, name: str, *, summary: str, description: str, src_help: str
+) -> None:
+    """The converters' common options: a MIRAS and a LISA checkpoint differ only in the
+    defaults the converter applies (``proposers.miras.convert``)."""
+    c = models_sub.add_parser(name, help=summary, description=description or None)
+    c.add_argument("src", type=Path, help=src_help)
+    c.add_argument("dst", type=Path, help="new checkpoint directory")
+    c.add_argument("--sam", type=Path, default=None, help="sam_vit_h_4b8939.pth, if SRC lacks SAM")
+    c.add_argument(
+        "--clip",
+        type=Path,
+        default=None,
+        help="local openai/clip-vit-large-patch14 directory, if SRC lacks the vision tower",
+    )
+    c.add_argument("--name", default=None, help="model name to record (default: SRC's name)")
+    c.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="fill in or correct a source config value (JSON value), e.g. "
+        "vision_num_attention_heads=16",
+    )
+    c.add_argument("--force", action="store_true", help="write into a non-empty DST")
+    c.set_defaults(run=run_convert, lisa=name == "convert-lisa")
 
 
 # -- shared options -------------------------------------------------------------------------
@@ -373,8 +377,8 @@ def run_import_miras(args: argparse.Namespace) -> int:
     return 1 if summary.problems else 0
 
 
-def run_convert_miras(args: argparse.Namespace) -> int:
-    from annotator.proposers.miras.convert import convert_miras
+def run_convert(args: argparse.Namespace) -> int:
+    from annotator.proposers.miras.convert import convert_lisa, convert_miras
 
     overrides: dict[str, Any] = {}
     for item in args.set:
@@ -386,29 +390,13 @@ def run_convert_miras(args: argparse.Namespace) -> int:
         except ValueError:
             overrides[key] = raw
     with progress_task("converting") as task:
-        cfg = convert_miras(
-            args.src,
-            args.dst,
-            sam_checkpoint=args.sam,
-            name=args.name,
-            overrides=overrides,
-            force=args.force,
-            task=task,
-        )
-    print(f"wrote {args.dst} ({cfg.name}, weights sha256 {cfg.weights_sha256})")
-    return 0
-
-
-def run_convert_lisa(args: argparse.Namespace) -> int:
-    from annotator.proposers.miras.convert import convert_lisa
-
-    with progress_task("converting") as task:
-        cfg = convert_lisa(
+        cfg = (convert_lisa if args.lisa else convert_miras)(
             args.src,
             args.dst,
             sam_checkpoint=args.sam,
             clip_checkpoint=args.clip,
             name=args.name,
+            overrides=overrides,
             force=args.force,
             task=task,
         )

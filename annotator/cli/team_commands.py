@@ -106,7 +106,7 @@ def _list(args: argparse.Namespace) -> int:
     with open_db(args) as store:
         members = store.team.members()
     if args.json:
-        print_json([{"name": m.name, "role": m.role, "can_login": m.can_login} for m in members])
+        print_json([asdict(m) for m in members])
     else:
         for m in members:
             print(f"{m.name:<24} {m.role}{'' if m.can_login else ' (cannot log in)'}")

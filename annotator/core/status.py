@@ -40,3 +40,7 @@ def check_transition(current: Status, new: Status) -> None:
 def is_terminal(status: Status) -> bool:
     """Reviewed: approved or rejected (only a reopen moves it on)."""
     return status in (Status.APPROVED, Status.REJECTED)
+
+
+# What annotators work on in team mode, most urgent first (reviewers: records in review).
+ANNOTATOR_WORK: tuple[Status, ...] = (Status.REJECTED, Status.DRAFT, Status.PROPOSED)

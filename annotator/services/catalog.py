@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from annotator.core.listing import ConversationSummary, ImageSummary, ListQuery
 from annotator.core.model import Conversation, HistoryEvent, Image, Proposal, ReasonEntry, Review
 from annotator.core.progress import Task
-from annotator.services.team_work import TeamPort
 
 if TYPE_CHECKING:
     from annotator.storage.api_types import AddResult, ImagesAdded
@@ -52,9 +51,6 @@ class Catalog(RecordStore, Protocol):
 
     @property
     def url(self) -> str: ...
-
-    @property
-    def team(self) -> TeamPort: ...
 
     def is_empty(self) -> bool: ...
 

@@ -285,7 +285,7 @@ def _score(
         proposer=proposal.proposer,
         proposer_version=proposal.proposer_version,
         answer=proposal.answer,
-        judge=JudgeIdentity(reply.model, judge.requested, judge.prompt_version, judge.reference),
+        judge=replace(judge, model=reply.model),  # the model the server says answered
         scores=scores,
         failure=failure,
         reply=reply.text[:MAX_REPLY_KEPT],
@@ -322,7 +322,7 @@ def _compare(
         proposer_a=options.pairwise[0].strip(),
         proposer_b=options.pairwise[1].strip(),
         first=item.first,
-        judge=JudgeIdentity(reply.model, judge.requested, judge.prompt_version, judge.reference),
+        judge=replace(judge, model=reply.model),  # the model the server says answered
         outcome=outcome,
         per_criterion=per_criterion,
         failure=failure,

@@ -16,9 +16,8 @@ from datetime import datetime
 from typing import Protocol
 
 from annotator.core.errors import AnnotatorError
-from annotator.core.status import Status
+from annotator.core.status import ANNOTATOR_WORK, Status
 
-ANNOTATOR_STATUSES = (Status.DRAFT, Status.PROPOSED, Status.REJECTED)
 HEARTBEAT_S = 60  # well inside the claim's time to live (five minutes by default)
 
 
@@ -107,7 +106,7 @@ class TeamWork:
         if not self.enabled:
             self.hold = Hold(conv_id)
             return self.hold
-        if self.work_role == "annotator" and status not in ANNOTATOR_STATUSES:
+        if self.work_role == "annotator" and status not in ANNOTATOR_WORK:
             self._release_held(conv_id)
             self.hold = Hold(
                 conv_id,

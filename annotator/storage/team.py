@@ -37,18 +37,22 @@ def identity(conn: Connection) -> str:
     return str(conn.execute(sa.text("SELECT current_user")).scalar_one())
 
 
+def _highest_role(who: str) -> str:
+    """SQL: the highest team role the role named by the expression ``who`` holds, or NULL."""
+    cases = " ".join(
+        f"WHEN pg_has_role({who}, '{role}', 'MEMBER') THEN '{role}'" for role in reversed(ROLES)
+    )
+    return f"CASE {cases} END"
+
+
 def team_role(conn: Connection, name: str | None = None) -> str | None:
     """The highest team role of ``name`` (default: the connected user); None without one."""
-    who = name or identity(conn)
     if not conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = 'annotator'")).first():
         return None  # team init never ran
-    for role in reversed(ROLES):
-        held = conn.execute(
-            sa.text("SELECT pg_has_role(:who, :role, 'MEMBER')"), {"who": who, "role": role}
-        ).scalar_one()
-        if held:
-            return role
-    return None
+    role = conn.execute(
+        sa.text(f"SELECT {_highest_role('COALESCE(:who, current_user)')}"), {"who": name}
+    ).scalar_one()
+    return None if role is None else str(role)
 
 
 def check_name(name: str) -> str:
@@ -122,16 +126,13 @@ def remove_member(conn: Connection, name: str) -> None:
 def members(conn: Connection) -> list[Member]:
     rows = conn.execute(
         sa.text(
-            "SELECT r.rolname, r.rolcanlogin FROM pg_roles r WHERE r.rolname <> ALL(:roles) "
-            "AND pg_has_role(r.rolname, 'annotator', 'MEMBER') AND NOT r.rolsuper "
-            "ORDER BY r.rolname"
+            f"SELECT r.rolname, {_highest_role('r.rolname')}, r.rolcanlogin FROM pg_roles r "
+            "WHERE r.rolname <> ALL(:roles) AND pg_has_role(r.rolname, 'annotator', 'MEMBER') "
+            "AND NOT r.rolsuper ORDER BY r.rolname"
         ),
         {"roles": list(ROLES)},
     )
-    out = []
-    for name, can_login in rows:
-        out.append(Member(name, team_role(conn, name) or "", bool(can_login)))
-    return out
+    return [Member(name, role, bool(can_login)) for name, role, can_login in rows]
 
 
 def refusal(exc: DBAPIError) -> RefusedError | None:

@@ -15,6 +15,8 @@ Statements are idempotent: ``team init`` may run again after an upgrade.
 
 from __future__ import annotations
 
+from annotator.core.status import ANNOTATOR_WORK
+
 ROLES = ("annotator", "reviewer", "admin")
 RULE_PREFIX = "team rule: "
 CLAIM_TTL_SETTING = "claim_ttl_s"
@@ -152,6 +154,16 @@ def init_statements(database: str) -> list[str]:
     return out
 
 
+# Annotators hold the records they work on (or what an admin handed them); reviewers any.
+_MAY_HOLD = (
+    "WITH CHECK (holder = current_user AND (pg_has_role(current_user, 'reviewer', 'MEMBER') "
+    "OR (role = 'annotator' AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = "
+    "conversation_id AND (c.status IN ("
+    + ", ".join(f"'{s.value}'" for s in ANNOTATOR_WORK)
+    + ") OR c.assignee = current_user)))))"
+)
+
+
 def _policies() -> list[str]:
     policies = {
         "reviews": [
@@ -173,21 +185,13 @@ def _policies() -> list[str]:
             (
                 "claims_take",
                 "FOR INSERT TO annotator",
-                # Annotators take the records they work on: drafts, proposals, rejections
-                # (or what an admin handed them); reviewers any.
-                "WITH CHECK (holder = current_user AND (pg_has_role(current_user, 'reviewer', "
-                "'MEMBER') OR (role = 'annotator' AND EXISTS (SELECT 1 FROM conversations c "
-                "WHERE c.id = conversation_id AND (c.status IN ('draft', 'proposed', "
-                "'rejected') OR c.assignee = current_user)))))",
+                _MAY_HOLD,
             ),
             (
                 "claims_own",
                 "FOR UPDATE TO annotator",
                 "USING (holder = current_user OR heartbeat_at <= now() - annotator_claim_ttl()) "
-                "WITH CHECK (holder = current_user AND (pg_has_role(current_user, 'reviewer', "
-                "'MEMBER') OR (role = 'annotator' AND EXISTS (SELECT 1 FROM conversations c "
-                "WHERE c.id = conversation_id AND (c.status IN ('draft', 'proposed', "
-                "'rejected') OR c.assignee = current_user)))))",
+                + _MAY_HOLD,
             ),
             (
                 "claims_release",

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from annotator.core.errors import InputError, RefusedError
 from annotator.core.model import utcnow
+from annotator.core.status import ANNOTATOR_WORK, Status
 from annotator.storage import tables as t
 from annotator.storage.team_sql import CLAIM_TTL_SETTING, DEFAULT_CLAIM_TTL_S
 
@@ -28,8 +29,8 @@ w = t.work_claims.c
 
 # Which records each role works on, most urgent first.
 WORK_STATUSES = {
-    "annotator": ("rejected", "draft", "proposed"),
-    "reviewer": ("in_review",),
+    "annotator": tuple(s.value for s in ANNOTATOR_WORK),
+    "reviewer": (Status.IN_REVIEW.value,),
 }
 
 
@@ -60,14 +61,16 @@ def ttl(conn: Connection) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _live(now: datetime, conn: Connection) -> sa.ColumnElement[bool]:
-    return w.heartbeat_at > now - ttl(conn)
+def _live(cutoff: datetime) -> sa.ColumnElement[bool]:
+    """A claim renewed after ``cutoff`` (now minus the time to live) is live."""
+    return w.heartbeat_at > cutoff
 
 
 def holder_of(conn: Connection, conv_id: int) -> Claim | None:
     """The live claim on a record, whoever holds it."""
+    cutoff = utcnow() - ttl(conn)
     row = conn.execute(
-        sa.select(t.work_claims).where(w.conversation_id == conv_id, _live(utcnow(), conn))
+        sa.select(t.work_claims).where(w.conversation_id == conv_id, _live(cutoff))
     ).first()
     return None if row is None else Claim(*row)
 
@@ -85,11 +88,12 @@ def next_record(
         raise InputError(f"unknown role {role!r} for the next record: annotator or reviewer")
     statuses = WORK_STATUSES[role]
     urgency = sa.case({s: i for i, s in enumerate(statuses)}, value=c.status)
+    time_to_live = ttl(conn)
     tried: list[int] = []
     for _ in range(attempts):
         now = utcnow()
         # Held by anyone, me included: "next" moves on from the record I hold now.
-        held = sa.exists().where(w.conversation_id == c.id, _live(now, conn))
+        held = sa.exists().where(w.conversation_id == c.id, _live(now - time_to_live))
         stmt = (
             sa.select(c.id)
             .where(
@@ -109,40 +113,41 @@ def next_record(
         found = conn.execute(stmt).scalar_one_or_none()
         if found is None:
             return None
-        if _take(conn, found, me, role, now) is not None:
+        if _take(conn, found, me, role, now, now - time_to_live).holder == me:
             return int(found)
         tried.append(int(found))
     return None
 
 
-def take(
-    conn: Connection, conv_id: int, me: str, role: str, *, now: datetime | None = None
-) -> Claim:
+def take(conn: Connection, conv_id: int, me: str, role: str) -> Claim:
     """Hold ``conv_id`` (releasing any other record ``me`` holds). Someone else's live claim is
     refused, naming them (the database refuses it too)."""
-    claim = _take(conn, conv_id, me, role, now or utcnow())
-    if claim is None:
-        other = holder_of(conn, conv_id)
-        assert other is not None
+    now = utcnow()
+    claim = _take(conn, conv_id, me, role, now, now - ttl(conn))
+    if claim.holder != me:
         raise RefusedError(
-            f"record {conv_id} is being edited by {other.holder} since "
-            f"{other.claimed_at:%Y-%m-%d %H:%M} UTC"
+            f"record {conv_id} is being edited by {claim.holder} since "
+            f"{claim.claimed_at:%Y-%m-%d %H:%M} UTC"
         )
     return claim
 
 
-def _take(conn: Connection, conv_id: int, me: str, role: str, now: datetime) -> Claim | None:
-    """The claim, or None when someone else holds the record live."""
+def _take(
+    conn: Connection, conv_id: int, me: str, role: str, now: datetime, cutoff: datetime
+) -> Claim:
+    """``me``'s new claim, or the live claim of whoever else holds the record."""
     conn.execute(sa.delete(t.work_claims).where(w.holder == me, w.conversation_id != conv_id))
     updated = conn.execute(
         sa.update(t.work_claims)
-        .where(w.conversation_id == conv_id, sa.or_(w.holder == me, ~_live(now, conn)))
+        .where(w.conversation_id == conv_id, sa.or_(w.holder == me, ~_live(cutoff)))
         .values(holder=me, role=role, claimed_at=now, heartbeat_at=now)
     )
     if updated.rowcount == 0:
-        other = holder_of(conn, conv_id)
-        if other is not None and other.holder != me:
-            return None
+        row = conn.execute(
+            sa.select(t.work_claims).where(w.conversation_id == conv_id, _live(cutoff))
+        ).first()
+        if row is not None:
+            return Claim(*row)
         conn.execute(
             sa.insert(t.work_claims).values(
                 conversation_id=conv_id, holder=me, role=role, claimed_at=now, heartbeat_at=now
@@ -193,7 +198,7 @@ def progress(conn: Connection) -> list[Progress]:
 
     add(
         conn.execute(
-            sa.select(w.holder, sa.func.count()).where(_live(now, conn)).group_by(w.holder)
+            sa.select(w.holder, sa.func.count()).where(_live(now - ttl(conn))).group_by(w.holder)
         ).all(),
         "claimed",
     )

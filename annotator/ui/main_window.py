@@ -72,8 +72,8 @@ class MainWindow(QMainWindow):
         layout_store: QSettings,
         icons: Icons,
         *,
+        team: TeamWork,
         settings_path: Path | None = None,
-        team: TeamWork | None = None,
     ) -> None:
         super().__init__()
         self.store = store
@@ -98,7 +98,7 @@ class MainWindow(QMainWindow):
         colours = {name: settings.colour(name) for name in DEFAULT_COLOURS}
 
         self.canvas = CanvasView()
-        self.team_work = team or TeamWork(store.team, lambda: self.settings.reviewer)
+        self.team_work = team
         self.editor = EditorController(
             self.canvas, record, settings, sam, lambda: self.team_work.me, self
         )
