@@ -33,9 +33,8 @@ inside="$app/_internal"
 # except where the stripped copy would not load (see strip_bundle.py).
 "$venv/bin/python" packaging/strip_bundle.py "$inside"
 
-echo "== MobileSAM inside the bundle"
+echo "== MobileSAM inside the bundle (its checked ONNX graphs; the checkpoint only torch reads)"
 mkdir -p "$inside/models"
-cp "$models/mobile_sam.pt" "$inside/models/"
 licence="$("$venv/bin/python" -c 'from importlib import metadata; d = metadata.distribution("mobilesam-mirror"); print(next(str(d.locate_file(f)) for f in d.files if f.name == "LICENSE"))')"
 cp "$licence" "$inside/models/LICENSE-MobileSAM"
 ANNOTATOR_MODELS_DIR="$inside/models" "$app/annotator" models adopt-graphs "$models/onnx"

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from fixtures_sam import iou
 
-from annotator.core.errors import Cancelled, ProposerError
+from annotator.core.errors import Cancelled, NotFoundError, ProposerError
 from annotator.core.progress import Task
 from annotator.proposers.sam import EngineOptions, SamEngine
-from annotator.proposers.sam.onnx_backend import GRAPH_VERSION, GRAPHS
+from annotator.proposers.sam.onnx_backend import GRAPH_VERSION, GRAPHS, WEIGHTS
 
 pytest.importorskip("onnx", reason="the ONNX exporter needs the onnx package")
 
@@ -43,10 +43,10 @@ def test_onnx_masks_match_torch(
     graphs = sorted((onnx_engine.registry.root / "onnx").glob("mobile-sam-*"))
     version = f"-v{GRAPH_VERSION}-"
     names = sorted(p.name.split(version)[-1] for p in graphs)
-    assert names == sorted(["checked.json", *(f"{name}.onnx" for name in GRAPHS)])
+    assert names == sorted(["checked.json", f"{WEIGHTS}.data", *(f"{n}.onnx" for n in GRAPHS)])
     checked = json.loads(graphs[0].read_text())
     for graph in graphs[1:]:
-        part = graph.name.split(version)[-1].removesuffix(".onnx")
+        part = graph.name.split(version)[-1].rsplit(".", 1)[0]
         assert checked[f"{part}_sha256"] == hashlib.sha256(graph.read_bytes()).hexdigest()
     assert {"graph", "graph_source", "torch", "onnxruntime"} <= set(checked["versions"])
 
@@ -63,6 +63,36 @@ def test_onnx_masks_match_torch(
     encoded = onnx_engine.encode(scene[0], "onnx-scene")
     scale = float(np.abs(scene_handle.embedding).max())
     assert float(np.abs(encoded.embedding - scene_handle.embedding).max()) / scale < 1e-3
+
+
+def test_graphs_keep_each_distinct_tensor_once(onnx_engine: Any) -> None:
+    """The graphs' larger tensors live in the one weights file, each distinct one once: the two
+    click graphs (which share all but a few of theirs) point at the same bytes."""
+    import onnx
+    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+
+    from annotator.proposers.sam.onnx_backend import GraphFiles
+
+    sha = onnx_engine.weights.sha256
+    files = GraphFiles.for_model(onnx_engine.registry.root / "onnx", "mobile-sam", sha)
+    where: dict[str, dict[str, tuple[int, int]]] = {}
+    for name, path in files.graphs().items():
+        model = onnx.load(str(path), load_external_data=False)
+        where[name] = {}
+        for tensor in model.graph.initializer:
+            if uses_external_data(tensor):
+                info = ExternalDataInfo(tensor)
+                assert info.location == files.weights.name
+                where[name][tensor.name] = (info.offset, info.length)
+            else:
+                assert len(tensor.raw_data) < 1024  # only small tensors stay in the graph
+    spans = {span for graph in where.values() for span in graph.values()}
+    data = files.weights.read_bytes()
+    blobs = [data[offset : offset + length] for offset, length in spans]
+    assert len(set(blobs)) == len(blobs)  # no tensor stored twice
+    shared = set(where["click"].values()) & set(where["refine_click"].values())
+    assert sum(length for _, length in shared) > 18 * 2**20  # the decoder's weights, once
+    assert len(data) < sum(length for _, length in spans) + 4096 * len(spans)
 
 
 def test_onnx_encode_is_cancellable(onnx_engine: Any, scene: Any) -> None:
@@ -193,12 +223,12 @@ def test_graph_status_says_whether_the_fast_runtime_is_ready(tmp_path: Path) -> 
     assert graph_status("mobile-sam", sha, tmp_path) == "not exported yet"
     files = GraphFiles.for_model(tmp_path, "mobile-sam", sha)
     marker: dict[str, Any] = {"versions": _versions()}
-    for name, path in files.graphs().items():
+    for name, path in files.files().items():
         path.write_bytes(name.encode())
         marker[f"{name}_sha256"] = hashlib.sha256(name.encode()).hexdigest()
     files.marker.write_text(json.dumps(marker))
     assert graph_status("mobile-sam", sha, tmp_path) == "checked"
-    files.graphs()["click"].write_bytes(b"changed")
+    files.weights.write_bytes(b"changed")
     assert graph_status("mobile-sam", sha, tmp_path) == "not exported yet"
     files.failed.write_text(json.dumps({"versions": _versions(), "reason": "exporter crashed"}))
     assert graph_status("mobile-sam", sha, tmp_path) == "failed: exporter crashed"
@@ -224,8 +254,10 @@ def test_checked_graphs_are_adopted_by_an_installation_without_torch(
 
     damaged = tmp_path / "damaged"
     shutil.copytree(source, damaged)
-    graph = ob.GraphFiles.for_model(damaged, "mobile-sam", sha).graphs()["upscale"]
-    graph.write_bytes(graph.read_bytes()[:-1] + b"\x00")
+    weights = ob.GraphFiles.for_model(damaged, "mobile-sam", sha).weights
+    with weights.open("r+b") as fh:
+        fh.seek(weights.stat().st_size // 2)
+        fh.write(b"\x01\x02")
     with pytest.raises(ProposerError, match="not the bytes that were checked"):
         ob.adopt_checked_graphs("mobile-sam", sha, damaged, tmp_path / "no")
     other = tmp_path / "other-code"
@@ -237,3 +269,40 @@ def test_checked_graphs_are_adopted_by_an_installation_without_torch(
     with pytest.raises(ProposerError, match="other graph code"):
         ob.adopt_checked_graphs("mobile-sam", sha, other, tmp_path / "no2")
     assert not (tmp_path / "no").exists() and not (tmp_path / "no2").exists()  # nothing copied
+
+
+def test_a_models_directory_with_checked_graphs_alone_runs_mobile_sam(
+    onnx_engine: Any, mobile_sam_registry: Any, scene: Any, tmp_path: Path
+) -> None:
+    """The desktop bundle ships MobileSAM's checked graphs without the checkpoint: the model
+    resolves as graphs only and clicks give the same masks; what needs the checkpoint says so."""
+    from annotator.proposers.sam import onnx_backend as ob
+    from annotator.proposers.weights_registry import WeightsRegistry
+
+    sha = mobile_sam_registry.resolve("mobile-sam").sha256
+    registry = WeightsRegistry(tmp_path / "models")
+    with pytest.raises(NotFoundError, match="not installed"):
+        registry.resolve("mobile-sam")
+    assert not registry.has("mobile-sam")
+    ob.adopt_checked_graphs(
+        "mobile-sam", sha, mobile_sam_registry.root / "onnx", tmp_path / "models" / "onnx"
+    )
+    weights = registry.resolve("mobile-sam")
+    assert weights.graphs_only and weights.sha256 == sha and registry.has("mobile-sam")
+    assert weights.path.name.endswith("-checked.json")
+    assert not registry.is_installed_and_valid("mobile-sam")  # the checkpoint is not here
+
+    options = EngineOptions(runtime="auto", disk_cache=False)
+    with SamEngine("mobile-sam", registry=registry, options=options) as engine:
+        assert engine.runtime == "onnxruntime"
+        handle = engine.prepare(scene[0], "graphs-only")
+        reference = onnx_engine.prepare(scene[0], "graphs-only-ref")
+        ours = engine.segment(handle, [(300.0, 200.0)], [1])
+        theirs = onnx_engine.segment(reference, [(300.0, 200.0)], [1])
+        assert np.array_equal(ours.best.mask, theirs.best.mask)
+    torch_options = EngineOptions(runtime="torch", disk_cache=False)
+    with (
+        SamEngine("mobile-sam", registry=registry, options=torch_options) as engine,
+        pytest.raises(ProposerError, match=r"ONNX graphs only.*models install mobile-sam"),
+    ):
+        engine.load()

@@ -148,10 +148,10 @@ def _switch(switches: int, db: Path, prefetch: int) -> dict[str, float]:
     embeddings cached. Between switches the reviewer looks at the record for a moment (at most
     3 s, until the background reading of the next record is done), as people do."""
     from annotator.app import build_app, segmenter_factory
-    from annotator.core.appdirs import models_dir
+    from annotator.proposers.weights_registry import WeightsRegistry
     from annotator.services.settings import Settings
 
-    with_sam = (models_dir() / "mobile_sam.pt").is_file()
+    with_sam = WeightsRegistry().has("mobile-sam")
     settings = Settings(prefetch=prefetch)
     factory = segmenter_factory(settings) if with_sam else None
     parts = build_app(db, offer_sample=False, segmenter=factory, settings=settings)

@@ -15,9 +15,9 @@ SIZES = ((1024, 768), (4000, 3000))
 
 
 def run(scratch: Path, clicks: int) -> dict[str, Any]:
-    from annotator.core.appdirs import models_dir
+    from annotator.proposers.weights_registry import WeightsRegistry
 
-    if not (models_dir() / "mobile_sam.pt").is_file():
+    if not WeightsRegistry().has("mobile-sam"):
         return {"sam_click_skipped": "MobileSAM weights not installed"}
     db, points = _project(scratch)
     return _measure(db, points, clicks)

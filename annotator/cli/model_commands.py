@@ -134,12 +134,17 @@ def _onnx_status(registry: WeightsRegistry, model_id: str, arch: str) -> str:
 
 
 def _adopt_graphs(args: argparse.Namespace) -> int:
+    from annotator.core.errors import NotFoundError
     from annotator.proposers.sam.onnx_backend import adopt_checked_graphs
+    from annotator.proposers.weights import known_weights
     from annotator.proposers.weights_registry import WeightsRegistry
 
     registry = WeightsRegistry()
-    weights = registry.resolve(args.model)
-    files = adopt_checked_graphs(args.model, weights.sha256, args.source, registry.root / "onnx")
+    try:
+        sha256 = registry.resolve(args.model).sha256
+    except NotFoundError:  # no checkpoint here (the desktop bundle): the published one's graphs
+        sha256 = known_weights(args.model).sha256
+    files = adopt_checked_graphs(args.model, sha256, args.source, registry.root / "onnx")
     print(f"{args.model}: ONNX graphs adopted into {files.directory} ({files.marker.name})")
     return 0
 

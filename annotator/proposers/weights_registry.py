@@ -3,6 +3,10 @@
 MobileSAM is installed into the models directory itself; other checkpoints (SAM ViT-B/L/H, often
 gigabytes) stay where the user keeps them and are recorded by path and sha256. Every entry is
 hash-checked again before it is loaded, so a file that changed after it was added is refused.
+
+A known model may also be present as its ONNX graphs alone, checked against torch from the
+published checkpoint elsewhere and adopted here (the desktop bundle, which has no torch to load a
+checkpoint with): it resolves with ``pinned_by == "graphs"``, its path the graphs' check marker.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from annotator.proposers.weights import (
 )
 
 MANIFEST_NAME = "models.json"
+GRAPHS_ONLY = "graphs"
 _MANIFEST_VERSION = 1
 
 
@@ -37,9 +42,15 @@ class InstalledWeights:
     arch: str
     path: Path
     sha256: str
-    pinned_by: str  # "published": the hash of the known release; "recorded": hashed when added
+    # "published": the hash of the known release; "recorded": hashed when added; "graphs": no
+    # checkpoint, only ONNX graphs checked against the published one (``path`` is their marker)
+    pinned_by: str
     size_bytes: int
     added_at: str  # ISO time in UTC
+
+    @property
+    def graphs_only(self) -> bool:
+        return self.pinned_by == GRAPHS_ONLY
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -120,6 +131,8 @@ class WeightsRegistry:
             known = KNOWN_WEIGHTS.get(model_id)
             if known is not None and self.default_path(model_id).is_file():
                 return self._installed_from_known(known, self.default_path(model_id))
+            if known is not None and (graphs := self._checked_graphs(known)) is not None:
+                return graphs
             hint = (
                 "run `annotator models install mobile-sam`"
                 if model_id == "mobile-sam"
@@ -131,6 +144,14 @@ class WeightsRegistry:
                 f"model {model_id!r}: checkpoint {entry.path} no longer exists; add it again"
             )
         return entry
+
+    def has(self, model_id: str) -> bool:
+        """Whether ``model_id`` resolves here (a checkpoint, or checked graphs alone)."""
+        try:
+            self.resolve(model_id)
+        except (NotFoundError, WeightsError):
+            return False
+        return True
 
     def statuses(self) -> list[ModelStatus]:
         entries = self.entries()
@@ -174,8 +195,11 @@ class WeightsRegistry:
         return rows
 
     def is_installed_and_valid(self, model_id: str, task: Task | None = None) -> bool:
+        """Whether the checkpoint itself is here with its hash (graphs alone are not)."""
         try:
             entry = self.resolve(model_id)
+            if entry.graphs_only:
+                return False
             verify_sha256(entry.path, entry.sha256, task)
         except (NotFoundError, WeightsError):
             return False
@@ -255,6 +279,26 @@ class WeightsRegistry:
             pinned_by="published",
             size_bytes=stat.st_size,
             added_at=datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(timespec="seconds"),
+        )
+
+    def _checked_graphs(self, known: KnownWeights) -> InstalledWeights | None:
+        """The published checkpoint's adopted ONNX graphs, when their check marker is here (the
+        loader hashes the graphs against it)."""
+        from annotator.proposers.sam.onnx_backend import GraphFiles
+
+        files = GraphFiles.for_model(self.root / "onnx", known.model_id, known.sha256)
+        if not files.marker.is_file():
+            return None
+        return InstalledWeights(
+            model_id=known.model_id,
+            arch=known.arch,
+            path=files.marker,
+            sha256=known.sha256,
+            pinned_by=GRAPHS_ONLY,
+            size_bytes=sum(p.stat().st_size for p in files.files().values() if p.is_file()),
+            added_at=datetime.fromtimestamp(files.marker.stat().st_mtime, UTC).isoformat(
+                timespec="seconds"
+            ),
         )
 
 

@@ -1,4 +1,4 @@
-"""Runs first in the desktop bundle: its MobileSAM checkpoint and ONNX graphs sit inside it, so
+"""Runs first in the desktop bundle: MobileSAM's checked ONNX graphs sit inside it, so
 the models directory is the bundle's own unless the user names another."""
 
 import os

@@ -175,6 +175,13 @@ class SamEngine:
             if ready is not None:
                 self.runtime_note = "onnxruntime: graphs checked against torch when exported"
                 return ready
+        if self.weights.graphs_only:
+            # No checkpoint to load torch from, or to export the graphs again from.
+            reason = f"torch is wanted ({why_torch})" if why_torch else "its graphs did not load"
+            raise ProposerError(
+                f"model {self.model_id!r} is installed as ONNX graphs only, without its checkpoint "
+                f"({onnx_dir}): {reason}; `annotator models install {self.model_id}` adds it"
+            )
 
         from annotator.proposers.sam.model_loading import load_sam_model
         from annotator.proposers.sam.torch_backend import TorchSamBackend
