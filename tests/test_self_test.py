@@ -20,6 +20,9 @@ def test_self_test_opens_clicks_exports_and_reads_back(tmp_path: Path) -> None:
     assert len(facts["sam_clicks"]) == 4  # one per sample image
     assert all(c["pixels"] > 0 and c["rle"] for c in facts["sam_clicks"])
     assert facts["sam_runtime"].startswith("onnxruntime")
+    shapes = facts["bench_shapes"]
+    assert [c["shape"] for c in shapes] == ["ellipse", "rectangle", "triangle", "disc"]
+    assert all(c["iou_with_shape"] >= 0.95 and c["rle"] for c in shapes)
     assert facts["export"] == {
         "path": str(tmp_path / "self-test.jsonl"),
         "records": 10,
@@ -47,9 +50,11 @@ def test_self_test_names_what_went_wrong() -> None:
     bad = {
         "records": 2,
         "sam_clicks": [{"image": "a.png", "pixels": 0, "rle": ""}],
+        "bench_shapes": [{"shape": "disc", "iou_with_shape": 0.41, "rle": "y"}],
         "export": {"records": 2, "read_back": 1},
     }
     assert problems(bad) == [
         "the click on a.png made an empty mask",
+        "the click inside the bench's disc found it with IoU 0.41",
         "2 records, 2 exported, 1 read back",
     ]

@@ -1,7 +1,8 @@
 """What ``annotator self-test`` does: checks an installation (the pip install, the desktop
 bundle) the way a person first uses it, offscreen: the app opens the sample project, one SAM
 click on each sample image takes the target's mask, and the records are exported to JSON lines
-and read back. It reports what it saw, the masks as RLE, so that two installations compare."""
+and read back. SAM is also clicked inside each shape of ``annotator bench sam``'s scene. It
+reports what it saw, the masks as RLE, so that two installations compare."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 WAIT_S = 300.0  # the first SAM load can export and check graphs (minutes on a slow machine)
+BENCH_SHAPE_MIN_IOU = 0.9  # MobileSAM finds each clean shape of the bench scene at 0.95 or more
 
 
 def run_self_test(workdir: Path) -> dict[str, Any]:
@@ -72,6 +74,7 @@ def run_self_test(workdir: Path) -> dict[str, Any]:
             )
         facts["sam_clicks"] = clicks
         facts["sam_runtime"] = str(getattr(w.sam.engine, "runtime_note", ""))
+        facts["bench_shapes"] = _bench_shape_clicks(w.sam.engine)
         facts["export"] = export_and_read_back(parts.store, workdir / "self-test.jsonl")
     finally:
         w.close()
@@ -91,11 +94,38 @@ def problems(facts: dict[str, Any]) -> list[str]:
         for c in facts["sam_clicks"]
         if not c["pixels"] or not c["rle"]
     ]
+    out += [
+        f"the click inside the bench's {c['shape']} found it with IoU {c['iou_with_shape']}"
+        for c in facts.get("bench_shapes", [])
+        if c["iou_with_shape"] < BENCH_SHAPE_MIN_IOU
+    ]
     export = facts["export"]
     if not export["records"] == export["read_back"] == facts["records"]:
         out.append(
             f"{facts['records']} records, {export['records']} exported, "
             f"{export['read_back']} read back"
+        )
+    return out
+
+
+def _bench_shape_clicks(engine: Any) -> list[dict[str, Any]]:
+    """One positive click deep inside each shape of the SAM bench's scene: the best mask, how
+    well it covers the shape, and its RLE."""
+    from annotator.bench.sam_bench import interior_point, synthetic_scene
+    from annotator.core.mask import Mask
+    from annotator.core.metrics import iou
+
+    image, shapes = synthetic_scene()
+    handle = engine.prepare(image, "self-test-bench-scene")
+    out = []
+    for name, shape in shapes.items():
+        mask = engine.segment(handle, [interior_point(shape)], [1]).best.mask
+        out.append(
+            {
+                "shape": name,
+                "iou_with_shape": round(iou(mask, shape), 4),
+                "rle": Mask.from_array(mask).counts.decode("ascii"),
+            }
         )
     return out
 
