@@ -306,3 +306,11 @@ def test_a_models_directory_with_checked_graphs_alone_runs_mobile_sam(
         pytest.raises(ProposerError, match=r"ONNX graphs only.*models install mobile-sam"),
     ):
         engine.load()
+    # Graphs that changed after their check cannot be exported again without the checkpoint.
+    graphs = ob.GraphFiles.for_model(tmp_path / "models" / "onnx", "mobile-sam", sha)
+    graphs.weights.write_bytes(graphs.weights.read_bytes()[:-4096])
+    with (
+        SamEngine("mobile-sam", registry=registry, options=options) as engine,
+        pytest.raises(ProposerError, match=r"without its checkpoint .*: its graphs did not load"),
+    ):
+        engine.load()
