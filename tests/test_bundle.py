@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_install import run_self_test
+from fixtures_install import run_self_test, user_env
+
+from annotator.core.appdirs import models_dir
 
 BUNDLE = os.environ.get("ANNOTATOR_BUNDLE", "")
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,3 +217,24 @@ def test_the_bundle_proposes_through_a_remote_server(
             for cid in ids:
                 turns = len(store.get_conversation(cid).turns)
                 assert len(store.proposals(cid)) == turns
+
+
+def test_the_bundle_says_what_a_models_directory_without_its_graphs_lacks(tmp_path: Path) -> None:
+    """Pointed at a models directory with the checkpoint but no graphs checked for it, the
+    bundle (no torch) says so in one line and how to adopt them, instead of a missing module."""
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "mobile_sam.pt").symlink_to(models_dir() / "mobile_sam.pt")
+    env = {**user_env(tmp_path / "home"), "ANNOTATOR_MODELS_DIR": str(models)}
+    done = subprocess.run(
+        [str(Path(BUNDLE) / "annotator"), "self-test", "--workdir", str(tmp_path / "w")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode != 0
+    assert "this installation has no torch" in done.stderr, done.stderr[-2000:]
+    assert "annotator models adopt-graphs" in done.stderr
+    assert "ModuleNotFoundError" not in done.stderr

@@ -16,6 +16,7 @@ Typical use (a script; the GUI does the same from its worker thread)::
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
@@ -175,12 +176,18 @@ class SamEngine:
             if ready is not None:
                 self.runtime_note = "onnxruntime: graphs checked against torch when exported"
                 return ready
+        # Past here the checkpoint is loaded with torch (to run it, or to export the graphs).
+        reason = f"torch is wanted ({why_torch})" if why_torch else "its graphs did not load"
         if self.weights.graphs_only:
-            # No checkpoint to load torch from, or to export the graphs again from.
-            reason = f"torch is wanted ({why_torch})" if why_torch else "its graphs did not load"
             raise ProposerError(
                 f"model {self.model_id!r} is installed as ONNX graphs only, without its checkpoint "
                 f"({onnx_dir}): {reason}; `annotator models install {self.model_id}` adds it"
+            )
+        if importlib.util.find_spec("torch") is None:  # the desktop bundle
+            raise ProposerError(
+                f"model {self.model_id!r}: this installation has no torch, and {onnx_dir} holds "
+                f"no ONNX graphs checked for it ({reason}); `annotator models adopt-graphs DIR` "
+                "takes those an installation with torch checked"
             )
 
         from annotator.proposers.sam.model_loading import load_sam_model
