@@ -238,3 +238,19 @@ def test_about_box_reports_what_a_bug_report_needs(
     assert "Proposer      none" in text  # the proposer's state line, without its prefix
     qtbot.mouseClick(dialog.copy_button, Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text() == text
+
+
+def test_about_box_says_when_sam_runs_from_its_graphs_alone(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from annotator.proposers.weights_registry import GRAPHS_ONLY, InstalledWeights
+    from annotator.ui.about_dialog import sam_facts
+
+    marker = tmp_path / "onnx" / "mobile-sam-abababababababab-v7-checked.json"
+    weights = InstalledWeights(
+        "mobile-sam", "vit_t", marker, "ab" * 32, GRAPHS_ONLY, 1, "2026-12-07T00:00:00+00:00"
+    )
+    engine = SimpleNamespace(model_id="mobile-sam", weights=weights, runtime_note="onnxruntime")
+    model, shown, runtime = sam_facts(SimpleNamespace(engine=engine, ready=True))
+    assert (model, runtime) == ("mobile-sam", "onnxruntime")
+    assert shown == f"ONNX graphs only, {tmp_path / 'onnx'} (of sha256 abababababab…)"

@@ -82,7 +82,12 @@ def sam_facts(sam: Any) -> tuple[str, str, str]:
         return "", "", ""
     model = str(getattr(engine, "model_id", ""))
     weights = getattr(engine, "weights", None)
-    shown = "" if weights is None else f"{weights.path} (sha256 {weights.sha256[:12]}…)"
+    if weights is None:
+        shown = ""
+    elif getattr(weights, "graphs_only", False):  # the desktop bundle: no checkpoint
+        shown = f"ONNX graphs only, {weights.path.parent} (of sha256 {weights.sha256[:12]}…)"
+    else:
+        shown = f"{weights.path} (sha256 {weights.sha256[:12]}…)"
     # Which runtime and why; set when the model has loaded, which a ready image implies.
     runtime = str(getattr(engine, "runtime_note", "")) if sam.ready else ""
     return model, shown, runtime
