@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import sysconfig
@@ -44,12 +45,20 @@ def test_the_bundle_works_like_the_pip_install(tmp_path: Path) -> None:
     bundle = Path(BUNDLE)
     executable = bundle / "annotator"
     assert executable.is_file(), f"{executable}: not built"
+    pip_executable = Path(sys.executable).with_name("annotator")
     bundled, bundle_window_s = run_self_test(
         executable, tmp_path / "b", tmp_path / "bhome", own_models=True
     )
-    pip, pip_window_s = run_self_test(
-        Path(sys.executable).with_name("annotator"), tmp_path / "p", tmp_path / "phome"
-    )
+    pip, pip_window_s = run_self_test(pip_executable, tmp_path / "p", tmp_path / "phome")
+    # Start to window: single runs spread ±25 % on a shared host, so three alternating runs
+    # of each are compared by their medians.
+    bundle_times, pip_times = [bundle_window_s], [pip_window_s]
+    for i in (1, 2):
+        pip_times.append(run_self_test(pip_executable, tmp_path / f"p{i}", tmp_path / f"ph{i}")[1])
+        bundle_times.append(
+            run_self_test(executable, tmp_path / f"b{i}", tmp_path / f"bh{i}", own_models=True)[1]
+        )
+    bundle_window_s, pip_window_s = statistics.median(bundle_times), statistics.median(pip_times)
 
     assert bundled["problems"] == [] and bundled["records"] == 10
     assert bundled["export"]["read_back"] == 10
@@ -68,8 +77,8 @@ def test_the_bundle_works_like_the_pip_install(tmp_path: Path) -> None:
     (bundle.parent / "smoke.json").write_text(json.dumps(figures, indent=2), encoding="utf-8")
     print(json.dumps(figures))
     assert size <= MAX_BUNDLE_MB, figures
-    # Start to window: the bundle unpacks nothing (one folder), so it is no slower; the margin
-    # is the host's noise between two runs.
+    # The bundle unpacks nothing (one folder), so it is no slower; the margin is the host's
+    # noise that medians of three runs still show.
     assert bundle_window_s <= pip_window_s * 1.25 + 0.5, figures
 
 
