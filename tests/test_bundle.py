@@ -169,6 +169,35 @@ def test_the_bundle_scores_answers_and_says_the_edge_iou_needs_the_pip_install(
     assert "needs scikit-image" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_the_bundle_computes_metrics_in_worker_processes(tmp_path: Path) -> None:
+    """Above INLINE_BELOW pairs, mask metrics run in spawned worker processes, which start the
+    bundle's executable again: they must do their task there, and give the pip install's
+    figures."""
+    from annotator.core.metrics_batch import INLINE_BELOW
+
+    argv = [
+        "bench", "metrics", "--json", "--records", str(INLINE_BELOW + 20), "--distinct", "30",
+        "--height", "120", "--width", "160", "--workers", "2", "--naive-sample", "2",
+        "--edge-sample", "0",
+    ]  # fmt: skip
+    summaries = []
+    for executable in (Path(BUNDLE) / "annotator", Path(sys.executable).with_name("annotator")):
+        done = subprocess.run(
+            [str(executable), *argv],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "XDG_DATA_HOME": str(tmp_path)},
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        figures = json.loads(done.stdout)
+        assert figures["workers"] == 2
+        summaries.append(figures["summary"])
+    assert summaries[0]["n"] == INLINE_BELOW + 20
+    assert summaries[0] == summaries[1]
+
+
 def test_the_bundle_says_miras_needs_the_full_install(tmp_path: Path) -> None:
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run(
