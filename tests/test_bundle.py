@@ -198,6 +198,46 @@ def test_the_bundle_computes_metrics_in_worker_processes(tmp_path: Path) -> None
     assert summaries[0] == summaries[1]
 
 
+def test_the_bundle_works_in_team_mode_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    """psycopg and the migrations inside the bundle, against a real PostgreSQL server: it makes
+    the schema and the team roles, adds a member, and that member logs in and sees the records
+    with the pip install's counts."""
+    import sqlalchemy as sa
+
+    bundled = str(Path(BUNDLE) / "annotator")
+    pip = str(Path(sys.executable).with_name("annotator"))
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
+    sample = ROOT / "resources" / "sample"
+
+    def run(executable: str, url: str, *args: str) -> str:
+        done = subprocess.run(
+            [executable, "--db", url, *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    run(bundled, postgres_url, "import", "prist", str(sample / "dialogues.json"),
+        "--images", str(sample / "images"), "--masks", str(sample / "masks"))  # fmt: skip
+    run(bundled, postgres_url, "team", "init")
+    run(bundled, postgres_url, "team", "add", "ada", "--role", "annotator")
+    members = {
+        m["name"]: m["role"]
+        for m in json.loads(run(bundled, postgres_url, "team", "list", "--json"))
+    }
+    assert members.get("ada") == "annotator"
+    as_ada = (
+        sa.engine.make_url(postgres_url).set(username="ada").render_as_string(hide_password=False)
+    )
+    stats = [json.loads(run(exe, as_ada, "stats", "--json")) for exe in (bundled, pip)]
+    assert stats[0]["conversations"] > 0
+    assert stats[0] == stats[1]
+
+
 def test_the_bundle_says_miras_needs_the_full_install(tmp_path: Path) -> None:
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run(
