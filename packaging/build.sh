@@ -8,6 +8,18 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 venv="$(bash scripts/setup.sh | tail -n 1)"
 "$venv/bin/pip" install -q "pyinstaller>=6.10,<7"  # a build tool: not in the app's dependencies
+# The bundle runs Python through the libpython it embeds, so its start-up is as fast as that
+# library's build (README, "The desktop bundle"; docs/adr/0014-packaging.md).
+"$venv/bin/python" - <<'PY'
+import sysconfig
+
+if "--enable-optimizations" not in (sysconfig.get_config_var("CONFIG_ARGS") or ""):
+    print(
+        "note: this Python's libpython was built without profile-guided optimisation; the "
+        "bundle will start slower than a pip install on an optimised interpreter (build it "
+        "with PYTHON=<a Python configured --enable-shared --enable-optimizations --with-lto>)"
+    )
+PY
 
 echo "== SAM graphs (exported and checked against torch on first use)"
 models="$("$venv/bin/python" - <<'PY'

@@ -26,7 +26,10 @@ if [ "$want_system" = "1" ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/
 fi
 
 py="${PYTHON:-python3}"
-key="$( (sed -n '/^dependencies = \[/,/^\]/p;/^dev = \[/,/^\]/p' pyproject.toml; "$py" --version) | sha256sum | cut -c1-16)"
+# Keyed by the interpreter's build and place too: two Pythons of one version (Debian's and one
+# built for embedding, say) get a virtualenv each.
+key="$( (sed -n '/^dependencies = \[/,/^\]/p;/^dev = \[/,/^\]/p' pyproject.toml
+         "$py" -c 'import sys; print(sys.version, sys.base_prefix)') | sha256sum | cut -c1-16)"
 cache="${ANNOTATOR_VENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/prist-annotator}"
 venv="$cache/venv-$key"
 if [ ! -f "$venv/.ready" ]; then
