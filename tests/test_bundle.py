@@ -91,6 +91,23 @@ def test_the_bundle_has_no_model_stack() -> None:
     assert (inside / "linux" / "org.pristannotator.PristAnnotator.desktop").is_file()
 
 
+def test_the_bundle_compiles_no_migration_at_start() -> None:
+    """Each migration script Alembic imports has bytecode beside it that the bundle's Python
+    accepts as is: checked by the source's hash (a copy loses the time a .pyc is matched by, and
+    the bundle writes no bytecode of its own)."""
+    import importlib.util
+
+    migrations = Path(BUNDLE) / "_internal" / "annotator" / "storage" / "migrations"
+    scripts = sorted(migrations.rglob("*.py"))
+    assert len(scripts) >= 2  # env.py and the versions
+    for script in scripts:
+        cached = Path(importlib.util.cache_from_source(str(script)))
+        header = cached.read_bytes()[:16]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, script
+        assert int.from_bytes(header[4:8], "little") == 0b11, script  # hash-based, checked
+        assert header[8:16] == importlib.util.source_hash(script.read_bytes()), script
+
+
 def test_the_bundle_leaves_out_what_it_never_loads() -> None:
     """scipy and scikit-image (the edge IoU says it needs them), Qt's translations, network and
     device-only platforms (packaging/pyinstaller/bundle_contents.py); the desktop platforms stay."""
