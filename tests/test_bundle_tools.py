@@ -1,6 +1,7 @@
 """The desktop bundle's build tools on small real libraries (built here with the C compiler):
 what ``bundle_contents.leave_out`` drops with the files it is told to leave out, and the strip
-that keeps a library as it was when its stripped copy would not load."""
+that keeps a library as it was when its stripped copy would not load; and which modules
+``start_modules`` keeps loose."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def _load(path: Path) -> ModuleType:
 
 contents = _load(ROOT / "packaging" / "pyinstaller" / "bundle_contents.py")
 strip_bundle = _load(ROOT / "packaging" / "strip_bundle.py")
+start_modules = _load(ROOT / "packaging" / "pyinstaller" / "start_modules.py")
 
 
 def _library(folder: Path, name: str, needs: tuple[str, ...] = ()) -> Path:
@@ -173,3 +175,28 @@ def test_strip_tree_keeps_a_library_whose_stripped_copy_would_not_load(tmp_path:
     assert result.stripped == 0 and result.kept == (lib,)
     assert lib.read_bytes() == original
     assert not list(tree.glob(".*stripped"))
+
+
+def test_start_modules_go_loose_and_their_packages_other_modules_stay_archived() -> None:
+    import json.decoder  # noqa: F401
+
+    import annotator.core.errors  # noqa: F401
+
+    started = {"annotator", "annotator.core", "annotator.core.errors", "json", "json.decoder"}
+    modes = start_modules.collection_modes(started)
+    assert {name for name, mode in modes.items() if mode == "pyc"} == {
+        "annotator",
+        "annotator.core",
+        "annotator.core.errors",
+    }
+    # A package's mode passes down to its modules, so each module of a started package that did
+    # not start is named archived: a sibling module, and a whole subpackage by its name.
+    assert modes["annotator.core.mask"] == modes["annotator.storage"] == "pyz"
+    assert "annotator.storage.store" not in modes
+    # The standard library stays in the archive (part of it must be in the base library).
+    assert not any(name.startswith("json") for name in modes)
+    # Only modules with bytecode: an extension module has none to keep loose.
+    import numpy._core._multiarray_umath  # noqa: F401
+
+    extension = "numpy._core._multiarray_umath"
+    assert start_modules.collection_modes({extension}) == {}
