@@ -1,5 +1,5 @@
 """Which Python modules the app imports from its start to the first record shown, and how the
-desktop bundle should keep them: PyInstaller's ``module_collection_mode``, printed as JSON.
+desktop bundle should keep them: PyInstaller's ``module_collection_mode``, written as JSON.
 
 The bundle's archive keeps every module zlib-compressed, and inflating the ~8 MB of bytecode
 that the app's own and third-party modules hold at start was most of what the bundle's start
@@ -12,7 +12,7 @@ The start measured is a usual one: the command line parsed, the sample project, 
 database, opened and its first record shown, with the icon cache warm (a first run made both).
 Run by the spec with the full install's Python:
 
-    python packaging/pyinstaller/start_modules.py
+    python packaging/pyinstaller/start_modules.py OUT.json
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ def main() -> int:
     if sys.argv[1:2] == ["--first-run"]:
         _first_run(Path(sys.argv[2]))
         return 0
+    out = Path(sys.argv[1])
     with tempfile.TemporaryDirectory(prefix="start-modules-") as tmp:
         home = Path(tmp)
         # The builder's own settings, recent projects and caches stay untouched (Linux, macOS).
@@ -91,7 +92,8 @@ def main() -> int:
         subprocess.run([sys.executable, __file__, "--first-run", str(db)], env=env, check=True)
         os.environ.update(env)
         started = _open(db)
-    json.dump(collection_modes(started), sys.stdout, indent=1, sort_keys=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(collection_modes(started), indent=1, sort_keys=True), "utf-8")
     return 0
 
 
